@@ -1,0 +1,3 @@
+export { freePort } from './free-port.js';
+export { assertRedisInstalled, RedisServer, type RedisServerOptions } from './redis-server.js';
+export { type RespReply, redisCommand } from './resp.js';
