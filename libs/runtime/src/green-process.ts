@@ -1,0 +1,338 @@
+import { CallError, callMessage, isReplyMessage, replyMessage } from './call.js';
+import type { TimerHandle } from './clock.js';
+import {
+  type CallFrom,
+  type InitBody,
+  type ProcessBody,
+  type ProcessContext,
+  type SpawnOptions,
+  type Started,
+  TIMEOUT,
+  type Timeout,
+} from './context.js';
+import { KERNEL } from './internal.js';
+import type { Kernel } from './kernel.js';
+import { Mailbox, type Matcher, NOT_FOUND } from './mailbox.js';
+import { isDownMessage } from './messages.js';
+import { assertValidName } from './names.js';
+import { isPid, type Pid, type Ref } from './pid.js';
+import { assertPriority } from './priority.js';
+import { Process } from './process.js';
+import { type ExitReason, isOrderlyExit, ProcessExit } from './reason.js';
+import { StartError } from './start-error.js';
+import { assertTimeout } from './timeouts.js';
+
+const NEVER: Matcher = () => false;
+
+/** A process whose body is an async function on the node's main thread. */
+export class GreenProcess extends Process {
+  readonly mailbox = new Mailbox();
+  exitReason: ExitReason = 'normal';
+  receiveTimer: TimerHandle | undefined;
+  /** Refs of calls waiting for a reply; a reply to any other ref arrived too late and is dropped. */
+  awaitingReplies: Set<Ref> | undefined;
+  private abortController: AbortController | undefined;
+
+  constructor(
+    readonly kernel: Kernel,
+    pid: Pid,
+    options: SpawnOptions,
+    initialFunction: string,
+  ) {
+    super(pid, 'green', options.priority ?? 'normal', initialFunction);
+    if (options.trapExit) this.trapExit = true;
+  }
+
+  get messageQueueLength(): number {
+    return this.mailbox.length;
+  }
+
+  get signal(): AbortSignal {
+    this.abortController ??= new AbortController();
+    return this.abortController.signal;
+  }
+
+  deliver(message: unknown): void {
+    if (isReplyMessage(message) && !this.awaitingReplies?.has(message.ref)) return;
+    if (this.mailbox.push(message)) this.wake();
+  }
+
+  wake(): void {
+    this.status = 'running';
+    this.reductions++;
+    if (this.receiveTimer !== undefined) {
+      this.kernel.clock.clearTimer(this.receiveTimer);
+      this.receiveTimer = undefined;
+    }
+  }
+
+  halt(reason: ExitReason): void {
+    this.exitReason = reason;
+    if (this.receiveTimer !== undefined) {
+      this.kernel.clock.clearTimer(this.receiveTimer);
+      this.receiveTimer = undefined;
+    }
+    this.mailbox.abort(new ProcessExit(this.pid, reason));
+    this.mailbox.clear();
+    this.abortController?.abort(new ProcessExit(this.pid, reason));
+  }
+
+  async run(
+    body: ProcessBody | InitBody<unknown>,
+    ctx: ProcessContext,
+    ready: (value: unknown) => void,
+  ): Promise<void> {
+    if (!this.alive) return;
+    let reason: ExitReason = 'normal';
+    try {
+      await body(ctx, ready);
+    } catch (error) {
+      if (!this.alive) return;
+      reason = error instanceof ProcessExit && error.pid === this.pid ? error.reason : { error };
+      if (!isOrderlyExit(reason)) {
+        this.kernel.report({ type: 'crash', pid: this.pid, initialFunction: this.initialFunction, reason });
+      }
+    }
+    this.kernel.terminate(this, reason);
+  }
+}
+
+type Relation = 'none' | 'link' | 'monitor';
+
+function validateSpawnOptions(options: SpawnOptions): void {
+  if (options.priority !== undefined) assertPriority(options.priority, 'options.priority');
+  if (options.name !== undefined) assertValidName(options.name);
+}
+
+/**
+ * Creates and starts a green process. Links, monitors and the name are in place before the
+ * body runs; the body starts on a later microtask, so the pid is returned first.
+ */
+export function spawnGreen(
+  kernel: Kernel,
+  body: ProcessBody | InitBody<unknown>,
+  options: SpawnOptions,
+  parent: Process | undefined,
+  relation: Relation,
+  ready: (value: unknown) => void = ignoreReady,
+): { process: GreenProcess; ref: Ref | undefined } {
+  if (typeof body !== 'function') {
+    throw new TypeError(`A process body must be a function (ctx) => …; got ${typeof body}.`);
+  }
+  validateSpawnOptions(options);
+  if (options.name !== undefined) kernel.assertNameFree(options.name);
+  const process = new GreenProcess(kernel, kernel.nextPid(), options, options.label ?? (body.name || 'anonymous'));
+  kernel.admit(process);
+  if (options.name !== undefined) kernel.register(options.name, process.pid);
+  let ref: Ref | undefined;
+  if (parent && relation === 'link') kernel.link(parent, process.pid);
+  if (parent && relation === 'monitor') ref = kernel.monitor(parent, process.pid);
+  const ctx = new GreenContext(kernel, process);
+  queueMicrotask(() => void process.run(body, ctx, ready));
+  return { process, ref };
+}
+
+function ignoreReady(): void {}
+
+/** Spawns a process with an init phase and resolves once it calls `ready`. */
+export function startGreen<T>(
+  kernel: Kernel,
+  body: InitBody<T>,
+  options: SpawnOptions,
+  parent: Process | undefined,
+  link: boolean,
+): Promise<Started<T>> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const ready = (value: unknown): void => {
+      if (settled) return;
+      settled = true;
+      resolve({ pid: child.pid, value: value as T });
+    };
+    const child = spawnGreen(kernel, body as InitBody<unknown>, options, parent, link ? 'link' : 'none', ready).process;
+    kernel.onExit(child.pid, (reason) => {
+      if (settled) return;
+      settled = true;
+      reject(new StartError(child.pid, reason));
+    });
+  });
+}
+
+/** The `ctx` that a green process's body receives. */
+class GreenContext implements ProcessContext {
+  constructor(
+    private readonly kernel: Kernel,
+    private readonly process: GreenProcess,
+  ) {}
+
+  get self(): Pid {
+    return this.process.pid;
+  }
+
+  get [KERNEL](): Kernel {
+    return this.kernel;
+  }
+
+  get nodeId(): string {
+    return this.kernel.nodeId;
+  }
+
+  get signal(): AbortSignal {
+    return this.process.signal;
+  }
+
+  private enter(): GreenProcess {
+    const process = this.process;
+    if (!process.alive) throw new ProcessExit(process.pid, process.exitReason);
+    process.reductions++;
+    return process;
+  }
+
+  /** After an operation that may have ended the caller (exit signals to itself), unwinds it. */
+  private leave(): void {
+    const process = this.process;
+    if (!process.alive) throw new ProcessExit(process.pid, process.exitReason);
+  }
+
+  send(to: Pid | string, message: unknown): void {
+    const process = this.enter();
+    this.kernel.send(process.pid, to, message);
+    this.leave();
+  }
+
+  receive<T = unknown>(match?: Matcher<T>): Promise<T>;
+  receive<T = unknown>(match: Matcher<T> | undefined, timeoutMs: number): Promise<T | Timeout>;
+  receive(match?: Matcher, timeoutMs?: number): Promise<unknown> {
+    const process = this.enter();
+    if (match !== undefined && typeof match !== 'function') {
+      throw new TypeError(`receive(match) expects a function (message) => boolean; got ${typeof match}.`);
+    }
+    if (timeoutMs !== undefined) assertTimeout(timeoutMs, 'receive timeout');
+    const found = process.mailbox.take(match);
+    if (found !== NOT_FOUND) return Promise.resolve(found);
+    if (timeoutMs === 0) return Promise.resolve(TIMEOUT);
+    return new Promise((resolve, reject) => {
+      process.status = 'waiting';
+      process.mailbox.wait(match, resolve, reject);
+      if (timeoutMs !== undefined && timeoutMs !== Number.POSITIVE_INFINITY) {
+        process.receiveTimer = this.kernel.clock.setTimer(timeoutMs, () => {
+          process.receiveTimer = undefined;
+          process.mailbox.stopWaiting();
+          process.status = 'running';
+          resolve(TIMEOUT);
+        });
+      }
+    });
+  }
+
+  spawn(body: ProcessBody, options: SpawnOptions = {}): Pid {
+    const process = this.enter();
+    return spawnGreen(this.kernel, body, options, process, 'none').process.pid;
+  }
+
+  spawnLink(body: ProcessBody, options: SpawnOptions = {}): Pid {
+    const process = this.enter();
+    return spawnGreen(this.kernel, body, options, process, 'link').process.pid;
+  }
+
+  spawnMonitor(body: ProcessBody, options: SpawnOptions = {}): { pid: Pid; ref: Ref } {
+    const process = this.enter();
+    const spawned = spawnGreen(this.kernel, body, options, process, 'monitor');
+    return { pid: spawned.process.pid, ref: spawned.ref as Ref };
+  }
+
+  startLink<T>(body: InitBody<T>, options: SpawnOptions = {}): Promise<Started<T>> {
+    const process = this.enter();
+    return startGreen(this.kernel, body, options, process, true);
+  }
+
+  link(pid: Pid): void {
+    const process = this.enter();
+    this.kernel.link(process, pid);
+    this.leave();
+  }
+
+  unlink(pid: Pid): void {
+    const process = this.enter();
+    this.kernel.unlink(process, pid);
+  }
+
+  monitor(target: Pid | string): Ref {
+    const process = this.enter();
+    return this.kernel.monitor(process, target);
+  }
+
+  demonitor(ref: Ref, options: { readonly flush?: boolean } = {}): boolean {
+    const process = this.enter();
+    const removed = this.kernel.demonitor(process, ref);
+    if (options.flush) process.mailbox.discard((m) => isDownMessage(m) && m.ref === ref);
+    return removed;
+  }
+
+  exit(reason: ExitReason): never;
+  exit(pid: Pid, reason: ExitReason): void;
+  exit(...args: [ExitReason] | [Pid, ExitReason]): void {
+    const process = this.enter();
+    if (args.length === 1) throw new ProcessExit(process.pid, args[0]);
+    const [pid, reason] = args;
+    this.kernel.exit(process.pid, pid, reason);
+    this.leave();
+  }
+
+  trapExit(on: boolean): boolean {
+    const process = this.enter();
+    const previous = process.trapExit;
+    process.trapExit = on;
+    return previous;
+  }
+
+  register(name: string, pid?: Pid): void {
+    const process = this.enter();
+    this.kernel.register(name, pid ?? process.pid);
+  }
+
+  unregister(name: string): void {
+    this.enter();
+    this.kernel.unregister(name);
+  }
+
+  whereis(name: string): Pid | undefined {
+    this.enter();
+    return this.kernel.whereis(name);
+  }
+
+  isAlive(pid: Pid): boolean {
+    this.enter();
+    return this.kernel.get(pid) !== undefined;
+  }
+
+  async sleep(ms: number): Promise<void> {
+    assertTimeout(ms, 'sleep duration');
+    await this.receive(NEVER, ms);
+  }
+
+  async call<T = unknown>(to: Pid | string, request: unknown, timeoutMs = 5000): Promise<T> {
+    const process = this.enter();
+    assertTimeout(timeoutMs, 'call timeout');
+    const pid = this.kernel.whereis(to) ?? (isPid(to) ? to : undefined);
+    if (pid === undefined) throw new CallError(to, 'noproc');
+    const ref = this.kernel.monitor(process, pid);
+    process.awaitingReplies ??= new Set();
+    process.awaitingReplies.add(ref);
+    try {
+      this.kernel.send(process.pid, pid, callMessage({ pid: process.pid, ref }, request));
+      const answer = await this.receive((m) => (isReplyMessage(m) || isDownMessage(m)) && m.ref === ref, timeoutMs);
+      if (answer === TIMEOUT) throw new CallError(to, 'timeout');
+      if (isDownMessage(answer)) throw new CallError(to, answer.reason);
+      return (answer as { value: T }).value;
+    } finally {
+      process.awaitingReplies.delete(ref);
+      if (process.alive) this.demonitor(ref, { flush: true });
+    }
+  }
+
+  reply(from: CallFrom, value: unknown): void {
+    const process = this.enter();
+    this.kernel.send(process.pid, from.pid, replyMessage(from.ref, value));
+  }
+}

@@ -1,0 +1,48 @@
+export { CallError, isCallMessage } from './call.js';
+export { type Clock, ManualClock, settle, systemClock, type TimerHandle } from './clock.js';
+export {
+  type CallFrom,
+  type CallMessage,
+  type InitBody,
+  type ProcessBody,
+  type ProcessContext,
+  type SpawnOptions,
+  type Started,
+  TIMEOUT,
+  type Timeout,
+} from './context.js';
+export { BadArgError } from './errors.js';
+export type { RemoteRouter } from './kernel.js';
+export type { Matcher } from './mailbox.js';
+export { type DownMessage, type ExitMessage, isDownMessage, isExitMessage } from './messages.js';
+export { Node, type NodeOptions, type NodeStats, type ProcessInfo } from './node.js';
+export { generateNodeId, isPid, nodeOfPid, type Pid, type Ref } from './pid.js';
+export { PRIORITIES, type Priority } from './priority.js';
+export type { ProcessKind, ProcessStatus } from './process.js';
+export {
+  describeReason,
+  type ErrorReason,
+  type ExitReason,
+  isErrorReason,
+  isOrderlyExit,
+  isShutdownReason,
+  ProcessExit,
+  reasonLabel,
+  type ShutdownReason,
+  type WellKnownReason,
+} from './reason.js';
+export type { CrashReport, Report, ReportHandler, SupervisorReport } from './reports.js';
+export { StartError } from './start-error.js';
+export {
+  type SupervisorCaller,
+  SupervisorClient,
+  type SupervisorOptions,
+  startSupervisor,
+  startSupervisorLink,
+  supervisorChild,
+  workerChild,
+} from './supervisor/client.js';
+export type { FailedToStartChild } from './supervisor/server.js';
+export type * from './supervisor/types.js';
+export { AUTO_SHUTDOWNS, RESTART_TYPES, STRATEGIES } from './supervisor/types.js';
+export { SupervisorSpecError } from './supervisor/validate.js';

@@ -1,0 +1,23 @@
+import type { Pid } from './pid.js';
+import type { ExitReason } from './reason.js';
+
+/** A process ended with a reason other than normal, shutdown or {shutdown, _} (OTP's crash report). */
+export interface CrashReport {
+  readonly type: 'crash';
+  readonly pid: Pid;
+  readonly initialFunction: string;
+  readonly reason: ExitReason;
+}
+
+/** What OTP's supervisor reports through the logger. */
+export interface SupervisorReport {
+  readonly type: 'supervisor';
+  readonly supervisor: Pid;
+  readonly event: 'start_error' | 'child_terminated' | 'shutdown_error' | 'reached_max_restart_intensity';
+  readonly childId: string | undefined;
+  readonly pid: Pid | undefined;
+  readonly reason: ExitReason;
+}
+
+export type Report = CrashReport | SupervisorReport;
+export type ReportHandler = (report: Report) => void;
