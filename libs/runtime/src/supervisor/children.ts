@@ -1,12 +1,10 @@
 import type { Pid } from '../pid.js';
 import type { ResolvedChildSpec } from './types.js';
 
-/** A child whose restart failed and will be retried; remembers the pid it had before. */
-export class Restarting {
-  constructor(readonly previous: Pid | undefined) {}
-}
+/** Marks a child whose restart failed and will be retried (OTP's {restarting, _}). */
+export const RESTARTING: unique symbol = Symbol('restarting');
 
-export type ChildPid = Pid | undefined | Restarting;
+export type ChildPid = Pid | undefined | typeof RESTARTING;
 
 export interface StaticChild {
   readonly spec: ResolvedChildSpec;
@@ -15,11 +13,6 @@ export interface StaticChild {
 
 export function isRunning(pid: ChildPid): pid is Pid {
   return typeof pid === 'string';
-}
-
-/** OTP's restarting/1: a running pid becomes "restarting from it"; a restarting marker stays. */
-export function restartingFrom(pid: ChildPid): Restarting {
-  return pid instanceof Restarting ? pid : new Restarting(pid);
 }
 
 /** The children of a static supervisor, in start order, found by id or by pid. */

@@ -7,11 +7,9 @@ import { isPid, type Pid } from '../pid.js';
 import { type ExitReason, isOrderlyExit } from '../reason.js';
 import type { SupervisorReport } from '../reports.js';
 import {
-  type ChildPid,
   DynamicChildren,
   isRunning,
-  Restarting,
-  restartingFrom,
+  RESTARTING,
   type StaticChild,
   StaticChildren,
 } from './children.js';
@@ -176,39 +174,37 @@ export class SupervisorServer {
       this.removeStopped(child);
       return 'shutdown';
     }
-    const previous = child.pid;
     switch (this.flags.strategy) {
       case 'one_for_one': {
         const outcome = await startChildProcess(this.ctx, child.spec, []);
         if (outcome.kind === 'started') this.children.setPid(child, outcome.pid);
         else if (outcome.kind === 'ignored') this.children.setPid(child, undefined);
-        else this.restartFailed(child, restartingFrom(previous), outcome.reason);
+        else this.restartFailed(child, outcome.reason);
         return 'continue';
       }
       case 'one_for_all':
         this.children.setPid(child, undefined);
-        await this.restartGroup(child, previous, [...this.children.inStartOrder()]);
+        await this.restartGroup([...this.children.inStartOrder()]);
         return 'continue';
       default:
         this.children.setPid(child, undefined);
-        await this.restartGroup(child, previous, this.children.fromChild(child));
+        await this.restartGroup(this.children.fromChild(child));
         return 'continue';
     }
   }
 
   /** one_for_all / rest_for_one: stop the group in reverse start order, start it again in order. */
-  private async restartGroup(crashed: StaticChild, previous: ChildPid, group: StaticChild[]): Promise<void> {
+  private async restartGroup(group: StaticChild[]): Promise<void> {
     await this.terminateChildren(group);
     const failed = await this.startChildren(group);
     if (!failed) return;
-    const marker = failed === crashed ? restartingFrom(previous) : new Restarting(undefined);
-    this.children.setPid(failed, marker);
+    this.children.setPid(failed, RESTARTING);
     this.scheduleRetry(failed.spec.id);
   }
 
-  private restartFailed(child: StaticChild, marker: Restarting, reason: ExitReason): void {
+  private restartFailed(child: StaticChild, reason: ExitReason): void {
     this.report('start_error', child.spec.id, undefined, reason);
-    this.children.setPid(child, marker);
+    this.children.setPid(child, RESTARTING);
     this.scheduleRetry(child.spec.id);
   }
 
@@ -242,7 +238,7 @@ export class SupervisorServer {
       return this.dynamics.get(key)?.restarting ? this.restartDynamic(key, this.template) : 'continue';
     }
     const child = this.children.byId(key);
-    return child && child.pid instanceof Restarting ? this.restart(child) : 'continue';
+    return child?.pid === RESTARTING ? this.restart(child) : 'continue';
   }
 
   // ── termination ──────────────────────────────────────────────────────────────────────
@@ -386,7 +382,7 @@ export class SupervisorServer {
     const child = this.children.byId(id);
     if (!child) return { ok: false, error: 'not_found' };
     if (isRunning(child.pid)) return { ok: false, error: 'running' };
-    if (child.pid instanceof Restarting) return { ok: false, error: 'restarting' };
+    if (child.pid === RESTARTING) return { ok: false, error: 'restarting' };
     const outcome = await startChildProcess(this.ctx, child.spec, []);
     if (outcome.kind === 'failed') return { ok: false, error: 'start_failed', reason: outcome.reason };
     if (outcome.kind === 'ignored') return { ok: true, pid: undefined };
@@ -399,7 +395,7 @@ export class SupervisorServer {
     const child = this.children.byId(id);
     if (!child) return { ok: false, error: 'not_found' };
     if (isRunning(child.pid)) return { ok: false, error: 'running' };
-    if (child.pid instanceof Restarting) return { ok: false, error: 'restarting' };
+    if (child.pid === RESTARTING) return { ok: false, error: 'restarting' };
     this.children.remove(child);
     return { ok: true };
   }
@@ -465,6 +461,6 @@ function startedResult(outcome: StartOutcome & { kind: 'started' }): StartChildR
 }
 
 function staticChildInfo(child: StaticChild): ChildInfo {
-  const pid = child.pid instanceof Restarting ? 'restarting' : child.pid;
+  const pid = child.pid === RESTARTING ? 'restarting' : child.pid;
   return { id: child.spec.id, pid, type: child.spec.type };
 }
