@@ -72,7 +72,7 @@ export class GreenProcess extends Process {
       this.kernel.clock.clearTimer(this.receiveTimer);
       this.receiveTimer = undefined;
     }
-    this.mailbox.abort(new ProcessExit(this.pid, reason));
+    if (this.mailbox.isWaiting) this.mailbox.abort(new ProcessExit(this.pid, reason));
     this.mailbox.clear();
     this.abortController?.abort(new ProcessExit(this.pid, reason));
   }
