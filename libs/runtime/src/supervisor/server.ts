@@ -6,13 +6,7 @@ import { isExitMessage } from '../messages.js';
 import { isPid, type Pid } from '../pid.js';
 import { type ExitReason, isOrderlyExit } from '../reason.js';
 import type { SupervisorReport } from '../reports.js';
-import {
-  DynamicChildren,
-  isRunning,
-  RESTARTING,
-  type StaticChild,
-  StaticChildren,
-} from './children.js';
+import { DynamicChildren, isRunning, RESTARTING, type StaticChild, StaticChildren } from './children.js';
 import { RestartIntensity } from './intensity.js';
 import { isTryAgainRestart, type SupervisorRequest, type TryAgainRestart } from './requests.js';
 import { type ShutdownOutcome, shutdownChild, shutdownChildrenInParallel } from './shutdown.js';
