@@ -9,3 +9,15 @@ export class BadArgError extends TypeError {
     this.name = 'BadArgError';
   }
 }
+
+/** A registered name is already held by another process. */
+export class NameTakenError extends BadArgError {
+  constructor(
+    readonly registeredName: string,
+    readonly holder: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'NameTakenError';
+  }
+}

@@ -1,5 +1,4 @@
 import { CallError, callMessage, isReplyMessage, replyMessage } from './call.js';
-import type { TimerHandle } from './clock.js';
 import {
   type CallFrom,
   type InitBody,
@@ -10,9 +9,10 @@ import {
   TIMEOUT,
   type Timeout,
 } from './context.js';
+import { BadArgError } from './errors.js';
 import { KERNEL } from './internal.js';
 import type { Kernel } from './kernel.js';
-import { Mailbox, type Matcher, NOT_FOUND } from './mailbox.js';
+import { Mailbox, type Matcher, NOT_FOUND, type Waiter } from './mailbox.js';
 import { isDownMessage } from './messages.js';
 import { assertValidName } from './names.js';
 import { isPid, type Pid, type Ref } from './pid.js';
@@ -28,9 +28,10 @@ const NEVER: Matcher = () => false;
 export class GreenProcess extends Process {
   readonly mailbox = new Mailbox();
   exitReason: ExitReason = 'normal';
-  receiveTimer: TimerHandle | undefined;
   /** Refs of calls waiting for a reply; a reply to any other ref arrived too late and is dropped. */
   awaitingReplies: Set<Ref> | undefined;
+  /** While an init-phase process has not called `ready`: the starter it is linked to. */
+  linkedStarter: Pid | undefined;
   private abortController: AbortController | undefined;
 
   constructor(
@@ -53,28 +54,19 @@ export class GreenProcess extends Process {
   }
 
   deliver(message: unknown): void {
-    if (isReplyMessage(message) && !this.awaitingReplies?.has(message.ref)) return;
-    if (this.mailbox.push(message)) this.wake();
-  }
-
-  wake(): void {
-    this.status = 'running';
-    this.reductions++;
-    if (this.receiveTimer !== undefined) {
-      this.kernel.clock.clearTimer(this.receiveTimer);
-      this.receiveTimer = undefined;
+    if (isReplyMessage(message) && !this.awaitingReplies?.delete(message.ref)) return;
+    if (this.mailbox.push(message)) {
+      this.reductions++;
+      this.status = this.mailbox.isWaiting ? 'waiting' : 'running';
     }
   }
 
   halt(reason: ExitReason): void {
     this.exitReason = reason;
-    if (this.receiveTimer !== undefined) {
-      this.kernel.clock.clearTimer(this.receiveTimer);
-      this.receiveTimer = undefined;
-    }
     if (this.mailbox.isWaiting) this.mailbox.abort(new ProcessExit(this.pid, reason));
     this.mailbox.clear();
-    this.abortController?.abort(new ProcessExit(this.pid, reason));
+    const controller = this.abortController;
+    if (controller) queueMicrotask(() => controller.abort(new ProcessExit(this.pid, reason)));
   }
 
   async run(
@@ -93,6 +85,8 @@ export class GreenProcess extends Process {
         this.kernel.report({ type: 'crash', pid: this.pid, initialFunction: this.initialFunction, reason });
       }
     }
+    // A process that fails before `ready` is unlinked first, so its starter gets StartError, not an exit signal.
+    if (this.linkedStarter !== undefined) this.kernel.unlink(this, this.linkedStarter);
     this.kernel.terminate(this, reason);
   }
 }
@@ -147,9 +141,11 @@ export function startGreen<T>(
     const ready = (value: unknown): void => {
       if (settled) return;
       settled = true;
+      child.linkedStarter = undefined;
       resolve({ pid: child.pid, value: value as T });
     };
     const child = spawnGreen(kernel, body as InitBody<unknown>, options, parent, link ? 'link' : 'none', ready).process;
+    if (link && parent) child.linkedStarter = parent.pid;
     kernel.onExit(child.pid, (reason) => {
       if (settled) return;
       settled = true;
@@ -158,7 +154,24 @@ export function startGreen<T>(
   });
 }
 
-/** The `ctx` that a green process's body receives. */
+/** A promise that never settles: parks the body of a process that has ended. */
+function parked<T>(): Promise<T> {
+  return new Promise<T>(() => undefined);
+}
+
+function assertPid(pid: unknown, operation: string): asserts pid is Pid {
+  if (!isPid(pid)) {
+    throw new BadArgError(
+      `${operation} expects a pid ("<node-id>.<serial>"); got ${JSON.stringify(pid)}. For a registered name, use whereis(name) first.`,
+    );
+  }
+}
+
+/**
+ * The `ctx` that a green process's body receives. Once the process has ended, its ctx has no
+ * effect: what it sends is dropped, receive/sleep/call never settle (parking the body), and
+ * calls that would create something (spawn, register) throw ProcessExit.
+ */
 class GreenContext implements ProcessContext {
   constructor(
     private readonly kernel: Kernel,
@@ -181,10 +194,18 @@ class GreenContext implements ProcessContext {
     return this.process.signal;
   }
 
-  private enter(): GreenProcess {
+  /** The process, counting one reduction, or undefined once it has ended. */
+  private live(): GreenProcess | undefined {
     const process = this.process;
-    if (!process.alive) throw new ProcessExit(process.pid, process.exitReason);
+    if (!process.alive) return undefined;
     process.reductions++;
+    return process;
+  }
+
+  /** The process, or a thrown ProcessExit once it has ended (for calls that must not be ignored). */
+  private enter(): GreenProcess {
+    const process = this.live();
+    if (!process) throw new ProcessExit(this.process.pid, this.process.exitReason);
     return process;
   }
 
@@ -195,33 +216,46 @@ class GreenContext implements ProcessContext {
   }
 
   send(to: Pid | string, message: unknown): void {
-    const process = this.enter();
-    this.kernel.send(process.pid, to, message);
-    this.leave();
+    const process = this.live();
+    if (process) this.kernel.send(process.pid, to, message);
   }
 
   receive<T = unknown>(match?: Matcher<T>): Promise<T>;
   receive<T = unknown>(match: Matcher<T> | undefined, timeoutMs: number): Promise<T | Timeout>;
   receive(match?: Matcher, timeoutMs?: number): Promise<unknown> {
-    const process = this.enter();
     if (match !== undefined && typeof match !== 'function') {
       throw new TypeError(`receive(match) expects a function (message) => boolean; got ${typeof match}.`);
     }
     if (timeoutMs !== undefined) assertTimeout(timeoutMs, 'receive timeout');
+    const process = this.live();
+    if (!process) return parked();
     const found = process.mailbox.take(match);
     if (found !== NOT_FOUND) return Promise.resolve(found);
     if (timeoutMs === 0) return Promise.resolve(TIMEOUT);
     return new Promise((resolve, reject) => {
       process.status = 'waiting';
-      process.mailbox.wait(match, resolve, reject);
-      if (timeoutMs !== undefined && timeoutMs !== Number.POSITIVE_INFINITY) {
-        process.receiveTimer = this.kernel.clock.setTimer(timeoutMs, () => {
-          process.receiveTimer = undefined;
-          process.mailbox.stopWaiting();
-          process.status = 'running';
-          resolve(TIMEOUT);
-        });
+      if (timeoutMs === undefined || timeoutMs === Number.POSITIVE_INFINITY) {
+        process.mailbox.wait({ match, resolve, reject });
+        return;
       }
+      const clock = this.kernel.clock;
+      const timer = clock.setTimer(timeoutMs, () => {
+        process.mailbox.stopWaiting(waiter);
+        if (!process.mailbox.isWaiting && process.alive) process.status = 'running';
+        resolve(TIMEOUT);
+      });
+      const waiter: Waiter = {
+        match,
+        resolve: (message) => {
+          clock.clearTimer(timer);
+          resolve(message);
+        },
+        reject: (error) => {
+          clock.clearTimer(timer);
+          reject(error);
+        },
+      };
+      process.mailbox.wait(waiter);
     });
   }
 
@@ -247,23 +281,27 @@ class GreenContext implements ProcessContext {
   }
 
   link(pid: Pid): void {
-    const process = this.enter();
-    this.kernel.link(process, pid);
-    this.leave();
+    assertPid(pid, 'link');
+    const process = this.live();
+    if (!process) return;
+    const failure = this.kernel.link(process, pid);
+    if (failure !== undefined) throw new ProcessExit(process.pid, failure);
   }
 
   unlink(pid: Pid): void {
-    const process = this.enter();
-    this.kernel.unlink(process, pid);
+    assertPid(pid, 'unlink');
+    const process = this.live();
+    if (process) this.kernel.unlink(process, pid);
   }
 
   monitor(target: Pid | string): Ref {
-    const process = this.enter();
-    return this.kernel.monitor(process, target);
+    const process = this.live();
+    return process ? this.kernel.monitor(process, target) : this.kernel.makeRef();
   }
 
   demonitor(ref: Ref, options: { readonly flush?: boolean } = {}): boolean {
-    const process = this.enter();
+    const process = this.live();
+    if (!process) return false;
     const removed = this.kernel.demonitor(process, ref);
     if (options.flush) process.mailbox.discard((m) => isDownMessage(m) && m.ref === ref);
     return removed;
@@ -272,17 +310,19 @@ class GreenContext implements ProcessContext {
   exit(reason: ExitReason): never;
   exit(pid: Pid, reason: ExitReason): void;
   exit(...args: [ExitReason] | [Pid, ExitReason]): void {
-    const process = this.enter();
-    if (args.length === 1) throw new ProcessExit(process.pid, args[0]);
+    if (args.length === 1) throw new ProcessExit(this.process.pid, args[0]);
     const [pid, reason] = args;
+    assertPid(pid, 'exit(pid, reason)');
+    const process = this.live();
+    if (!process) return;
     this.kernel.exit(process.pid, pid, reason);
     this.leave();
   }
 
   trapExit(on: boolean): boolean {
-    const process = this.enter();
+    const process = this.process;
     const previous = process.trapExit;
-    process.trapExit = on;
+    if (this.live()) process.trapExit = on;
     return previous;
   }
 
@@ -297,12 +337,10 @@ class GreenContext implements ProcessContext {
   }
 
   whereis(name: string): Pid | undefined {
-    this.enter();
     return this.kernel.whereis(name);
   }
 
   isAlive(pid: Pid): boolean {
-    this.enter();
     return this.kernel.get(pid) !== undefined;
   }
 
@@ -312,8 +350,9 @@ class GreenContext implements ProcessContext {
   }
 
   async call<T = unknown>(to: Pid | string, request: unknown, timeoutMs = 5000): Promise<T> {
-    const process = this.enter();
     assertTimeout(timeoutMs, 'call timeout');
+    const process = this.live();
+    if (!process) return parked();
     const pid = this.kernel.whereis(to) ?? (isPid(to) ? to : undefined);
     if (pid === undefined) throw new CallError(to, 'noproc');
     const ref = this.kernel.monitor(process, pid);
@@ -332,7 +371,7 @@ class GreenContext implements ProcessContext {
   }
 
   reply(from: CallFrom, value: unknown): void {
-    const process = this.enter();
-    this.kernel.send(process.pid, from.pid, replyMessage(from.ref, value));
+    const process = this.live();
+    if (process) this.kernel.send(process.pid, from.pid, replyMessage(from.ref, value));
   }
 }

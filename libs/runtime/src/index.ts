@@ -11,7 +11,7 @@ export {
   TIMEOUT,
   type Timeout,
 } from './context.js';
-export { BadArgError } from './errors.js';
+export { BadArgError, NameTakenError } from './errors.js';
 export type { RemoteRouter } from './kernel.js';
 export type { Matcher } from './mailbox.js';
 export { type DownMessage, type ExitMessage, isDownMessage, isExitMessage } from './messages.js';
@@ -27,11 +27,13 @@ export {
   isOrderlyExit,
   isShutdownReason,
   ProcessExit,
+  REASON_LABELS,
+  type ReasonLabel,
   reasonLabel,
   type ShutdownReason,
   type WellKnownReason,
 } from './reason.js';
-export type { CrashReport, Report, ReportHandler, SupervisorReport } from './reports.js';
+export type { CallbackErrorReport, CrashReport, Report, ReportHandler, SupervisorReport } from './reports.js';
 export { StartError } from './start-error.js';
 export {
   type SupervisorCaller,

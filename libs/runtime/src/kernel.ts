@@ -1,5 +1,5 @@
 import type { Clock } from './clock.js';
-import { BadArgError } from './errors.js';
+import { BadArgError, NameTakenError } from './errors.js';
 import type { DownMessage, ExitMessage } from './messages.js';
 import { NameRegistry } from './names.js';
 import { isPid, nodeOfPid, type Pid, type Ref } from './pid.js';
@@ -34,6 +34,8 @@ export class Kernel {
   /** The pid that signals sent from outside any process come from. */
   readonly nodePid: Pid;
   private readonly table = new Map<Pid, Process>();
+  /** Processes that have ended but whose exit signals have not all gone out yet. */
+  private readonly exiting = new Map<Pid, Process>();
   private readonly names = new NameRegistry();
   private readonly remote: RemoteRouter | undefined;
   private readonly onReport: ReportHandler | undefined;
@@ -97,7 +99,11 @@ export class Kernel {
   assertNameFree(name: string): void {
     const holder = this.names.whereis(name);
     if (holder !== undefined) {
-      throw new BadArgError(`Cannot register a new process as "${name}": the name is already registered to ${holder}.`);
+      throw new NameTakenError(
+        name,
+        holder,
+        `Cannot register a new process as "${name}": the name is already registered to ${holder}.`,
+      );
     }
   }
 
@@ -164,16 +170,24 @@ export class Kernel {
 
   // ── links and monitors ─────────────────────────────────────────────────────────────────
 
-  link(process: Process, to: Pid): void {
-    if (to === process.pid) return;
+  /**
+   * Links `process` to `to`. When `to` is gone, a trapping process gets an EXIT message with
+   * `noproc` (or `noconnection` for a remote pid); for one that does not trap, the reason is
+   * returned for the caller to raise (on the BEAM, link/1 fails with it).
+   */
+  link(process: Process, to: Pid): ExitReason | undefined {
+    if (to === process.pid) return undefined;
     const target = this.table.get(to);
     if (target) {
       process.addLink(to);
       target.addLink(process.pid);
-      return;
+      return undefined;
     }
     const reason = this.isLocal(to) ? 'noproc' : 'noconnection';
-    this.run(() => this.applyExitSignal(process, to, reason, true));
+    if (!process.trapExit) return reason;
+    const message: ExitMessage = { type: 'EXIT', from: to, reason };
+    this.run(() => process.deliver(message));
+    return undefined;
   }
 
   unlink(process: Process, to: Pid): void {
@@ -209,7 +223,7 @@ export class Kernel {
 
   /** Calls `listener` once when `pid` ends; at once with `noproc` if it is not alive. */
   onExit(pid: Pid, listener: ExitListener): void {
-    if (!this.table.has(pid)) {
+    if (!this.table.has(pid) && !this.exiting.has(pid)) {
       listener('noproc');
       return;
     }
@@ -228,6 +242,7 @@ export class Kernel {
     if (!process.alive) return;
     process.status = 'exiting';
     this.table.delete(process.pid);
+    this.exiting.set(process.pid, process);
     if (process.registeredName !== undefined) {
       this.names.release(process.registeredName);
       process.registeredName = undefined;
@@ -245,7 +260,9 @@ export class Kernel {
 
   private broadcastExit(process: Process, reason: ExitReason): void {
     const pid = process.pid;
-    this.exitsByReason.set(reasonLabel(reason), (this.exitsByReason.get(reasonLabel(reason)) ?? 0) + 1);
+    this.exiting.delete(pid);
+    const label = reasonLabel(reason);
+    this.exitsByReason.set(label, (this.exitsByReason.get(label) ?? 0) + 1);
     if (process.monitors) {
       for (const [ref, watched] of process.monitors) this.table.get(watched)?.monitoredBy?.delete(ref);
       process.monitors = undefined;
@@ -273,7 +290,7 @@ export class Kernel {
     const listeners = this.exitListeners.get(pid);
     if (listeners) {
       this.exitListeners.delete(pid);
-      for (const listener of listeners) this.guarded(() => listener(reason));
+      for (const listener of listeners) this.guarded('exit listener', () => listener(reason));
     }
   }
 
@@ -299,20 +316,18 @@ export class Kernel {
     try {
       step();
     } finally {
-      for (let i = 0; i < this.deferred.length; i++) this.guarded(this.deferred[i] as () => void);
+      for (let i = 0; i < this.deferred.length; i++) this.guarded('signal delivery', this.deferred[i] as () => void);
       this.deferred.length = 0;
       this.draining = false;
     }
   }
 
-  /** Runs a callback whose failure must not stop the delivery of other signals. */
-  private guarded(callback: () => void): void {
+  /** Runs a callback whose failure must not stop the delivery of other signals; a failure is reported. */
+  private guarded(context: string, callback: () => void): void {
     try {
       callback();
     } catch (error) {
-      queueMicrotask(() => {
-        throw error;
-      });
+      this.report({ type: 'callback_error', context, error });
     }
   }
 }

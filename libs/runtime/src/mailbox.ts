@@ -1,7 +1,8 @@
 /** Decides whether `receive` takes a message. A type guard narrows what `receive` returns. */
 export type Matcher<T = unknown> = ((message: unknown) => message is T) | ((message: unknown) => boolean);
 
-interface Waiter {
+/** A pending `receive`. */
+export interface Waiter {
   readonly match: Matcher | undefined;
   readonly resolve: (message: unknown) => void;
   readonly reject: (error: unknown) => void;
@@ -12,42 +13,42 @@ const COMPACT_AT = 1024;
 /**
  * A process's message queue with Erlang's selective receive: `take` returns the first message
  * that matches and leaves the others in arrival order; a message that arrives while its owner
- * waits is handed over directly when it matches.
+ * waits is handed to the earliest pending receive that accepts it (a process may wait in
+ * several receives at once, e.g. concurrent calls).
  */
 export class Mailbox {
   private items: unknown[] = [];
   private head = 0;
-  private waiter: Waiter | undefined;
+  /** The earliest pending receive; later ones, rare, wait in `laterWaiters`. */
+  private firstWaiter: Waiter | undefined;
+  private laterWaiters: Waiter[] | undefined;
 
   get length(): number {
     return this.items.length - this.head;
   }
 
   get isWaiting(): boolean {
-    return this.waiter !== undefined;
+    return this.firstWaiter !== undefined;
   }
 
-  /** Delivers a message. Returns true when it woke the waiting receiver. */
+  /** Delivers a message. Returns true when it settled a pending receive. */
   push(message: unknown): boolean {
-    const waiter = this.waiter;
-    if (waiter) {
-      let matches: boolean;
-      try {
-        matches = waiter.match === undefined || waiter.match(message);
-      } catch (error) {
-        this.items.push(message);
-        this.waiter = undefined;
-        waiter.reject(error);
-        return true;
+    let settled = false;
+    let waiter = this.firstWaiter;
+    let index = -1;
+    while (waiter) {
+      const outcome = offer(waiter, message);
+      if (outcome !== 'declined') {
+        this.removeWaiterAt(index);
+        settled = true;
+        if (outcome === 'taken') return true;
+      } else {
+        index++;
       }
-      if (matches) {
-        this.waiter = undefined;
-        waiter.resolve(message);
-        return true;
-      }
+      waiter = index < 0 ? this.firstWaiter : this.laterWaiters?.[index];
     }
     this.items.push(message);
-    return false;
+    return settled;
   }
 
   /** Removes and returns the first matching message, or `NOT_FOUND`. A throwing matcher throws here. */
@@ -69,21 +70,37 @@ export class Mailbox {
     return NOT_FOUND;
   }
 
-  /** Registers the receiver that the next matching message wakes. At most one at a time. */
-  wait(match: Matcher | undefined, resolve: (message: unknown) => void, reject: (error: unknown) => void): void {
-    this.waiter = { match, resolve, reject };
+  /** Registers a pending receive, after those already waiting. */
+  wait(waiter: Waiter): void {
+    if (this.firstWaiter === undefined) this.firstWaiter = waiter;
+    else (this.laterWaiters ??= []).push(waiter);
   }
 
-  /** Drops the waiter (its receive timed out). */
-  stopWaiting(): void {
-    this.waiter = undefined;
+  /** Drops a pending receive (its timeout passed). */
+  stopWaiting(waiter: Waiter): void {
+    if (this.firstWaiter === waiter) this.removeWaiterAt(-1);
+    else {
+      const index = this.laterWaiters?.indexOf(waiter) ?? -1;
+      if (index >= 0) this.removeWaiterAt(index);
+    }
   }
 
-  /** Fails the waiting receive, if any, with `error`. */
+  /** Fails every pending receive with `error`. */
   abort(error: unknown): void {
-    const waiter = this.waiter;
-    this.waiter = undefined;
-    waiter?.reject(error);
+    const waiters = [this.firstWaiter, ...(this.laterWaiters ?? [])];
+    this.firstWaiter = undefined;
+    this.laterWaiters = undefined;
+    for (const waiter of waiters) waiter?.reject(error);
+  }
+
+  /** -1 is the first waiter, 0… index the later ones. */
+  private removeWaiterAt(index: number): void {
+    if (index >= 0) {
+      this.laterWaiters?.splice(index, 1);
+    } else {
+      this.firstWaiter = this.laterWaiters?.shift();
+    }
+    if (this.laterWaiters?.length === 0) this.laterWaiters = undefined;
   }
 
   /** Removes every message that matches `match` (used to flush DOWN messages). */
@@ -116,6 +133,20 @@ export class Mailbox {
       this.head = 0;
     }
   }
+}
+
+/** Offers a message to a pending receive: it takes it, declines it, or fails (its matcher threw). */
+function offer(waiter: Waiter, message: unknown): 'taken' | 'declined' | 'rejected' {
+  let matches: boolean;
+  try {
+    matches = waiter.match === undefined || waiter.match(message);
+  } catch (error) {
+    waiter.reject(error);
+    return 'rejected';
+  }
+  if (!matches) return 'declined';
+  waiter.resolve(message);
+  return 'taken';
 }
 
 export const NOT_FOUND: unique symbol = Symbol('beamline.mailbox.notFound');

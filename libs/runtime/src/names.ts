@@ -1,4 +1,4 @@
-import { BadArgError } from './errors.js';
+import { BadArgError, NameTakenError } from './errors.js';
 import type { Pid } from './pid.js';
 
 const NAME = /^[^.\s][^.]{0,199}$/;
@@ -23,7 +23,11 @@ export class NameRegistry {
     assertValidName(name);
     const holder = this.byName.get(name);
     if (holder !== undefined) {
-      throw new BadArgError(`Cannot register ${pid} as "${name}": the name is already registered to ${holder}.`);
+      throw new NameTakenError(
+        name,
+        holder,
+        `Cannot register ${pid} as "${name}": the name is already registered to ${holder}.`,
+      );
     }
     if (currentNameOfPid !== undefined) {
       throw new BadArgError(

@@ -44,9 +44,27 @@ export function isOrderlyExit(reason: ExitReason): boolean {
   return reason === 'normal' || isShutdownReason(reason);
 }
 
-/** A short label for counting exits by reason (metrics, stats). */
-export function reasonLabel(reason: ExitReason): string {
-  if (typeof reason === 'string') return reason;
+/** The labels exits are counted under; any other reason counts as `other`, so the set stays small. */
+export const REASON_LABELS = [
+  'normal',
+  'shutdown',
+  'kill',
+  'killed',
+  'noproc',
+  'noconnection',
+  'timeout',
+  'cpu_limit',
+  'memory_limit',
+  'cancelled',
+  'error',
+  'other',
+] as const;
+export type ReasonLabel = (typeof REASON_LABELS)[number];
+
+/** A label from a small fixed set, for counting exits by reason (metrics, stats). */
+export function reasonLabel(reason: ExitReason): ReasonLabel {
+  if (typeof reason === 'string')
+    return (REASON_LABELS as readonly string[]).includes(reason) ? (reason as ReasonLabel) : 'other';
   if (isErrorReason(reason)) return 'error';
   if (isShutdownReason(reason)) return 'shutdown';
   return 'other';

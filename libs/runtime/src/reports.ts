@@ -19,5 +19,12 @@ export interface SupervisorReport {
   readonly reason: ExitReason;
 }
 
-export type Report = CrashReport | SupervisorReport;
+/** A callback run during signal delivery (an exit listener) threw; delivery went on. */
+export interface CallbackErrorReport {
+  readonly type: 'callback_error';
+  readonly context: string;
+  readonly error: unknown;
+}
+
+export type Report = CrashReport | SupervisorReport | CallbackErrorReport;
 export type ReportHandler = (report: Report) => void;

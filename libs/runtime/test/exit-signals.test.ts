@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type ExitMessage, isExitMessage, type ProcessContext } from '../src/index.js';
+import { BadArgError, type ExitMessage, isExitMessage, type ProcessContext } from '../src/index.js';
 import { idle, testNode, waitForever } from './helpers.js';
 
 /** A trapping process that exits with the first EXIT message it receives. */
@@ -103,19 +103,22 @@ describe('exit signals (erlang:exit/2)', () => {
     const { node } = testNode();
     let unwound = false;
     let signalAborted = false;
-    let sendAfterDeath: unknown;
+    let spawnAfterDeath: unknown;
+    const observer = node.spawn(async (ctx) => ctx.exit({ received: await ctx.receive(undefined, 0) }));
     const pid = node.spawn(async (ctx) => {
       ctx.signal.addEventListener('abort', () => {
         signalAborted = true;
+        ctx.send(observer, 'from an abort listener');
       });
       try {
         await ctx.receive();
       } finally {
         unwound = true;
+        ctx.send(observer, 'from a finally block');
         try {
-          ctx.send(ctx.self, 'x');
+          ctx.spawn(waitForever);
         } catch (error) {
-          sendAfterDeath = error;
+          spawnAfterDeath = error;
         }
       }
     });
@@ -126,7 +129,44 @@ describe('exit signals (erlang:exit/2)', () => {
     await idle();
     expect(unwound).toBe(true);
     expect(signalAborted).toBe(true);
-    expect(sendAfterDeath).toMatchObject({ name: 'ProcessExit', reason: 'killed' });
+    expect(spawnAfterDeath).toMatchObject({ name: 'ProcessExit', reason: 'killed' });
+    expect(node.processInfo(observer)).toBeUndefined();
+  });
+
+  it('after death, ctx sends nothing and receive never settles, so a catch-all loop parks instead of spinning', async () => {
+    const { node } = testNode();
+    let iterations = 0;
+    const pid = node.spawn(async (ctx) => {
+      for (;;) {
+        try {
+          await ctx.receive();
+        } catch {
+          // swallows even the kill
+        }
+        iterations++;
+        if (iterations > 1000) throw new Error('spinning');
+      }
+    });
+    await idle();
+    const exited = node.waitExit(pid);
+    node.exit(pid, 'kill');
+    expect(await exited).toBe('killed');
+    await idle();
+    expect(iterations).toBe(1);
+  });
+
+  it('exit(pid, reason) and link(pid) refuse a name instead of a pid, saying to use whereis', async () => {
+    const { node } = testNode();
+    node.spawn(waitForever, { name: 'srv' });
+    const exits = [node.spawn((ctx) => ctx.exit('srv', 'kill')), node.spawn((ctx) => ctx.link('srv'))].map((pid) =>
+      node.waitExit(pid),
+    );
+    for (const exited of exits) {
+      const reason = (await exited) as { error: Error };
+      expect(reason.error).toBeInstanceOf(BadArgError);
+      expect(reason.error.message).toMatch(/expects a pid .* use whereis\(name\) first/);
+    }
+    expect(node.whereis('srv')).toBeDefined();
   });
 });
 
@@ -231,6 +271,20 @@ describe('links', () => {
       await ctx.receive();
     });
     expect(await node.waitExit(pid)).toBe('noproc');
+  });
+
+  it('linking to a dead pid raises noproc in the caller, which can catch it (link/1 fails)', async () => {
+    const { node } = testNode();
+    const dead = node.spawn(() => undefined);
+    await node.waitExit(dead);
+    const pid = node.spawn(async (ctx) => {
+      try {
+        ctx.link(dead);
+      } catch (error) {
+        ctx.exit({ caught: (error as { reason: unknown }).reason });
+      }
+    });
+    expect(await node.waitExit(pid)).toEqual({ caught: 'noproc' });
   });
 
   it('linking to a dead pid gives a trapping caller an EXIT message with noproc', async () => {

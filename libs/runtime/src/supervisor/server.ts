@@ -10,7 +10,7 @@ import { DynamicChildren, isRunning, RESTARTING, type StaticChild, StaticChildre
 import { RestartIntensity } from './intensity.js';
 import { isTryAgainRestart, type SupervisorRequest, type TryAgainRestart } from './requests.js';
 import { type ShutdownOutcome, shutdownChild, shutdownChildrenInParallel } from './shutdown.js';
-import { type StartOutcome, startChildProcess } from './start-child.js';
+import { alreadyStartedPid, type StartOutcome, startChildProcess } from './start-child.js';
 import type {
   ChildCounts,
   ChildInfo,
@@ -320,7 +320,7 @@ export class SupervisorServer {
         : { ok: false, error: 'already_present' };
     }
     const outcome = await startChildProcess(this.ctx, resolved, []);
-    if (outcome.kind === 'failed') return { ok: false, error: 'start_failed', reason: outcome.reason };
+    if (outcome.kind === 'failed') return startFailed(outcome.reason);
     if (outcome.kind === 'started') {
       this.children.append(resolved, outcome.pid);
       return startedResult(outcome);
@@ -340,7 +340,7 @@ export class SupervisorServer {
       };
     }
     const outcome = await startChildProcess(this.ctx, template, args);
-    if (outcome.kind === 'failed') return { ok: false, error: 'start_failed', reason: outcome.reason };
+    if (outcome.kind === 'failed') return startFailed(outcome.reason);
     if (outcome.kind === 'ignored') return { ok: true, pid: undefined };
     const kept = template.restart === 'temporary' ? undefined : [...args];
     this.dynamics.set(outcome.pid, { args: kept, restarting: false });
@@ -452,6 +452,13 @@ function startedResult(outcome: StartOutcome & { kind: 'started' }): StartChildR
   return outcome.info === undefined
     ? { ok: true, pid: outcome.pid }
     : { ok: true, pid: outcome.pid, info: outcome.info };
+}
+
+function startFailed(reason: ExitReason): StartChildResult {
+  const holder = alreadyStartedPid(reason);
+  return holder === undefined
+    ? { ok: false, error: 'start_failed', reason }
+    : { ok: false, error: 'already_started', pid: holder };
 }
 
 function staticChildInfo(child: StaticChild): ChildInfo {
