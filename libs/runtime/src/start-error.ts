@@ -6,8 +6,9 @@ export class StartError extends Error {
   constructor(
     readonly pid: Pid,
     readonly reason: ExitReason,
+    message = `process ${pid} failed to start: ${describeReason(reason)}`,
   ) {
-    super(`process ${pid} failed to start: ${describeReason(reason)}`);
+    super(message);
     this.name = 'StartError';
   }
 }

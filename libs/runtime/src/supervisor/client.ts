@@ -2,9 +2,10 @@ import type { ProcessBody, ProcessContext, SpawnOptions } from '../context.js';
 import { isDownMessage } from '../messages.js';
 import { Node } from '../node.js';
 import type { Pid } from '../pid.js';
-import type { ExitReason } from '../reason.js';
+import { describeReason, type ExitReason } from '../reason.js';
+import { StartError } from '../start-error.js';
 import type { SupervisorRequest } from './requests.js';
-import { SupervisorServer } from './server.js';
+import { type FailedToStartChild, SupervisorServer } from './server.js';
 import type {
   ChildCounts,
   ChildInfo,
@@ -117,7 +118,7 @@ export async function startSupervisor(
   options: SupervisorOptions = {},
 ): Promise<SupervisorClient> {
   const body = supervisorBody(flags, children, () => node.pid);
-  const { pid } = await node.start(body, spawnOptions(options));
+  const { pid } = await node.start(body, spawnOptions(options)).catch(explainStartFailure);
   return new SupervisorClient(node, pid);
 }
 
@@ -130,8 +131,21 @@ export async function startSupervisorLink(
 ): Promise<SupervisorClient> {
   const parent = ctx.self;
   const body = supervisorBody(flags, children, () => parent);
-  const { pid } = await ctx.startLink(body, spawnOptions(options));
+  const { pid } = await ctx.startLink(body, spawnOptions(options)).catch(explainStartFailure);
   return new SupervisorClient(ctx, pid);
+}
+
+/** Turns "the supervisor process failed to start" into which child failed and why. */
+function explainStartFailure(error: unknown): never {
+  const failure = error instanceof StartError ? (error.reason as Partial<FailedToStartChild>).shutdown : undefined;
+  if (error instanceof StartError && failure && typeof failure === 'object' && 'failedToStartChild' in failure) {
+    throw new StartError(
+      error.pid,
+      error.reason,
+      `supervisor ${error.pid} failed to start: child "${failure.failedToStartChild}" did not start (${describeReason(failure.reason)}); the children started before it were stopped.`,
+    );
+  }
+  throw error;
 }
 
 function spawnOptions(options: SupervisorOptions): SpawnOptions {

@@ -141,7 +141,9 @@ describe('starting a supervisor', () => {
     ]);
     await expect(start).rejects.toBeInstanceOf(StartError);
     await expect(start).rejects.toMatchObject({ reason: { shutdown: { failedToStartChild: 'c', reason: 'nope' } } });
-    await expect(start).rejects.toThrow(/failed to start: .*"failedToStartChild":"c"/);
+    await expect(start).rejects.toThrow(
+      /supervisor test\.\d+ failed to start: child "c" did not start \(nope\); the children started before it were stopped/,
+    );
     expect(stopped).toEqual(['b', 'a']);
     expect(t.node.processes()).toEqual([]);
     expect(t.reports).toContainEqual(expect.objectContaining({ event: 'start_error', childId: 'c', reason: 'nope' }));

@@ -315,6 +315,24 @@ describe('simple_one_for_one', () => {
 });
 
 describe('supervision trees', () => {
+  it('a supervisor is a process: linked and monitoring processes see it end with shutdown when it gives up', async () => {
+    const t = testNode();
+    const sup = await startSupervisor(t.node, { intensity: 0 }, [child('child1')]);
+    const observer = t.node.spawn(async (ctx) => {
+      ctx.trapExit(true);
+      ctx.link(sup.ref as string);
+      const ref = ctx.monitor(sup.ref);
+      const exit = await ctx.receive(isExitMessage);
+      const down = await ctx.receive((m) => (m as { ref?: string }).ref === ref);
+      ctx.exit({ exit: exit.reason, down: (down as { reason: unknown }).reason });
+    });
+    await t.clock.advance(0);
+    expect(t.node.processInfo(sup.ref)?.monitoredBy).toEqual([observer]);
+    const observed = t.node.waitExit(observer);
+    t.node.exit(await pidOf(sup, 'child1'), 'kill');
+    expect(await observed).toEqual({ exit: 'shutdown', down: 'shutdown' });
+  });
+
   it('tree: a nested supervisor that gives up escalates, and the top one_for_all restarts every child supervisor', async () => {
     const t = testNode();
     const top = await startSupervisor(t.node, { strategy: 'one_for_all', intensity: 4 }, [
