@@ -72,8 +72,12 @@ export class Mailbox {
 
   /** Registers a pending receive, after those already waiting. */
   wait(waiter: Waiter): void {
-    if (this.firstWaiter === undefined) this.firstWaiter = waiter;
-    else (this.laterWaiters ??= []).push(waiter);
+    if (this.firstWaiter === undefined) {
+      this.firstWaiter = waiter;
+    } else {
+      this.laterWaiters ??= [];
+      this.laterWaiters.push(waiter);
+    }
   }
 
   /** Drops a pending receive (its timeout passed). */
