@@ -169,51 +169,34 @@ interface Row {
   readonly met: boolean;
 }
 
+/** A timing row in µs from measurements in ns, against a target in µs. */
+function timingRow(name: string, beamline: Summary, baseline: Summary, baselineName: string, targetUs: number): Row {
+  return {
+    name,
+    unit: 'µs',
+    beamline: scale(beamline, 1e-3),
+    baseline: scale(baseline, 1e-3),
+    baselineName,
+    target: `≤ ${targetUs} µs`,
+    met: beamline.median <= targetUs * 1000,
+  };
+}
+
 async function main(): Promise<void> {
   const rows: Row[] = [];
   const spawn = await repeat(spawnAndExit);
   const spawnFloor = await repeat(asyncCallFloor);
   const oneByOne = await repeat(spawnAndAwaitExit);
   const oneByOneFloor = await repeat(asyncCallOneByOneFloor);
-  rows.push({
-    name: 'spawn + exit, one at a time (awaiting waitExit)',
-    unit: 'µs',
-    beamline: scale(oneByOne, 1e-3),
-    baseline: scale(oneByOneFloor, 1e-3),
-    baselineName: 'plain async call',
-    target: '≤ 3 µs',
-    met: oneByOne.median <= 3000,
-  });
-  rows.push({
-    name: 'spawn + exit, batches of 1,000',
-    unit: 'µs',
-    beamline: scale(spawn, 1e-3),
-    baseline: scale(spawnFloor, 1e-3),
-    baselineName: 'plain async call',
-    target: '≤ 3 µs',
-    met: spawn.median <= 3000,
-  });
+  rows.push(
+    timingRow('spawn + exit, one at a time (awaiting waitExit)', oneByOne, oneByOneFloor, 'awaited async call', 3),
+  );
+  rows.push(timingRow('spawn + exit, batches of 1,000', spawn, spawnFloor, 'async calls in batches', 3));
   const burst = await repeat(spawnBurst);
-  rows.push({
-    name: 'spawn + exit, 100,000 alive at once',
-    unit: 'µs',
-    beamline: scale(burst, 1e-3),
-    baseline: scale(spawnFloor, 1e-3),
-    baselineName: 'plain async call (batches)',
-    target: '≤ 3 µs',
-    met: burst.median <= 3000,
-  });
+  rows.push(timingRow('spawn + exit, 100,000 alive at once', burst, spawnFloor, 'async calls in batches', 3));
   const message = await repeat(sendReceive);
   const messageFloor = await repeat(promisePingPongFloor);
-  rows.push({
-    name: 'send + receive (ping-pong, per message)',
-    unit: 'µs',
-    beamline: scale(message, 1e-3),
-    baseline: scale(messageFloor, 1e-3),
-    baselineName: 'bare promise hand-off',
-    target: '≤ 1 µs',
-    met: message.median <= 1000,
-  });
+  rows.push(timingRow('send + receive (ping-pong, per message)', message, messageFloor, 'bare promise hand-off', 1));
   const memoryRuns: Array<{ heap: number; rss: number }> = [];
   for (let i = 0; i < Math.max(3, Math.floor(RUNS / 2)); i++) memoryRuns.push(await idleMemory());
   const heap = summarize(memoryRuns.map((m) => m.heap));

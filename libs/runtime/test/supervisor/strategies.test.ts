@@ -107,19 +107,6 @@ describe('one_for_all', () => {
     expect(await supExit).toBe('shutdown');
   });
 
-  it('escalation: a sibling that fails to restart loops until the supervisor gives up', async () => {
-    const t = testNode();
-    const sup = await startSupervisor(t.node, { strategy: 'one_for_all', intensity: 4 }, [
-      child('child1'),
-      child('child2', { start: startsOnceThenFails() }),
-    ]);
-    const c2Exit = t.node.waitExit(await pidOf(sup, 'child2'));
-    const supExit = t.node.waitExit(sup.ref);
-    t.node.exit(await pidOf(sup, 'child1'), 'kill');
-    expect(await c2Exit).toBe('shutdown');
-    expect(await supExit).toBe('shutdown');
-  });
-
   it('when another child fails to restart, the retry terminates the freshly restarted ones again', async () => {
     const t = testNode();
     const second = failingOnCalls(2);
@@ -143,6 +130,21 @@ describe('one_for_all', () => {
   });
 });
 
+describe.each(['one_for_all', 'rest_for_one'] as const)('%s escalation', (strategy) => {
+  it('a later child that fails to restart loops until the supervisor gives up and shuts down', async () => {
+    const t = testNode();
+    const sup = await startSupervisor(t.node, { strategy, intensity: 4 }, [
+      child('child1'),
+      child('child2', { start: startsOnceThenFails() }),
+    ]);
+    const c2Exit = t.node.waitExit(await pidOf(sup, 'child2'));
+    const supExit = t.node.waitExit(sup.ref);
+    t.node.exit(await pidOf(sup, 'child1'), 'kill');
+    expect(await c2Exit).toBe('shutdown');
+    expect(await supExit).toBe('shutdown');
+  });
+});
+
 describe('rest_for_one', () => {
   it('restarts the child that died and those started after it; earlier ones keep their pids', async () => {
     const t = testNode();
@@ -162,19 +164,6 @@ describe('rest_for_one', () => {
     await terminate(t, sup, await pidOf(sup, 'child3'), 'abnormal');
     const supExit = t.node.waitExit(sup.ref);
     t.node.exit(await pidOf(sup, 'child2'), 'kill');
-    expect(await supExit).toBe('shutdown');
-  });
-
-  it('escalation: a later child that fails to restart loops until the supervisor gives up', async () => {
-    const t = testNode();
-    const sup = await startSupervisor(t.node, { strategy: 'rest_for_one', intensity: 4 }, [
-      child('child1'),
-      child('child2', { start: startsOnceThenFails() }),
-    ]);
-    const c2Exit = t.node.waitExit(await pidOf(sup, 'child2'));
-    const supExit = t.node.waitExit(sup.ref);
-    t.node.exit(await pidOf(sup, 'child1'), 'kill');
-    expect(await c2Exit).toBe('shutdown');
     expect(await supExit).toBe('shutdown');
   });
 
