@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BadArgError, type ExitMessage, isExitMessage, type ProcessContext } from '../src/index.js';
-import { idle, testNode, waitForever } from './helpers.js';
+import { idle, linkedTo, testNode, waitForever } from './helpers.js';
 
 /** A trapping process that exits with the first EXIT message it receives. */
 async function trapOne(ctx: ProcessContext): Promise<void> {
@@ -174,20 +174,14 @@ describe('links', () => {
   it('an abnormal exit kills linked non-trapping processes, in both directions', async () => {
     const { node } = testNode();
     const a = node.spawn(waitForever);
-    const b = node.spawn(async (ctx) => {
-      ctx.link(a);
-      await ctx.receive();
-    });
+    const b = node.spawn(linkedTo(a));
     await idle();
     const aExit = node.waitExit(a);
     node.exit(b, 'boom');
     expect(await aExit).toBe('boom');
 
     const c = node.spawn(waitForever);
-    const d = node.spawn(async (ctx) => {
-      ctx.link(c);
-      await ctx.receive();
-    });
+    const d = node.spawn(linkedTo(c));
     await idle();
     const dExit = node.waitExit(d);
     node.exit(c, 'boom');
@@ -228,10 +222,7 @@ describe('links', () => {
       ctx.link(victim);
       await trapOne(ctx);
     });
-    const plain = node.spawn(async (ctx) => {
-      ctx.link(victim);
-      await ctx.receive();
-    });
+    const plain = node.spawn(linkedTo(victim));
     await idle();
     const trapped = node.waitExit(trapping);
     const plainExit = node.waitExit(plain);
@@ -250,10 +241,7 @@ describe('links', () => {
       ctx.link(dier);
       await trapOne(ctx);
     });
-    const plain = node.spawn(async (ctx) => {
-      ctx.link(dier);
-      await ctx.receive();
-    });
+    const plain = node.spawn(linkedTo(dier));
     await idle();
     const trapped = node.waitExit(trapping);
     const plainExit = node.waitExit(plain);
@@ -266,10 +254,7 @@ describe('links', () => {
     const { node } = testNode();
     const dead = node.spawn(() => undefined);
     await node.waitExit(dead);
-    const pid = node.spawn(async (ctx) => {
-      ctx.link(dead);
-      await ctx.receive();
-    });
+    const pid = node.spawn(linkedTo(dead));
     expect(await node.waitExit(pid)).toBe('noproc');
   });
 
@@ -334,12 +319,7 @@ describe('links', () => {
     const chain: string[] = [node.spawn(waitForever)];
     for (let i = 1; i < 20_000; i++) {
       const previous = chain[i - 1] as string;
-      chain.push(
-        node.spawn(async (ctx) => {
-          ctx.link(previous);
-          await ctx.receive();
-        }),
-      );
+      chain.push(node.spawn(linkedTo(previous)));
     }
     await idle();
     const last = node.waitExit(chain.at(-1) as string);

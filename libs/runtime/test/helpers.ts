@@ -1,4 +1,4 @@
-import { ManualClock, Node, type Report, settle } from '../src/index.js';
+import { ManualClock, Node, type Pid, type ProcessBody, type Report, settle } from '../src/index.js';
 
 export interface TestNode {
   readonly node: Node;
@@ -23,4 +23,12 @@ export async function idle(): Promise<void> {
 /** A process body that waits for messages forever. */
 export async function waitForever(ctx: { receive: (m: () => boolean) => Promise<unknown> }): Promise<void> {
   await ctx.receive(() => false);
+}
+
+/** A process body that links to `target` and then waits forever. */
+export function linkedTo(target: Pid): ProcessBody {
+  return async (ctx) => {
+    ctx.link(target);
+    await ctx.receive(() => false);
+  };
 }

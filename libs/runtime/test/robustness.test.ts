@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isCallMessage, isExitMessage, type ProcessContext, startSupervisor, TIMEOUT } from '../src/index.js';
-import { idle, testNode, waitForever } from './helpers.js';
+import { idle, linkedTo, testNode, waitForever } from './helpers.js';
 
 async function echoServer(ctx: ProcessContext): Promise<void> {
   for (;;) {
@@ -60,10 +60,7 @@ describe('failures around signal delivery', () => {
   it('waitExit called while a process is ending still gets its real reason', async () => {
     const { node } = testNode();
     const a = node.spawn(waitForever);
-    const b = node.spawn(async (ctx) => {
-      ctx.link(a);
-      await ctx.receive();
-    });
+    const b = node.spawn(linkedTo(a));
     await idle();
     let seenForB: Promise<unknown> = Promise.resolve();
     node.kernel.onExit(a, () => {
