@@ -1,5 +1,5 @@
 import type { Clock } from './clock.js';
-import { BadArgError, NameTakenError } from './errors.js';
+import { BadArgError } from './errors.js';
 import type { DownMessage, ExitMessage } from './messages.js';
 import { NameRegistry } from './names.js';
 import { isPid, nodeOfPid, type Pid, type Ref } from './pid.js';
@@ -97,14 +97,7 @@ export class Kernel {
 
   /** Throws unless `name` is a valid name that nobody holds. */
   assertNameFree(name: string): void {
-    const holder = this.names.whereis(name);
-    if (holder !== undefined) {
-      throw new NameTakenError(
-        name,
-        holder,
-        `Cannot register a new process as "${name}": the name is already registered to ${holder}.`,
-      );
-    }
+    this.names.assertFree(name, 'a new process');
   }
 
   register(name: string, pid: Pid): void {

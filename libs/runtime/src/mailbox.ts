@@ -123,11 +123,6 @@ export class Mailbox {
     this.head = 0;
   }
 
-  /** A copy of the queued messages, oldest first. */
-  snapshot(): unknown[] {
-    return this.items.slice(this.head);
-  }
-
   private compact(): void {
     if (this.head === this.items.length) {
       this.items.length = 0;

@@ -19,16 +19,21 @@ export class NameRegistry {
     return this.byName.get(name);
   }
 
-  register(name: string, pid: Pid, currentNameOfPid: string | undefined): void {
+  /** Throws unless `name` is a valid name that nobody holds; `who` names the would-be holder. */
+  assertFree(name: string, who: string): void {
     assertValidName(name);
     const holder = this.byName.get(name);
     if (holder !== undefined) {
       throw new NameTakenError(
         name,
         holder,
-        `Cannot register ${pid} as "${name}": the name is already registered to ${holder}.`,
+        `Cannot register ${who} as "${name}": the name is already registered to ${holder}.`,
       );
     }
+  }
+
+  register(name: string, pid: Pid, currentNameOfPid: string | undefined): void {
+    this.assertFree(name, pid);
     if (currentNameOfPid !== undefined) {
       throw new BadArgError(
         `Cannot register ${pid} as "${name}": it is already registered as "${currentNameOfPid}" (a process has at most one name; unregister it first).`,

@@ -19,6 +19,7 @@ import type {
   ResolvedChildSpec,
   ResolvedFlags,
   RestartChildResult,
+  RestartType,
   StartChildResult,
   TerminateChildResult,
   WhichChildResult,
@@ -124,8 +125,7 @@ export class SupervisorServer {
     if (this.template) return this.dynamicChildExited(pid, reason, this.template);
     const child = this.children.byPid(pid);
     if (!child) return 'continue';
-    const { restart } = child.spec;
-    if (restart === 'permanent' || (restart === 'transient' && !isOrderlyExit(reason))) {
+    if (isRestartedAfter(child.spec.restart, reason)) {
       this.report('child_terminated', child.spec.id, pid, reason);
       return this.restart(child);
     }
@@ -137,8 +137,7 @@ export class SupervisorServer {
   private async dynamicChildExited(pid: Pid, reason: ExitReason, template: ResolvedChildSpec): Promise<Verdict> {
     const entry = this.dynamics.get(pid);
     if (!entry || entry.restarting) return 'continue';
-    const { restart } = template;
-    if (restart === 'permanent' || (restart === 'transient' && !isOrderlyExit(reason))) {
+    if (isRestartedAfter(template.restart, reason)) {
       this.report('child_terminated', template.id, pid, reason);
       return this.restartDynamic(pid, template);
     }
@@ -452,6 +451,11 @@ function startedResult(outcome: StartOutcome & { kind: 'started' }): StartChildR
   return outcome.info === undefined
     ? { ok: true, pid: outcome.pid }
     : { ok: true, pid: outcome.pid, info: outcome.info };
+}
+
+/** OTP's restart rule: permanent always; transient unless normal, shutdown or {shutdown, _}; temporary never. */
+function isRestartedAfter(restart: RestartType, reason: ExitReason): boolean {
+  return restart === 'permanent' || (restart === 'transient' && !isOrderlyExit(reason));
 }
 
 function startFailed(reason: ExitReason): StartChildResult {
