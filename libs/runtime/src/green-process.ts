@@ -12,13 +12,14 @@ import {
 import { BadArgError } from './errors.js';
 import { KERNEL } from './internal.js';
 import type { Kernel } from './kernel.js';
-import { Mailbox, type Matcher, NOT_FOUND, type Waiter } from './mailbox.js';
+import { Mailbox, type Matcher } from './mailbox.js';
 import { isDownMessage } from './messages.js';
 import { assertValidName } from './names.js';
 import { isPid, type Pid, type Ref } from './pid.js';
 import { assertPriority } from './priority.js';
 import { Process } from './process.js';
 import { type ExitReason, isOrderlyExit, ProcessExit } from './reason.js';
+import { receiveMessage } from './receive.js';
 import { StartError } from './start-error.js';
 import { assertTimeout } from './timeouts.js';
 
@@ -57,8 +58,13 @@ export class GreenProcess extends Process {
     if (isReplyMessage(message) && !this.awaitingReplies?.delete(message.ref)) return;
     if (this.mailbox.push(message)) {
       this.reductions++;
-      this.status = this.mailbox.isWaiting ? 'waiting' : 'running';
+      this.followMailbox();
     }
+  }
+
+  /** Status follows the mailbox: waiting while a receive is pending. */
+  followMailbox(): void {
+    if (this.alive) this.status = this.mailbox.isWaiting ? 'waiting' : 'running';
   }
 
   halt(reason: ExitReason): void {
@@ -229,34 +235,7 @@ class GreenContext implements ProcessContext {
     if (timeoutMs !== undefined) assertTimeout(timeoutMs, 'receive timeout');
     const process = this.live();
     if (!process) return parked();
-    const found = process.mailbox.take(match);
-    if (found !== NOT_FOUND) return Promise.resolve(found);
-    if (timeoutMs === 0) return Promise.resolve(TIMEOUT);
-    return new Promise((resolve, reject) => {
-      process.status = 'waiting';
-      if (timeoutMs === undefined || timeoutMs === Number.POSITIVE_INFINITY) {
-        process.mailbox.wait({ match, resolve, reject });
-        return;
-      }
-      const clock = this.kernel.clock;
-      const timer = clock.setTimer(timeoutMs, () => {
-        process.mailbox.stopWaiting(waiter);
-        if (!process.mailbox.isWaiting && process.alive) process.status = 'running';
-        resolve(TIMEOUT);
-      });
-      const waiter: Waiter = {
-        match,
-        resolve: (message) => {
-          clock.clearTimer(timer);
-          resolve(message);
-        },
-        reject: (error) => {
-          clock.clearTimer(timer);
-          reject(error);
-        },
-      };
-      process.mailbox.wait(waiter);
-    });
+    return receiveMessage(process.mailbox, match, timeoutMs, this.kernel.clock, () => process.followMailbox());
   }
 
   spawn(body: ProcessBody, options: SpawnOptions = {}): Pid {

@@ -12,13 +12,29 @@ export {
   type Timeout,
 } from './context.js';
 export { BadArgError, NameTakenError } from './errors.js';
+export type { MainThreadStats } from './isolated/accounting.js';
+export { isolatedChild } from './isolated/child-spec.js';
+export type { FunctionContext, IsolatedFunction } from './isolated/function-context.js';
+export { type FunctionModule, functionModule } from './isolated/function-module.js';
+export type { IsolatedSpawnOptions, LogEntry } from './isolated/isolated-process.js';
+export type { ProcessLimits } from './isolated/limits.js';
+export type { PriorityEnforcement } from './isolated/nice.js';
+export type { LogLevel, ThreadSpawnOptions } from './isolated/protocol.js';
+export {
+  type FunctionResolver,
+  type RunOutcome,
+  Scheduler,
+  type SchedulerOptions,
+  type SchedulerStats,
+} from './isolated/scheduler.js';
+export type { PoolStats } from './isolated/thread-pool.js';
 export type { RemoteRouter } from './kernel.js';
 export type { Matcher } from './mailbox.js';
 export { type DownMessage, type ExitMessage, isDownMessage, isExitMessage } from './messages.js';
 export { Node, type NodeOptions, type NodeStats, type ProcessInfo } from './node.js';
 export { generateNodeId, isPid, nodeOfPid, type Pid, type Ref } from './pid.js';
 export { PRIORITIES, type Priority } from './priority.js';
-export type { ProcessKind, ProcessStatus } from './process.js';
+export { PROCESS_STATUSES, type ProcessKind, type ProcessStatus } from './process.js';
 export {
   describeReason,
   type ErrorReason,

@@ -188,8 +188,8 @@ export class Kernel {
     this.table.get(to)?.removeLink(process.pid);
   }
 
-  monitor(watcher: Process, target: Pid | string): Ref {
-    const ref = this.makeRef();
+  /** `ref` is given by isolated processes, which make their refs in their own thread. */
+  monitor(watcher: Process, target: Pid | string, ref: Ref = this.makeRef()): Ref {
     const pid = this.names.whereis(target) ?? target;
     const watched = this.table.get(pid);
     if (watched) {

@@ -32,11 +32,16 @@ export interface ProcessInfo {
   readonly registeredName: string | undefined;
   readonly trapExit: boolean;
   readonly initialFunction: string;
-  /** Runtime operations performed: messages received and runtime calls made. */
+  /**
+   * Work done: for a green process, messages received and runtime calls made; for an isolated
+   * one, its CPU time in nanoseconds (as `cpuTimeNs`).
+   */
   readonly reductions: number;
   readonly priority: Priority;
-  /** Bytes used, for processes whose memory the runtime can measure (isolated ones). */
+  /** Heap bytes used, for processes whose memory the runtime can measure (isolated ones). */
   readonly memory: number | undefined;
+  /** CPU time in nanoseconds from the kernel's accounting of the process's thread (isolated ones). */
+  readonly cpuTimeNs: number | undefined;
 }
 
 export interface NodeStats {
@@ -120,10 +125,11 @@ export class Node {
   processInfo(pid: Pid): ProcessInfo | undefined {
     const p = this.kernel.get(pid);
     if (!p) return undefined;
+    const cpuTimeNs = p.cpuTimeNs;
     return {
       pid: p.pid,
       kind: p.kind,
-      status: p.status,
+      status: p.observedStatus(),
       messageQueueLength: p.messageQueueLength,
       links: p.links ? [...p.links] : [],
       monitors: p.monitors ? Array.from(p.monitors, ([ref, pid]) => ({ ref, pid })) : [],
@@ -131,9 +137,10 @@ export class Node {
       registeredName: p.registeredName,
       trapExit: p.trapExit,
       initialFunction: p.initialFunction,
-      reductions: p.reductions,
+      reductions: cpuTimeNs ?? p.reductions,
       priority: p.priority,
       memory: p.memory,
+      cpuTimeNs,
     };
   }
 
@@ -166,10 +173,10 @@ export class Node {
   }
 
   stats(): NodeStats {
-    const byStatus: Record<ProcessStatus, number> = { running: 0, waiting: 0, exiting: 0 };
+    const byStatus: Record<ProcessStatus, number> = { runnable: 0, running: 0, waiting: 0, exiting: 0 };
     const byKind: Record<ProcessKind, number> = { green: 0, isolated: 0 };
     for (const p of this.kernel.processes()) {
-      byStatus[p.status]++;
+      byStatus[p.observedStatus()]++;
       byKind[p.kind]++;
     }
     return {

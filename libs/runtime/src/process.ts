@@ -2,8 +2,12 @@ import type { Pid, Ref } from './pid.js';
 import type { Priority } from './priority.js';
 import type { ExitReason } from './reason.js';
 
-/** `running`: executing or runnable; `waiting`: blocked in `receive`; `exiting`: ending. */
-export type ProcessStatus = 'running' | 'waiting' | 'exiting';
+/**
+ * `runnable`: waiting for a scheduler slot (isolated processes); `running`: executing;
+ * `waiting`: blocked in `receive`; `exiting`: ending.
+ */
+export type ProcessStatus = 'runnable' | 'running' | 'waiting' | 'exiting';
+export const PROCESS_STATUSES: readonly ProcessStatus[] = ['runnable', 'running', 'waiting', 'exiting'];
 export type ProcessKind = 'green' | 'isolated';
 
 /**
@@ -12,6 +16,7 @@ export type ProcessKind = 'green' | 'isolated';
  * body is stopped.
  */
 export abstract class Process {
+  /** The kernel's view: `exiting` from the moment the process ends. See `observedStatus`. */
   status: ProcessStatus = 'running';
   trapExit = false;
   registeredName: string | undefined;
@@ -39,6 +44,16 @@ export abstract class Process {
   /** Bytes attributable to this process, where the runtime can measure them. */
   get memory(): number | undefined {
     return undefined;
+  }
+
+  /** CPU time consumed, in nanoseconds, where the kernel accounts it (isolated processes). */
+  get cpuTimeNs(): number | undefined {
+    return undefined;
+  }
+
+  /** The status as `processInfo` reports it; an isolated process reads it from its thread. */
+  observedStatus(): ProcessStatus {
+    return this.status;
   }
 
   /** Puts a message (or a trapped EXIT, or a DOWN) into the process's mailbox. */

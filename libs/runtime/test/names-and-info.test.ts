@@ -100,6 +100,7 @@ describe('processInfo', () => {
       initialFunction: 'inventory',
       priority: 'high',
       memory: undefined,
+      cpuTimeNs: undefined,
     });
     expect(info?.reductions).toBeGreaterThanOrEqual(4);
     expect(node.processInfo(peer)?.monitoredBy).toEqual([pid]);
@@ -206,7 +207,11 @@ describe('Node', () => {
     const stats = node.stats();
     expect(stats).toMatchObject({
       nodeId: 'test',
-      processes: { total: 1, byStatus: { waiting: 1, running: 0, exiting: 0 }, byKind: { green: 1, isolated: 0 } },
+      processes: {
+        total: 1,
+        byStatus: { runnable: 0, waiting: 1, running: 0, exiting: 0 },
+        byKind: { green: 1, isolated: 0 },
+      },
       spawned: 3,
       exits: { normal: 1, error: 1 },
     });

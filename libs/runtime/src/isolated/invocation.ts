@@ -1,0 +1,228 @@
+import type { MessagePort } from 'node:worker_threads';
+import { systemClock } from '../clock.js';
+import { TIMEOUT, type Timeout } from '../context.js';
+import { BadArgError } from '../errors.js';
+import { Mailbox, type Matcher } from '../mailbox.js';
+import { isDownMessage } from '../messages.js';
+import { isPid, type Pid, type Ref } from '../pid.js';
+import { assertPriority } from '../priority.js';
+import { type ExitReason, ProcessExit } from '../reason.js';
+import { receiveMessage } from '../receive.js';
+import { assertTimeout } from '../timeouts.js';
+import type { FunctionContext } from './function-context.js';
+import { type FromThread, LOG_LEVELS, type LogLevel, SHARED, type ThreadSpawnOptions } from './protocol.js';
+import { fromTransferred, isDataCloneError, type TransferredError } from './transfer.js';
+
+const NEVER: Matcher = () => false;
+
+type Request = FromThread & { readonly serial: number };
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/**
+ * One run of a function inside its thread: the process's mailbox and the `ctx` its body sees.
+ * Runs in the isolate thread.
+ */
+export class Invocation implements FunctionContext {
+  private readonly mailbox = new Mailbox();
+  private readonly controller = new AbortController();
+  private readonly pendingSpawns = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();
+  /** Refs demonitored with flush whose DOWN may still be in flight from the node. */
+  private flushedRefs: Set<Ref> | undefined;
+  private trapping: boolean;
+  private nextRequest = 0;
+  private nextRef = 0;
+  private ended = false;
+
+  constructor(
+    readonly serial: number,
+    readonly self: Pid,
+    readonly nodeId: string,
+    trapExit: boolean,
+    private readonly port: MessagePort,
+    private readonly shared: Int32Array,
+  ) {
+    this.trapping = trapExit;
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** A message the node delivered to this process. */
+  deliver(message: unknown): void {
+    if (this.ended) return;
+    if (this.flushedRefs && isDownMessage(message) && this.flushedRefs.delete(message.ref)) {
+      this.taken();
+      return;
+    }
+    this.mailbox.push(message);
+    this.followMailbox();
+  }
+
+  answer(id: number, value: unknown, error: TransferredError | undefined): void {
+    const pending = this.pendingSpawns.get(id);
+    if (!pending) return;
+    this.pendingSpawns.delete(id);
+    if (error) pending.reject(fromTransferred(error));
+    else pending.resolve(value);
+  }
+
+  /** The body has finished: stop what it left behind on this thread. */
+  end(reason: ExitReason): void {
+    this.ended = true;
+    this.mailbox.abort(new ProcessExit(this.self, reason));
+    this.mailbox.clear();
+    this.pendingSpawns.clear();
+    Atomics.store(this.shared, SHARED.waiting, 0);
+    this.controller.abort(new ProcessExit(this.self, reason));
+  }
+
+  send(to: Pid | string, message: unknown): void {
+    if (typeof to !== 'string') throw new BadArgError(`send expects a pid or a registered name; got ${typeof to}.`);
+    this.post({ t: 'send', to, message });
+  }
+
+  receive<T = unknown>(match?: Matcher<T>): Promise<T>;
+  receive<T = unknown>(match: Matcher<T> | undefined, timeoutMs: number): Promise<T | Timeout>;
+  receive(match?: Matcher, timeoutMs?: number): Promise<unknown> {
+    if (match !== undefined && typeof match !== 'function') {
+      throw new TypeError(`receive(match) expects a function (message) => boolean; got ${typeof match}.`);
+    }
+    if (timeoutMs !== undefined) assertTimeout(timeoutMs, 'receive timeout');
+    const received = receiveMessage(this.mailbox, match, timeoutMs, systemClock, () => this.followMailbox());
+    return received.then((message) => {
+      if (message !== TIMEOUT) this.taken();
+      return message;
+    });
+  }
+
+  async sleep(ms: number): Promise<void> {
+    assertTimeout(ms, 'sleep duration');
+    await this.receive(NEVER, ms);
+  }
+
+  spawn(fn: string, input?: unknown, options: ThreadSpawnOptions = {}): Promise<Pid> {
+    return this.requestSpawn(fn, input, options, 'none', undefined) as Promise<Pid>;
+  }
+
+  spawnLink(fn: string, input?: unknown, options: ThreadSpawnOptions = {}): Promise<Pid> {
+    return this.requestSpawn(fn, input, options, 'link', undefined) as Promise<Pid>;
+  }
+
+  async spawnMonitor(fn: string, input?: unknown, options: ThreadSpawnOptions = {}): Promise<{ pid: Pid; ref: Ref }> {
+    const ref = this.makeRef();
+    const pid = (await this.requestSpawn(fn, input, options, 'monitor', ref)) as Pid;
+    return { pid, ref };
+  }
+
+  link(pid: Pid): void {
+    assertPid(pid, 'link');
+    this.post({ t: 'link', pid });
+  }
+
+  unlink(pid: Pid): void {
+    assertPid(pid, 'unlink');
+    this.post({ t: 'unlink', pid });
+  }
+
+  monitor(target: Pid | string): Ref {
+    if (typeof target !== 'string')
+      throw new BadArgError(`monitor expects a pid or a registered name; got ${typeof target}.`);
+    const ref = this.makeRef();
+    this.post({ t: 'monitor', ref, target });
+    return ref;
+  }
+
+  demonitor(ref: Ref, options: { readonly flush?: boolean } = {}): void {
+    this.post({ t: 'demonitor', ref });
+    if (!options.flush) return;
+    let flushed = false;
+    this.mailbox.discard((m) => {
+      const hit = isDownMessage(m) && m.ref === ref;
+      if (hit) {
+        flushed = true;
+        this.taken();
+      }
+      return hit;
+    });
+    if (!flushed) {
+      this.flushedRefs ??= new Set();
+      this.flushedRefs.add(ref);
+    }
+  }
+
+  exit(reason: ExitReason): never;
+  exit(pid: Pid, reason: ExitReason): void;
+  exit(...args: [ExitReason] | [Pid, ExitReason]): void {
+    if (args.length === 1) throw new ProcessExit(this.self, args[0]);
+    const [pid, reason] = args;
+    assertPid(pid, 'exit(pid, reason)');
+    this.post({ t: 'exit', to: pid, reason });
+  }
+
+  trapExit(on: boolean): boolean {
+    const previous = this.trapping;
+    this.trapping = on === true;
+    this.post({ t: 'trap', on: this.trapping });
+    return previous;
+  }
+
+  progress(value: unknown): void {
+    this.post({ t: 'progress', value });
+  }
+
+  log(message: unknown, level: LogLevel = 'info'): void {
+    if (!LOG_LEVELS.includes(level)) {
+      throw new BadArgError(`log level must be one of ${LOG_LEVELS.join(', ')}; got ${JSON.stringify(level)}.`);
+    }
+    this.post({ t: 'log', level, message });
+  }
+
+  private requestSpawn(
+    fn: string,
+    input: unknown,
+    options: ThreadSpawnOptions,
+    relation: 'none' | 'link' | 'monitor',
+    ref: Ref | undefined,
+  ): Promise<unknown> {
+    if (typeof fn !== 'string' || fn === '') {
+      throw new BadArgError(`spawn expects the id of a function known to the scheduler; got ${JSON.stringify(fn)}.`);
+    }
+    if (options.priority !== undefined) assertPriority(options.priority, 'spawn options.priority');
+    const id = ++this.nextRequest;
+    return new Promise((resolve, reject) => {
+      this.pendingSpawns.set(id, { resolve, reject });
+      this.post({ t: 'spawn', id, fn, input, options, relation, ref });
+    });
+  }
+
+  private makeRef(): Ref {
+    return `${this.self}:${++this.nextRef}`;
+  }
+
+  private post(request: DistributiveOmit<Request, 'serial'>): void {
+    if (this.ended) return;
+    try {
+      this.port.postMessage({ ...request, serial: this.serial });
+    } catch (error) {
+      if (!isDataCloneError(error)) throw error;
+      throw new BadArgError(
+        `${request.t}: the value cannot be copied to another thread (${(error as Error).message}). Send plain data: objects, arrays, strings, numbers, Maps, Sets, Dates, Errors.`,
+      );
+    }
+  }
+
+  /** A message has left the queue: the node's count of queued messages goes down. */
+  private taken(): void {
+    Atomics.sub(this.shared, SHARED.queueLength, 1);
+  }
+
+  private followMailbox(): void {
+    Atomics.store(this.shared, SHARED.waiting, this.mailbox.isWaiting ? 1 : 0);
+  }
+}
+
+function assertPid(pid: unknown, operation: string): asserts pid is Pid {
+  if (!isPid(pid))
+    throw new BadArgError(`${operation} expects a pid ("<node-id>.<serial>"); got ${JSON.stringify(pid)}.`);
+}

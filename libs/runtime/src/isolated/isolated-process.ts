@@ -1,0 +1,136 @@
+import type { SpawnOptions } from '../context.js';
+import { BadArgError } from '../errors.js';
+import { isDownMessage, isExitMessage } from '../messages.js';
+import type { Pid } from '../pid.js';
+import { Process, type ProcessStatus } from '../process.js';
+import { describeReason, type ExitReason } from '../reason.js';
+import type { FunctionModule } from './function-module.js';
+import type { IsolateThread } from './isolate-thread.js';
+import type { ProcessLimits } from './limits.js';
+import type { LogLevel } from './protocol.js';
+import { isDataCloneError } from './transfer.js';
+
+export interface LogEntry {
+  readonly pid: Pid;
+  readonly level: LogLevel;
+  readonly message: unknown;
+}
+
+export interface IsolatedSpawnOptions extends SpawnOptions, ProcessLimits {
+  /** Receives the function's return value when it ends normally (before its exit signals go out). */
+  readonly onResult?: (value: unknown) => void;
+  /** Receives what the function reports with `ctx.progress`. */
+  readonly onProgress?: (value: unknown) => void;
+  /** Receives what the function logs with `ctx.log`. */
+  readonly onLog?: (entry: LogEntry) => void;
+}
+
+/** The scheduler, as an isolated process sees it. */
+export interface IsolatedHost {
+  halt(process: IsolatedProcess, reason: ExitReason): void | Promise<void>;
+  collectCpu(process: IsolatedProcess): void;
+}
+
+/**
+ * `queued`: waiting for a slot; `running`: its body runs on a thread; `finished`: the body
+ * returned or threw and the exit is under way; `ended`.
+ */
+export type Phase = 'queued' | 'running' | 'finished' | 'ended';
+
+/** A process whose body is a function module running on its own isolate thread. */
+export class IsolatedProcess extends Process {
+  phase: Phase = 'queued';
+  thread: IsolateThread | undefined;
+  /** Messages that arrived before the process had a thread, copied at send time. */
+  buffered: unknown[] = [];
+  /** CPU time accounted so far, and the thread's counter when last read. */
+  cpuNs = 0;
+  lastCpuReading: number | undefined;
+  /** Timers of the wall-clock and CPU limits. */
+  timers: Array<ReturnType<typeof setTimeout>> = [];
+  private lastHeapBytes: number | undefined;
+
+  constructor(
+    private readonly host: IsolatedHost,
+    pid: Pid,
+    readonly module: FunctionModule,
+    readonly input: unknown,
+    readonly options: IsolatedSpawnOptions,
+  ) {
+    super(pid, 'isolated', options.priority ?? 'normal', options.label ?? module.id);
+    this.status = 'runnable';
+    if (options.trapExit) this.trapExit = true;
+  }
+
+  get messageQueueLength(): number {
+    return this.thread ? this.thread.queueLength : this.buffered.length;
+  }
+
+  override get memory(): number | undefined {
+    if (this.thread) this.lastHeapBytes = this.thread.heapBytes || undefined;
+    return this.lastHeapBytes;
+  }
+
+  override get cpuTimeNs(): number {
+    this.host.collectCpu(this);
+    return this.cpuNs;
+  }
+
+  override observedStatus(): ProcessStatus {
+    if (this.status === 'running' && this.thread?.waiting) return 'waiting';
+    return this.status;
+  }
+
+  /**
+   * Copies the message to the process's thread. A message that cannot be copied is refused
+   * with BadArgError to its sender; an EXIT or DOWN whose reason cannot be copied arrives with
+   * the reason described as text, so that exit signals are never lost.
+   */
+  deliver(message: unknown): void {
+    if (this.phase === 'finished' || this.phase === 'ended') return;
+    const thread = this.thread;
+    if (!thread) {
+      this.buffered.push(copyForProcess(message));
+      return;
+    }
+    thread.countPosted(1);
+    try {
+      thread.post({ t: 'msg', serial: thread.serial, message });
+    } catch (error) {
+      if (!isDataCloneError(error)) throw error;
+      let copy: unknown;
+      try {
+        copy = copyForProcess(message);
+      } catch (refusal) {
+        thread.countPosted(-1);
+        throw refusal;
+      }
+      thread.post({ t: 'msg', serial: thread.serial, message: copy });
+    }
+  }
+
+  halt(reason: ExitReason): void | Promise<void> {
+    return this.host.halt(this, reason);
+  }
+
+  /** Keeps the last heap reading once the thread is gone. */
+  detach(): void {
+    if (this.thread) this.lastHeapBytes = this.thread.heapBytes || undefined;
+    this.thread = undefined;
+  }
+}
+
+/** A structured-clone copy; signals with uncopyable reasons keep their shape with the reason as text. */
+function copyForProcess(message: unknown): unknown {
+  try {
+    return structuredClone(message);
+  } catch (error) {
+    if (!isDataCloneError(error)) throw error;
+    if (isExitMessage(message) || isDownMessage(message)) {
+      return { ...message, reason: describeReason(message.reason) };
+    }
+    throw new BadArgError(
+      `A message to an isolated process must be copyable to another thread (${(error as Error).message}). Send plain data: objects, arrays, strings, numbers, Maps, Sets, Dates, Errors.`,
+    );
+  }
+}

@@ -1,0 +1,69 @@
+import type { Priority } from '../priority.js';
+import { ownNice, setThreadNice } from './os-thread.js';
+
+/**
+ * How far below the main thread each priority runs, in nice steps. Raising a thread's nice
+ * value needs no privilege, so user code always runs below the main thread (supervision,
+ * lock renewal) without any capability; low is always the weakest value, 19.
+ */
+const NICE_OFFSETS: Record<Exclude<Priority, 'low'>, number> = { max: 1, high: 3, normal: 5 };
+const WEAKEST = 19;
+
+export interface PriorityEnforcement {
+  /** True once nice values have been applied to isolate threads; false when the OS refused. */
+  readonly enforced: boolean;
+  /** Why priorities only order the run queue, when they do not reach the CPU. */
+  readonly reason: string | undefined;
+  readonly mainThreadNice: number;
+  readonly niceByPriority: Record<Priority, number>;
+}
+
+/** Maps priorities to nice values and applies them to threads, remembering whether the OS lets it. */
+export class NicePolicy {
+  readonly mainThreadNice = ownNice();
+  readonly niceByPriority: Record<Priority, number>;
+  private refusal: string | undefined;
+  private applied = false;
+
+  constructor() {
+    const below = (offset: number) => Math.min(WEAKEST, this.mainThreadNice + offset);
+    this.niceByPriority = {
+      max: below(NICE_OFFSETS.max),
+      high: below(NICE_OFFSETS.high),
+      normal: below(NICE_OFFSETS.normal),
+      low: WEAKEST,
+    };
+  }
+
+  /**
+   * Gives the thread the nice value of `priority`. Returns false only when the OS refused to
+   * lower it (that needs CAP_SYS_NICE): a warm thread that ran low work then cannot serve
+   * normal work, and a fresh thread is taken instead.
+   */
+  apply(thread: { tid: number | undefined; nice: number | undefined }, priority: Priority): boolean {
+    const nice = this.niceByPriority[priority];
+    if (thread.nice === nice) return true;
+    if (thread.tid === undefined) {
+      this.refusal ??= 'the OS does not expose thread ids (/proc/thread-self); nice values need Linux';
+      return true;
+    }
+    const error = setThreadNice(thread.tid, nice);
+    if (error === undefined) {
+      thread.nice = nice;
+      this.applied = true;
+      return true;
+    }
+    if (!this.applied) this.refusal = `setpriority on isolate threads failed: ${error}`;
+    const lowering = thread.nice !== undefined && nice < thread.nice;
+    return !lowering;
+  }
+
+  status(): PriorityEnforcement {
+    return {
+      enforced: this.applied,
+      reason: this.applied ? undefined : (this.refusal ?? 'no isolate thread has run yet'),
+      mainThreadNice: this.mainThreadNice,
+      niceByPriority: { ...this.niceByPriority },
+    };
+  }
+}

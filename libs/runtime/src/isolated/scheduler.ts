@@ -1,0 +1,587 @@
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import type { ProcessContext } from '../context.js';
+import { BadArgError } from '../errors.js';
+import { kernelOf } from '../internal.js';
+import type { Kernel } from '../kernel.js';
+import { assertValidName } from '../names.js';
+import type { Node, NodeStats } from '../node.js';
+import type { Pid, Ref } from '../pid.js';
+import { assertPriority, type Priority } from '../priority.js';
+import type { Process } from '../process.js';
+import { type ExitReason, isOrderlyExit, ProcessExit, type ReasonLabel, reasonLabel } from '../reason.js';
+import { Accounting, type MainThreadStats } from './accounting.js';
+import { assertFunctionModule, type FunctionModule } from './function-module.js';
+import type { IsolateThread, ThreadDeath } from './isolate-thread.js';
+import { IsolatedProcess, type IsolatedSpawnOptions, type LogEntry } from './isolated-process.js';
+import { assertLimits, type ProcessLimits } from './limits.js';
+import { NicePolicy, type PriorityEnforcement } from './nice.js';
+import type { FromThread, Outcome, ThreadSpawnOptions } from './protocol.js';
+import { RunQueue } from './run-queue.js';
+import { type PoolStats, ThreadPool } from './thread-pool.js';
+import { fromTransferred, isDataCloneError, toTransferred } from './transfer.js';
+
+export type FunctionResolver = (id: string) => FunctionModule | undefined | Promise<FunctionModule | undefined>;
+
+export interface SchedulerOptions {
+  /** Usable CPUs. Default `os.availableParallelism()`, which follows the cgroup's CPU limit. */
+  readonly cores?: number;
+  /** Live isolated processes (each holds a thread) at most; more wait in the run queue. Default cores × 16. */
+  readonly maxProcesses?: number;
+  /** Threads kept started with no function loaded. Default 2. */
+  readonly prestart?: number;
+  /** An idle warm thread is terminated after this long. Default 30 s. */
+  readonly idleTimeoutMs?: number;
+  /** Idle threads kept at most. Default `maxProcesses`. */
+  readonly maxIdleThreads?: number;
+  /** Limits for processes that give none. */
+  readonly defaultLimits?: ProcessLimits;
+  /** How often CPU time is read from the kernel. Default 100 ms. */
+  readonly sampleIntervalMs?: number;
+  /** The sliding window of utilization and main-thread figures. Default 5 s. */
+  readonly windowMs?: number;
+  /** How often each thread samples its heap. Default 100 ms. */
+  readonly heapSampleMs?: number;
+  /** Finds the function an isolated body names in `ctx.spawn`, beyond those given to `define`. */
+  readonly resolveFunction?: FunctionResolver;
+  /** Receives `ctx.log` lines of processes spawned without their own `onLog`. */
+  readonly onLog?: (entry: LogEntry) => void;
+}
+
+export interface SchedulerStats {
+  readonly nodeId: string;
+  readonly cores: number;
+  readonly maxProcesses: number;
+  /** Isolated processes holding a thread. */
+  readonly live: number;
+  /** Processes waiting for a slot, by priority. */
+  readonly runQueue: Record<Priority, number>;
+  /** CPU time of process threads, by the priority of the process that used it. */
+  readonly cpuSecondsByPriority: Record<Priority, number>;
+  /** CPU time of process threads / (cores × wall time) over the window, 0–1. */
+  readonly utilization: number;
+  readonly windowMs: number;
+  readonly mainThread: MainThreadStats;
+  readonly pool: PoolStats;
+  readonly priorities: PriorityEnforcement;
+  /** Where CPU time comes from: the kernel's per-thread schedstat, or nowhere (not Linux). */
+  readonly cpuAccounting: 'schedstat' | 'unavailable';
+  /** Isolated processes spawned, and their exits by reason. */
+  readonly spawns: number;
+  readonly exits: Partial<Record<ReasonLabel, number>>;
+  /** Every process of the node (green and isolated), by kind and status. */
+  readonly processes: NodeStats['processes'];
+}
+
+export interface RunOutcome {
+  readonly pid: Pid;
+  readonly reason: ExitReason;
+  /** The return value, when the function ended normally. */
+  readonly result: unknown;
+}
+
+type Relation = 'none' | 'link' | 'monitor';
+
+const schedulers = new WeakSet<Kernel>();
+
+/** Where the thread entry script is: beside this module once built; under dist when run from source. */
+function threadScript(): URL {
+  const here = import.meta.url;
+  return here.endsWith('.ts') ? new URL('../../dist/isolated/thread.js', here) : new URL('./thread.js', here);
+}
+
+/**
+ * Runs isolated processes for a node: each one a function module on its own V8 isolate
+ * thread, with a nice value from its priority, limits that kill it, and CPU time read from the
+ * kernel. Processes beyond `maxProcesses` wait in a run queue by priority.
+ */
+export class Scheduler {
+  readonly cores: number;
+  readonly maxProcesses: number;
+  private readonly kernel: Kernel;
+  private readonly pool: ThreadPool;
+  private readonly runQueue = new RunQueue<IsolatedProcess>();
+  private readonly owners = new Map<IsolateThread, IsolatedProcess>();
+  private readonly accounting: Accounting;
+  private readonly nice = new NicePolicy();
+  private readonly functions = new Map<string, FunctionModule>();
+  private readonly sampler: ReturnType<typeof setInterval>;
+  private readonly defaultLimits: ProcessLimits;
+  private readonly cpuAccounting = existsSync('/proc/thread-self');
+  private readonly windowMs: number;
+  private live = 0;
+  private spawns = 0;
+  private readonly exits = new Map<ReasonLabel, number>();
+  private closed = false;
+
+  constructor(
+    private readonly node: Node,
+    private readonly options: SchedulerOptions = {},
+  ) {
+    this.kernel = node.kernel;
+    if (schedulers.has(this.kernel)) throw new BadArgError(`Node ${node.id} already has a scheduler.`);
+    this.cores = wholeAtLeast(options.cores ?? os.availableParallelism(), 1, 'cores');
+    this.maxProcesses = wholeAtLeast(options.maxProcesses ?? this.cores * 16, 1, 'maxProcesses');
+    this.defaultLimits = options.defaultLimits ?? {};
+    assertLimits(this.defaultLimits, 'defaultLimits');
+    this.windowMs = options.windowMs ?? 5000;
+    this.accounting = new Accounting(this.cores, this.windowMs);
+    this.pool = new ThreadPool(
+      {
+        script: threadScript(),
+        prestart: wholeAtLeast(options.prestart ?? 2, 0, 'prestart'),
+        idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
+        maxIdle: wholeAtLeast(options.maxIdleThreads ?? this.maxProcesses, 0, 'maxIdleThreads'),
+        defaultMemoryMb: this.defaultLimits.memoryMb,
+        heapSampleMs: options.heapSampleMs ?? 100,
+      },
+      {
+        onReady: (thread) => this.threadReady(thread),
+        onMessage: (thread, message) => this.threadMessage(thread, message),
+        onDeath: (thread, death) => this.threadDied(thread, death),
+      },
+    );
+    this.sampler = setInterval(() => this.sample(), options.sampleIntervalMs ?? 100);
+    this.sampler.unref();
+    schedulers.add(this.kernel);
+  }
+
+  /** Makes a function known by its id, for isolated bodies that spawn it with `ctx.spawn(id)`. */
+  define(module: FunctionModule): void {
+    assertFunctionModule(module, 'define(module)');
+    this.functions.set(module.id, module);
+  }
+
+  spawn(module: FunctionModule, input?: unknown, options: IsolatedSpawnOptions = {}): Pid {
+    return this.spawnIsolated(module, input, options, undefined, 'none', undefined).pid;
+  }
+
+  /** Spawns an isolated process linked to the green process that owns `ctx` (e.g. a supervisor). */
+  spawnLink(ctx: ProcessContext, module: FunctionModule, input?: unknown, options: IsolatedSpawnOptions = {}): Pid {
+    return this.spawnIsolated(module, input, options, this.caller(ctx), 'link', undefined).pid;
+  }
+
+  spawnMonitor(
+    ctx: ProcessContext,
+    module: FunctionModule,
+    input?: unknown,
+    options: IsolatedSpawnOptions = {},
+  ): { pid: Pid; ref: Ref } {
+    const parent = this.caller(ctx);
+    const ref = this.kernel.makeRef();
+    return { pid: this.spawnIsolated(module, input, options, parent, 'monitor', ref).pid, ref };
+  }
+
+  /** Runs a function to its end: its pid, exit reason and (when normal) return value. */
+  async run(module: FunctionModule, input?: unknown, options: IsolatedSpawnOptions = {}): Promise<RunOutcome> {
+    let result: unknown;
+    const pid = this.spawn(module, input, {
+      ...options,
+      onResult: (value) => {
+        result = value;
+        options.onResult?.(value);
+      },
+    });
+    const reason = await this.node.waitExit(pid);
+    return { pid, reason, result };
+  }
+
+  stats(): SchedulerStats {
+    const cpuSecondsByPriority = { max: 0, high: 0, normal: 0, low: 0 };
+    for (const priority of Object.keys(cpuSecondsByPriority) as Priority[]) {
+      cpuSecondsByPriority[priority] = this.accounting.cpuNsByPriority[priority] / 1e9;
+    }
+    return {
+      nodeId: this.node.id,
+      cores: this.cores,
+      maxProcesses: this.maxProcesses,
+      live: this.live,
+      runQueue: this.runQueue.lengths(),
+      cpuSecondsByPriority,
+      utilization: this.accounting.utilization(),
+      windowMs: this.windowMs,
+      mainThread: this.accounting.mainThread(),
+      pool: this.pool.stats(),
+      priorities: this.nice.status(),
+      cpuAccounting: this.cpuAccounting ? 'schedstat' : 'unavailable',
+      spawns: this.spawns,
+      exits: Object.fromEntries(this.exits),
+      processes: this.node.stats().processes,
+    };
+  }
+
+  /** Kills every isolated process, terminates every thread and stops sampling. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const isolated = [...this.kernel.processes()].filter((p) => p instanceof IsolatedProcess).map((p) => p.pid);
+    const ended = isolated.map((pid) => this.node.waitExit(pid));
+    for (const pid of isolated) this.node.exit(pid, 'kill');
+    await Promise.all(ended);
+    clearInterval(this.sampler);
+    this.accounting.close();
+    await this.pool.close();
+    schedulers.delete(this.kernel);
+  }
+
+  // ── spawning ───────────────────────────────────────────────────────────────────────────
+
+  private caller(ctx: ProcessContext): Process {
+    if (kernelOf(ctx) !== this.kernel) {
+      throw new BadArgError(`This ctx belongs to a process of another node than ${this.node.id}.`);
+    }
+    const process = this.kernel.get(ctx.self);
+    if (!process) throw new ProcessExit(ctx.self, 'noproc');
+    return process;
+  }
+
+  private spawnIsolated(
+    module: FunctionModule,
+    input: unknown,
+    options: IsolatedSpawnOptions,
+    parent: Process | undefined,
+    relation: Relation,
+    ref: Ref | undefined,
+  ): IsolatedProcess {
+    if (this.closed) throw new BadArgError(`The scheduler of node ${this.node.id} is closed.`);
+    assertFunctionModule(module, 'module');
+    if (options.priority !== undefined) assertPriority(options.priority, 'options.priority');
+    if (options.name !== undefined) assertValidName(options.name);
+    assertLimits(options, 'options');
+    if (options.cpuMs !== undefined && !this.cpuAccounting) {
+      throw new BadArgError('options.cpuMs needs per-thread CPU accounting (Linux /proc); this OS has none.');
+    }
+    if (options.name !== undefined) this.kernel.assertNameFree(options.name);
+    const limits: IsolatedSpawnOptions = { ...this.defaultLimits, ...options };
+    const process = new IsolatedProcess(
+      { halt: (p, reason) => this.halt(p, reason), collectCpu: (p) => this.collectCpu(p) },
+      this.kernel.nextPid(),
+      module,
+      input,
+      limits,
+    );
+    this.kernel.admit(process);
+    this.spawns++;
+    if (options.name !== undefined) this.kernel.register(options.name, process.pid);
+    if (parent && relation === 'link') this.kernel.link(parent, process.pid);
+    if (parent && relation === 'monitor') this.kernel.monitor(parent, process.pid, ref);
+    this.runQueue.push(process, process.priority);
+    this.dispatch();
+    return process;
+  }
+
+  /** Gives queued processes threads while slots are free. */
+  private dispatch(): void {
+    while (this.live < this.maxProcesses) {
+      const process = this.runQueue.pop();
+      if (!process) return;
+      this.start(process);
+    }
+  }
+
+  private start(process: IsolatedProcess): void {
+    const { module } = process;
+    const thread = this.pool.acquire(module.id, process.options.memoryMb, (t) => this.nice.apply(t, process.priority));
+    if (thread.ready) this.nice.apply(thread, process.priority);
+    this.live++;
+    this.owners.set(thread, process);
+    process.thread = thread;
+    process.phase = 'running';
+    process.status = 'running';
+    thread.serial++;
+    thread.resetCounters();
+    const source = thread.moduleId === module.id ? undefined : module.source;
+    thread.moduleId = module.id;
+    process.lastCpuReading = thread.cpuNs();
+    try {
+      thread.post({
+        t: 'invoke',
+        serial: thread.serial,
+        pid: process.pid,
+        nodeId: this.node.id,
+        moduleId: module.id,
+        source,
+        input: process.input,
+        trapExit: process.trapExit,
+      });
+    } catch (error) {
+      if (!isDataCloneError(error)) throw error;
+      const refusal = new BadArgError(
+        `The input of ${process.pid} cannot be copied to its thread (${(error as Error).message}); pass plain data.`,
+      );
+      this.kernel.terminate(process, { error: refusal });
+      return;
+    }
+    const buffered = process.buffered;
+    process.buffered = [];
+    for (const message of buffered) process.deliver(message);
+    this.armLimits(process);
+  }
+
+  private armLimits(process: IsolatedProcess): void {
+    const { timeoutMs, cpuMs } = process.options;
+    if (timeoutMs !== undefined) {
+      process.timers.push(setTimeout(() => this.limitReached(process, 'timeout'), timeoutMs));
+    }
+    if (cpuMs !== undefined) this.checkCpuAfter(process, cpuMs);
+  }
+
+  /** A thread cannot use more CPU than wall time, so the check comes when the rest of the budget could be gone. */
+  private checkCpuAfter(process: IsolatedProcess, cpuMs: number): void {
+    const remainingMs = cpuMs - process.cpuNs / 1e6;
+    const timer = setTimeout(
+      () => {
+        process.timers = process.timers.filter((t) => t !== timer);
+        if (process.phase !== 'running') return;
+        this.collectCpu(process);
+        if (process.cpuNs >= cpuMs * 1e6) this.limitReached(process, 'cpu_limit');
+        else this.checkCpuAfter(process, cpuMs);
+      },
+      Math.max(1, remainingMs),
+    );
+    process.timers.push(timer);
+  }
+
+  private limitReached(process: IsolatedProcess, reason: 'timeout' | 'cpu_limit'): void {
+    if (process.phase !== 'running') return;
+    this.crashReport(process, reason);
+    this.kernel.terminate(process, reason);
+  }
+
+  // ── the thread's side ──────────────────────────────────────────────────────────────────
+
+  private threadReady(thread: IsolateThread): void {
+    const process = this.owners.get(thread);
+    if (!process) return;
+    this.nice.apply(thread, process.priority);
+    process.lastCpuReading ??= thread.cpuNs();
+  }
+
+  private threadMessage(thread: IsolateThread, message: FromThread): void {
+    if (message.t === 'ready') return;
+    const process = this.owners.get(thread);
+    if (!process || message.serial !== thread.serial || process.phase !== 'running') {
+      // A fault after its invocation ended (a timer it left behind): never reuse that thread.
+      if (message.t === 'fault' && !process) void this.pool.discard(thread);
+      return;
+    }
+    switch (message.t) {
+      case 'done':
+        this.finish(process, message.outcome);
+        break;
+      case 'fault': {
+        const error = fromTransferred(message.error);
+        this.fail(process, { error, fault: message.fault });
+        break;
+      }
+      case 'send':
+        this.asProcess(process, () => this.kernel.send(process.pid, message.to, message.message));
+        break;
+      case 'exit':
+        this.asProcess(process, () => this.kernel.exit(process.pid, message.to, message.reason));
+        break;
+      case 'link': {
+        const failure = this.kernel.link(process, message.pid);
+        if (failure !== undefined) this.kernel.terminate(process, failure);
+        break;
+      }
+      case 'unlink':
+        this.kernel.unlink(process, message.pid);
+        break;
+      case 'monitor':
+        this.asProcess(process, () => this.kernel.monitor(process, message.target, message.ref));
+        break;
+      case 'demonitor':
+        this.kernel.demonitor(process, message.ref);
+        break;
+      case 'trap':
+        process.trapExit = message.on;
+        break;
+      case 'spawn':
+        this.spawnForThread(process, message);
+        break;
+      case 'progress':
+        this.callback(process, 'onProgress', () => process.options.onProgress?.(message.value));
+        break;
+      case 'log': {
+        const entry: LogEntry = { pid: process.pid, level: message.level, message: message.message };
+        const onLog = process.options.onLog ?? this.options.onLog;
+        this.callback(process, 'onLog', () => onLog?.(entry));
+        break;
+      }
+    }
+  }
+
+  private threadDied(thread: IsolateThread, death: ThreadDeath): void {
+    const process = this.owners.get(thread);
+    if (!process) {
+      this.pool.forget(thread);
+      return;
+    }
+    if (process.phase !== 'running') return;
+    if (death.kind === 'out_of_memory') {
+      this.crashReport(process, 'memory_limit');
+      this.kernel.terminate(process, 'memory_limit');
+    } else if (death.kind === 'exit') {
+      const error = new Error(`The function called process.exit(${death.code}), which ends its isolate.`);
+      error.name = 'ProcessExitCalled';
+      this.fail(process, { error, fault: 'process_exit' });
+    } else {
+      this.fail(process, { error: death.error, fault: 'uncaught_exception' });
+    }
+  }
+
+  private finish(process: IsolatedProcess, outcome: Outcome): void {
+    process.phase = 'finished';
+    if (outcome.kind === 'return') {
+      this.callback(process, 'onResult', () => process.options.onResult?.(outcome.value));
+      this.kernel.terminate(process, 'normal');
+    } else if (outcome.kind === 'exit') {
+      if (!isOrderlyExit(outcome.reason)) this.crashReport(process, outcome.reason);
+      this.kernel.terminate(process, outcome.reason);
+    } else {
+      const reason = { error: fromTransferred(outcome.error) };
+      this.crashReport(process, reason);
+      this.kernel.terminate(process, reason);
+    }
+  }
+
+  private fail(process: IsolatedProcess, reason: ExitReason): void {
+    this.crashReport(process, reason);
+    this.kernel.terminate(process, reason);
+  }
+
+  /** Runs an operation the process asked for; a bad argument ends the process, as badarg would. */
+  private asProcess(process: IsolatedProcess, operation: () => void): void {
+    try {
+      operation();
+    } catch (error) {
+      if (!(error instanceof BadArgError)) throw error;
+      this.fail(process, { error });
+    }
+  }
+
+  private spawnForThread(parent: IsolatedProcess, request: Extract<FromThread, { t: 'spawn' }>): void {
+    const thread = parent.thread as IsolateThread;
+    const reply = (value: unknown, error?: unknown) => {
+      if (parent.thread !== thread || thread.serial !== request.serial) return;
+      thread.post({
+        t: 'reply',
+        serial: request.serial,
+        id: request.id,
+        value,
+        ...(error === undefined ? {} : { error: toTransferred(error) }),
+      });
+    };
+    const spawnWith = (module: FunctionModule | undefined) => {
+      if (!parent.alive) return;
+      if (!module) {
+        reply(
+          undefined,
+          new BadArgError(
+            `No function "${request.fn}" is known to node ${this.node.id}: define it with scheduler.define(module) or give the scheduler a resolveFunction.`,
+          ),
+        );
+        return;
+      }
+      try {
+        const options = threadSpawnOptions(request.options);
+        reply(this.spawnIsolated(module, request.input, options, parent, request.relation, request.ref).pid);
+      } catch (error) {
+        reply(undefined, error);
+      }
+    };
+    const known = this.functions.get(request.fn);
+    if (known || !this.options.resolveFunction) {
+      spawnWith(known);
+      return;
+    }
+    Promise.resolve()
+      .then(() => this.options.resolveFunction?.(request.fn))
+      .then(spawnWith, (error: unknown) => reply(undefined, error));
+  }
+
+  // ── ending ─────────────────────────────────────────────────────────────────────────────
+
+  /** Stops the body of an ending process; resolves once its thread is gone when it had to be killed. */
+  private halt(process: IsolatedProcess, reason: ExitReason): void | Promise<void> {
+    for (const timer of process.timers) clearTimeout(timer);
+    process.timers = [];
+    const label = reasonLabel(reason);
+    this.exits.set(label, (this.exits.get(label) ?? 0) + 1);
+    const phase = process.phase;
+    process.phase = 'ended';
+    if (phase === 'queued') {
+      this.runQueue.remove(process, process.priority);
+      process.buffered = [];
+      return;
+    }
+    const thread = process.thread as IsolateThread;
+    this.collectCpu(process);
+    this.owners.delete(thread);
+    process.detach();
+    if (phase === 'finished' || thread.dead) {
+      this.live--;
+      if (phase === 'finished' && reason === 'normal' && !thread.dead) this.pool.release(thread);
+      else if (thread.dead) this.pool.forget(thread);
+      else void this.pool.discard(thread);
+      this.dispatch();
+      return;
+    }
+    return this.pool.discard(thread).then(() => {
+      this.live--;
+      this.dispatch();
+    });
+  }
+
+  // ── accounting ─────────────────────────────────────────────────────────────────────────
+
+  /** Adds the CPU time the process's thread used since the last reading. */
+  private collectCpu(process: IsolatedProcess): void {
+    const thread = process.thread;
+    if (!thread) return;
+    const now = thread.cpuNs();
+    if (now === undefined) return;
+    const last = process.lastCpuReading;
+    process.lastCpuReading = now;
+    if (last === undefined) return;
+    const used = now - last;
+    process.cpuNs += used;
+    this.accounting.addCpu(process.priority, used);
+  }
+
+  private sample(): void {
+    for (const process of this.owners.values()) this.collectCpu(process);
+    this.accounting.tick();
+  }
+
+  private crashReport(process: IsolatedProcess, reason: ExitReason): void {
+    this.kernel.report({ type: 'crash', pid: process.pid, initialFunction: process.initialFunction, reason });
+  }
+
+  private callback(process: IsolatedProcess, name: string, call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.kernel.report({ type: 'callback_error', context: `${name} of ${process.pid}`, error });
+    }
+  }
+}
+
+function threadSpawnOptions(options: ThreadSpawnOptions): IsolatedSpawnOptions {
+  const { priority, trapExit, timeoutMs, cpuMs, memoryMb } = options;
+  return {
+    ...(priority === undefined ? {} : { priority }),
+    ...(trapExit === undefined ? {} : { trapExit }),
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    ...(cpuMs === undefined ? {} : { cpuMs }),
+    ...(memoryMb === undefined ? {} : { memoryMb }),
+  };
+}
+
+function wholeAtLeast(value: number, min: number, where: string): number {
+  if (!Number.isInteger(value) || value < min) {
+    throw new BadArgError(`Scheduler option ${where} must be a whole number ≥ ${min}; got ${String(value)}.`);
+  }
+  return value;
+}

@@ -1,0 +1,47 @@
+import type { Clock } from './clock.js';
+import { TIMEOUT } from './context.js';
+import { type Mailbox, type Matcher, NOT_FOUND, type Waiter } from './mailbox.js';
+
+/**
+ * Erlang's `receive … after`: takes the first message `match` accepts, or waits for one. With a
+ * timeout, resolves to TIMEOUT when none arrives in time (0 polls; undefined or Infinity waits
+ * forever). Shared by green processes (node clock) and isolated ones (their thread's timers).
+ * `onWaitingChanged` runs when the receive starts waiting and when its timeout passes; the
+ * owner's delivery path updates the status when a message ends the wait.
+ */
+export function receiveMessage(
+  mailbox: Mailbox,
+  match: Matcher | undefined,
+  timeoutMs: number | undefined,
+  clock: Clock,
+  onWaitingChanged: () => void,
+): Promise<unknown> {
+  const found = mailbox.take(match);
+  if (found !== NOT_FOUND) return Promise.resolve(found);
+  if (timeoutMs === 0) return Promise.resolve(TIMEOUT);
+  return new Promise((resolve, reject) => {
+    if (timeoutMs === undefined || timeoutMs === Number.POSITIVE_INFINITY) {
+      mailbox.wait({ match, resolve, reject });
+      onWaitingChanged();
+      return;
+    }
+    const timer = clock.setTimer(timeoutMs, () => {
+      mailbox.stopWaiting(waiter);
+      onWaitingChanged();
+      resolve(TIMEOUT);
+    });
+    const waiter: Waiter = {
+      match,
+      resolve: (message) => {
+        clock.clearTimer(timer);
+        resolve(message);
+      },
+      reject: (error) => {
+        clock.clearTimer(timer);
+        reject(error);
+      },
+    };
+    mailbox.wait(waiter);
+    onWaitingChanged();
+  });
+}
