@@ -6,7 +6,7 @@ import { ownNice, setThreadNice } from './os-thread.js';
  * value needs no privilege, so user code always runs below the main thread (supervision,
  * lock renewal) without any capability; low is always the weakest value, 19.
  */
-const NICE_OFFSETS: Record<Exclude<Priority, 'low'>, number> = { max: 1, high: 3, normal: 5 };
+const NICE_OFFSETS: Record<Exclude<Priority, 'low'>, number> = { max: 1, high: 2, normal: 3 };
 const WEAKEST = 19;
 
 export interface PriorityEnforcement {
