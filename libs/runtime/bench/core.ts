@@ -1,6 +1,5 @@
-import { writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
 import { Node, type Pid, type ProcessContext } from '../src/index.js';
+import { fmt, type Row, report, scale } from './report.js';
 import { gc, type Summary, settle, summarize } from './stats.js';
 
 /**
@@ -159,16 +158,6 @@ async function repeat(measure: () => Promise<number>): Promise<Summary> {
   return summarize(values);
 }
 
-interface Row {
-  readonly name: string;
-  readonly unit: string;
-  readonly beamline: Summary;
-  readonly baseline: Summary;
-  readonly baselineName: string;
-  readonly target: string;
-  readonly met: boolean;
-}
-
 /** A timing row in µs from measurements in ns, against a target in µs. */
 function timingRow(name: string, beamline: Summary, baseline: Summary, baselineName: string, targetUs: number): Row {
   return {
@@ -212,35 +201,8 @@ async function main(): Promise<void> {
     met: heap.median <= 2.6 * 1024,
   });
 
-  const machine = {
-    cores: availableParallelism(),
-    cpu: cpus()[0]?.model ?? 'unknown',
-    node: process.version,
-    runs: RUNS,
-    date: new Date().toISOString(),
-  };
-  console.log(`\nGreen processes — ${machine.cores} cores, ${machine.cpu}, Node ${machine.node}, ${RUNS} runs\n`);
-  console.log('| measure | Beamline (median, min–max) | baseline (median) | ratio | target | met |');
-  console.log('| --- | --- | --- | --- | --- | --- |');
-  for (const row of rows) {
-    const ratio = row.beamline.median / row.baseline.median;
-    console.log(
-      `| ${row.name} | ${fmt(row.beamline.median)} ${row.unit} (${fmt(row.beamline.min)}–${fmt(row.beamline.max)}) | ${fmt(row.baseline.median)} ${row.unit} (${row.baselineName}) | ${ratio.toFixed(2)}× | ${row.target} | ${row.met ? 'yes' : 'no'} |`,
-    );
-  }
+  report('Green processes', rows, RUNS, 'results.json', { rssPerIdleProcessKB: rss.median / 1024 });
   console.log(`\nRSS per idle process: ${fmt(rss.median / 1024)} KB (median of ${rss.runs})`);
-  writeFileSync(
-    new URL('../../bench/results.json', import.meta.url),
-    `${JSON.stringify({ machine, rows, rssPerIdleProcessKB: rss.median / 1024 }, null, 2)}\n`,
-  );
-}
-
-function scale(s: Summary, factor: number): Summary {
-  return { median: s.median * factor, min: s.min * factor, max: s.max * factor, runs: s.runs };
-}
-
-function fmt(n: number): string {
-  return n < 10 ? n.toFixed(2) : n.toFixed(1);
 }
 
 await main();

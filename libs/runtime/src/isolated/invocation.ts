@@ -24,7 +24,7 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
  */
 export class Invocation implements FunctionContext {
   private readonly mailbox = new Mailbox();
-  private readonly controller = new AbortController();
+  private controller: AbortController | undefined;
   private readonly pendingSpawns = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();
   /** Refs demonitored with flush whose DOWN may still be in flight from the node. */
   private flushedRefs: Set<Ref> | undefined;
@@ -45,6 +45,7 @@ export class Invocation implements FunctionContext {
   }
 
   get signal(): AbortSignal {
+    this.controller ??= new AbortController();
     return this.controller.signal;
   }
 
@@ -70,11 +71,11 @@ export class Invocation implements FunctionContext {
   /** The body has finished: stop what it left behind on this thread. */
   end(reason: ExitReason): void {
     this.ended = true;
-    this.mailbox.abort(new ProcessExit(this.self, reason));
+    if (this.mailbox.isWaiting) this.mailbox.abort(new ProcessExit(this.self, reason));
     this.mailbox.clear();
     this.pendingSpawns.clear();
     Atomics.store(this.shared, SHARED.waiting, 0);
-    this.controller.abort(new ProcessExit(this.self, reason));
+    this.controller?.abort(new ProcessExit(this.self, reason));
   }
 
   send(to: Pid | string, message: unknown): void {

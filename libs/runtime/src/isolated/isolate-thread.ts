@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { threadCpuNs } from './os-thread.js';
+import { ThreadCpuClock } from './os-thread.js';
 import { type FromThread, SHARED, SHARED_SLOTS, type ToThread } from './protocol.js';
 
 /** How an isolate thread ended on its own (not terminated by the scheduler). */
@@ -39,7 +39,8 @@ export class IsolateThread {
   serial = 0;
   /** True from the moment the scheduler terminates the thread or the thread dies. */
   dead = false;
-  ready: boolean = false;
+  ready = false;
+  private cpuClock: ThreadCpuClock | undefined;
 
   constructor(settings: ThreadSettings, events: ThreadEvents) {
     this.memoryMb = settings.memoryMb;
@@ -53,6 +54,7 @@ export class IsolateThread {
       if (message.t === 'ready') {
         this.tid = message.tid;
         this.ready = true;
+        if (message.tid !== undefined && !this.dead) this.cpuClock = new ThreadCpuClock(message.tid);
         events.onReady(this);
       } else {
         events.onMessage(this, message);
@@ -60,13 +62,14 @@ export class IsolateThread {
     });
     this.worker.on('error', (error: Error & { code?: string }) => {
       if (this.dead) return;
-      this.dead = true;
+      this.markDead();
       const kind = error.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'out_of_memory' : 'error';
       events.onDeath(this, { kind, error });
     });
     this.worker.on('exit', (code) => {
+      this.cpuClock?.close();
       if (this.dead) return;
-      this.dead = true;
+      this.markDead();
       events.onDeath(this, { kind: 'exit', code });
     });
   }
@@ -77,7 +80,7 @@ export class IsolateThread {
 
   /** Nanoseconds of CPU the thread has used since it started (undefined off Linux or once gone). */
   cpuNs(): number | undefined {
-    return threadCpuNs(this.tid);
+    return this.cpuClock?.read();
   }
 
   get queueLength(): number {
@@ -105,8 +108,14 @@ export class IsolateThread {
 
   /** Stops the thread at whatever instruction it is on; resolves once it is gone. */
   async terminate(): Promise<void> {
-    this.dead = true;
+    this.markDead();
     await this.worker.terminate();
+  }
+
+  private markDead(): void {
+    this.dead = true;
+    this.cpuClock?.close();
+    this.cpuClock = undefined;
   }
 
   /** Idle threads must not keep the OS process alive; busy ones do. */

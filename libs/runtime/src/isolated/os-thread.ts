@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import os from 'node:os';
 
 /**
@@ -6,14 +6,36 @@ import os from 'node:os';
  * nice value. Elsewhere CPU time is unavailable and nice values are not per thread.
  */
 
-/** Nanoseconds the thread has run on a CPU, or undefined when the thread is gone or unknown. */
-export function threadCpuNs(tid: number | undefined): number | undefined {
-  if (tid === undefined) return undefined;
-  try {
-    const schedstat = readFileSync(`/proc/self/task/${tid}/schedstat`, 'latin1');
-    return Number(schedstat.slice(0, schedstat.indexOf(' ')));
-  } catch {
-    return undefined;
+/** Reads one thread's CPU time; keeps its schedstat file open, so a reading is a single pread. */
+export class ThreadCpuClock {
+  private fd: number | undefined;
+  private readonly buffer = Buffer.alloc(96);
+
+  constructor(tid: number) {
+    try {
+      this.fd = openSync(`/proc/self/task/${tid}/schedstat`, 'r');
+    } catch {
+      this.fd = undefined;
+    }
+  }
+
+  /** Nanoseconds the thread has run on a CPU, or undefined once it is gone. */
+  read(): number | undefined {
+    if (this.fd === undefined) return undefined;
+    try {
+      const length = readSync(this.fd, this.buffer, 0, this.buffer.length, 0);
+      const space = this.buffer.indexOf(32);
+      return Number(this.buffer.toString('latin1', 0, space > 0 ? space : length));
+    } catch {
+      this.close();
+      return undefined;
+    }
+  }
+
+  close(): void {
+    if (this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
   }
 }
 
