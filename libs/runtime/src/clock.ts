@@ -8,11 +8,35 @@ export interface Clock {
 
 export type TimerHandle = { readonly __timer: unique symbol } | object;
 
+/** The longest delay `setTimeout` honours (about 24.8 days); it fires a longer one at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** A timer longer than `setTimeout` allows, re-armed in steps. */
+interface LongTimer {
+  current: ReturnType<typeof setTimeout>;
+}
+
+function setLongTimer(delayMs: number, callback: () => void): LongTimer {
+  const timer = {} as LongTimer;
+  const arm = (remaining: number) => {
+    timer.current = setTimeout(
+      () => (remaining > MAX_TIMER_MS ? arm(remaining - MAX_TIMER_MS) : callback()),
+      Math.min(remaining, MAX_TIMER_MS),
+    );
+  };
+  arm(delayMs);
+  return timer;
+}
+
 /** Real time: `performance.now()` and the global timers (looked up at call time, so fake timers apply). */
 export const systemClock: Clock = {
   now: () => performance.now(),
-  setTimer: (delayMs, callback) => setTimeout(callback, delayMs),
-  clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  setTimer: (delayMs, callback) =>
+    delayMs > MAX_TIMER_MS ? setLongTimer(delayMs, callback) : setTimeout(callback, delayMs),
+  clearTimer: (handle) =>
+    clearTimeout(
+      'current' in (handle as object) ? (handle as LongTimer).current : (handle as ReturnType<typeof setTimeout>),
+    ),
 };
 
 interface ManualTimer {

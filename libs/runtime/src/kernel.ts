@@ -240,7 +240,7 @@ export class Kernel {
       this.names.release(process.registeredName);
       process.registeredName = undefined;
     }
-    const halted = process.halt(reason);
+    const halted = this.haltBody(process, reason);
     if (halted) {
       halted.then(
         () => this.run(() => this.broadcastExit(process, reason)),
@@ -248,6 +248,16 @@ export class Kernel {
       );
     } else {
       this.run(() => this.broadcastExit(process, reason));
+    }
+  }
+
+  /** Stops the process's body; a halt that throws is reported and the exit goes on. */
+  private haltBody(process: Process, reason: ExitReason): void | Promise<void> {
+    try {
+      return process.halt(reason);
+    } catch (error) {
+      this.report({ type: 'callback_error', context: `halt of ${process.pid}`, error });
+      return undefined;
     }
   }
 

@@ -11,7 +11,7 @@ import { receiveMessage } from '../receive.js';
 import { assertTimeout } from '../timeouts.js';
 import type { FunctionContext } from './function-context.js';
 import { type FromThread, LOG_LEVELS, type LogLevel, SHARED, type ThreadSpawnOptions } from './protocol.js';
-import { fromTransferred, isDataCloneError, type TransferredError } from './transfer.js';
+import { fromTransferred, type TransferredError } from './transfer.js';
 
 const NEVER: Matcher = () => false;
 
@@ -90,6 +90,7 @@ export class Invocation implements FunctionContext {
       throw new TypeError(`receive(match) expects a function (message) => boolean; got ${typeof match}.`);
     }
     if (timeoutMs !== undefined) assertTimeout(timeoutMs, 'receive timeout');
+    if (this.ended) return new Promise<never>(() => undefined);
     const received = receiveMessage(this.mailbox, match, timeoutMs, systemClock, () => this.followMailbox());
     return received.then((message) => {
       if (message !== TIMEOUT) this.taken();
@@ -206,9 +207,8 @@ export class Invocation implements FunctionContext {
     try {
       this.port.postMessage({ ...request, serial: this.serial });
     } catch (error) {
-      if (!isDataCloneError(error)) throw error;
       throw new BadArgError(
-        `${request.t}: the value cannot be copied to another thread (${(error as Error).message}). Send plain data: objects, arrays, strings, numbers, Maps, Sets, Dates, Errors.`,
+        `${request.t}: the value cannot be copied to another thread (${error instanceof Error ? error.message : String(error)}). Send plain data: objects, arrays, strings, numbers, Maps, Sets, Dates, Errors.`,
       );
     }
   }
@@ -219,6 +219,7 @@ export class Invocation implements FunctionContext {
   }
 
   private followMailbox(): void {
+    if (this.ended) return;
     Atomics.store(this.shared, SHARED.waiting, this.mailbox.isWaiting ? 1 : 0);
   }
 }

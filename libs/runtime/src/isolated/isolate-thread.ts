@@ -39,6 +39,10 @@ export class IsolateThread {
   serial = 0;
   /** True from the moment the scheduler terminates the thread or the thread dies. */
   dead = false;
+  /** True once the scheduler has asked the thread to terminate (as opposed to it dying). */
+  terminated = false;
+  /** Set when work left by an ended invocation faulted: the thread is not reused. */
+  tainted = false;
   ready = false;
   private cpuClock: ThreadCpuClock | undefined;
 
@@ -108,6 +112,7 @@ export class IsolateThread {
 
   /** Stops the thread at whatever instruction it is on; resolves once it is gone. */
   async terminate(): Promise<void> {
+    this.terminated = true;
     this.markDead();
     await this.worker.terminate();
   }

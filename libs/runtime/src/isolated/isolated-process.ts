@@ -8,7 +8,6 @@ import type { FunctionModule } from './function-module.js';
 import type { IsolateThread } from './isolate-thread.js';
 import type { ProcessLimits } from './limits.js';
 import type { LogLevel } from './protocol.js';
-import { isDataCloneError } from './transfer.js';
 
 export interface LogEntry {
   readonly pid: Pid;
@@ -46,6 +45,8 @@ export class IsolatedProcess extends Process {
   /** CPU time accounted so far, and the thread's counter when last read. */
   cpuNs = 0;
   lastCpuReading: number | undefined;
+  /** Whether the thread may serve the next invocation once this one ends (it ended cleanly). */
+  reusable = false;
   /** Timers of the wall-clock and CPU limits. */
   timers: Array<ReturnType<typeof setTimeout>> = [];
   private lastHeapBytes: number | undefined;
@@ -93,20 +94,12 @@ export class IsolatedProcess extends Process {
       this.buffered.push(copyForProcess(message));
       return;
     }
-    thread.countPosted(1);
     try {
       thread.post({ t: 'msg', serial: thread.serial, message });
-    } catch (error) {
-      if (!isDataCloneError(error)) throw error;
-      let copy: unknown;
-      try {
-        copy = copyForProcess(message);
-      } catch (refusal) {
-        thread.countPosted(-1);
-        throw refusal;
-      }
-      thread.post({ t: 'msg', serial: thread.serial, message: copy });
+    } catch {
+      thread.post({ t: 'msg', serial: thread.serial, message: copyForProcess(message) });
     }
+    thread.countPosted(1);
   }
 
   halt(reason: ExitReason): void | Promise<void> {
@@ -121,16 +114,15 @@ export class IsolatedProcess extends Process {
 }
 
 /** A structured-clone copy; signals with uncopyable reasons keep their shape with the reason as text. */
-function copyForProcess(message: unknown): unknown {
+export function copyForProcess(message: unknown): unknown {
   try {
     return structuredClone(message);
   } catch (error) {
-    if (!isDataCloneError(error)) throw error;
     if (isExitMessage(message) || isDownMessage(message)) {
       return { ...message, reason: describeReason(message.reason) };
     }
     throw new BadArgError(
-      `A message to an isolated process must be copyable to another thread (${(error as Error).message}). Send plain data: objects, arrays, strings, numbers, Maps, Sets, Dates, Errors.`,
+      `A message to an isolated process must be copyable to another thread (${error instanceof Error ? error.message : String(error)}). Send plain data: objects, arrays, strings, numbers, Maps, Sets, Dates, Errors.`,
     );
   }
 }

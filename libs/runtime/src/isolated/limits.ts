@@ -10,6 +10,9 @@ export interface ProcessLimits {
   readonly memoryMb?: number;
 }
 
+/** The longest delay a Node timer takes (about 24.8 days); longer ones would fire at once. */
+export const MAX_LIMIT_MS = 2_147_483_647;
+
 /** V8 cannot start an isolate with much less than this. */
 export const MIN_MEMORY_MB = 16;
 
@@ -27,9 +30,9 @@ export function assertLimits(limits: ProcessLimits, where: string): void {
 
 function positive(value: number | undefined, where: string): void {
   if (value === undefined) return;
-  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
+  if (typeof value !== 'number' || !(value > 0) || value > MAX_LIMIT_MS) {
     throw new BadArgError(
-      `${where} must be a finite number of milliseconds > 0 (omit it for no limit); got ${String(value)}.`,
+      `${where} must be a number of milliseconds > 0 and ≤ ${MAX_LIMIT_MS} (omit it for no limit); got ${String(value)}.`,
     );
   }
 }

@@ -62,7 +62,13 @@ export type Fault = 'uncaught_exception' | 'unhandled_rejection';
 
 export type FromThread =
   | { readonly t: 'ready'; readonly tid: number | undefined }
-  | { readonly t: 'done'; readonly serial: number; readonly outcome: Outcome }
+  | {
+      readonly t: 'done';
+      readonly serial: number;
+      readonly outcome: Outcome;
+      /** False when the invocation left timers, sockets or other work behind on the thread. */
+      readonly reusable: boolean;
+    }
   | { readonly t: 'fault'; readonly serial: number; readonly fault: Fault; readonly error: TransferredError }
   | { readonly t: 'send'; readonly serial: number; readonly to: Pid | string; readonly message: unknown }
   | { readonly t: 'exit'; readonly serial: number; readonly to: Pid; readonly reason: ExitReason }

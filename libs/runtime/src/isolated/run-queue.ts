@@ -42,6 +42,7 @@ export class RunQueue<T> {
     entry.queued = false;
     this.entries.delete(item);
     this.counts[priority]--;
+    this.compact(priority);
     return true;
   }
 
@@ -70,6 +71,15 @@ export class RunQueue<T> {
     }
     this.normalStreak++;
     return 'normal';
+  }
+
+  /** Drops removed entries once they outnumber the waiting ones, so killing queued processes frees memory. */
+  private compact(priority: Priority): void {
+    const queue = this.queues[priority];
+    const held = queue.length - this.heads[priority];
+    if (held < 64 || held < 2 * this.counts[priority]) return;
+    this.queues[priority] = queue.slice(this.heads[priority]).filter((entry) => entry.queued);
+    this.heads[priority] = 0;
   }
 
   private shift(priority: Priority): Entry<T> {

@@ -14,12 +14,12 @@ import { Accounting, type MainThreadStats } from './accounting.js';
 import { assertFunctionModule, type FunctionModule } from './function-module.js';
 import type { IsolateThread, ThreadDeath } from './isolate-thread.js';
 import { IsolatedProcess, type IsolatedSpawnOptions, type LogEntry } from './isolated-process.js';
-import { assertLimits, type ProcessLimits } from './limits.js';
+import { assertLimits, MAX_LIMIT_MS, type ProcessLimits } from './limits.js';
 import { NicePolicy, type PriorityEnforcement } from './nice.js';
 import type { FromThread, Outcome, ThreadSpawnOptions } from './protocol.js';
 import { RunQueue } from './run-queue.js';
 import { type PoolStats, ThreadPool } from './thread-pool.js';
-import { fromTransferred, isDataCloneError, toTransferred } from './transfer.js';
+import { fromTransferred, toTransferred } from './transfer.js';
 
 export type FunctionResolver = (id: string) => FunctionModule | undefined | Promise<FunctionModule | undefined>;
 
@@ -124,24 +124,23 @@ export class Scheduler {
     this.maxProcesses = wholeAtLeast(options.maxProcesses ?? this.cores * 16, 1, 'maxProcesses');
     this.defaultLimits = options.defaultLimits ?? {};
     assertLimits(this.defaultLimits, 'defaultLimits');
-    this.windowMs = options.windowMs ?? 5000;
+    this.windowMs = positiveMs(options.windowMs ?? 5000, 'windowMs');
+    const poolOptions = {
+      script: threadScript(),
+      prestart: wholeAtLeast(options.prestart ?? 2, 0, 'prestart'),
+      idleTimeoutMs: positiveMs(options.idleTimeoutMs ?? 30_000, 'idleTimeoutMs'),
+      maxIdle: wholeAtLeast(options.maxIdleThreads ?? this.maxProcesses, 0, 'maxIdleThreads'),
+      defaultMemoryMb: this.defaultLimits.memoryMb,
+      heapSampleMs: positiveMs(options.heapSampleMs ?? 100, 'heapSampleMs'),
+    };
+    const sampleIntervalMs = positiveMs(options.sampleIntervalMs ?? 100, 'sampleIntervalMs');
     this.accounting = new Accounting(this.cores, this.windowMs);
-    this.pool = new ThreadPool(
-      {
-        script: threadScript(),
-        prestart: wholeAtLeast(options.prestart ?? 2, 0, 'prestart'),
-        idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
-        maxIdle: wholeAtLeast(options.maxIdleThreads ?? this.maxProcesses, 0, 'maxIdleThreads'),
-        defaultMemoryMb: this.defaultLimits.memoryMb,
-        heapSampleMs: options.heapSampleMs ?? 100,
-      },
-      {
-        onReady: (thread) => this.threadReady(thread),
-        onMessage: (thread, message) => this.threadMessage(thread, message),
-        onDeath: (thread, death) => this.threadDied(thread, death),
-      },
-    );
-    this.sampler = setInterval(() => this.sample(), options.sampleIntervalMs ?? 100);
+    this.pool = new ThreadPool(poolOptions, {
+      onReady: (thread) => this.threadReady(thread),
+      onMessage: (thread, message) => this.threadMessage(thread, message),
+      onDeath: (thread, death) => this.threadDied(thread, death),
+    });
+    this.sampler = setInterval(() => this.sample(), sampleIntervalMs);
     this.sampler.unref();
     schedulers.add(this.kernel);
   }
@@ -257,7 +256,7 @@ export class Scheduler {
       { halt: (p, reason) => this.halt(p, reason), collectCpu: (p) => this.collectCpu(p) },
       this.kernel.nextPid(),
       module,
-      input,
+      copyInput(input),
       limits,
     );
     this.kernel.admit(process);
@@ -305,11 +304,7 @@ export class Scheduler {
         trapExit: process.trapExit,
       });
     } catch (error) {
-      if (!isDataCloneError(error)) throw error;
-      const refusal = new BadArgError(
-        `The input of ${process.pid} cannot be copied to its thread (${(error as Error).message}); pass plain data.`,
-      );
-      this.kernel.terminate(process, { error: refusal });
+      this.fail(process, { error });
       return;
     }
     const buffered = process.buffered;
@@ -351,6 +346,7 @@ export class Scheduler {
   // ── the thread's side ──────────────────────────────────────────────────────────────────
 
   private threadReady(thread: IsolateThread): void {
+    this.pool.threadReady(thread);
     const process = this.owners.get(thread);
     if (!process) return;
     this.nice.apply(thread, process.priority);
@@ -361,12 +357,16 @@ export class Scheduler {
     if (message.t === 'ready') return;
     const process = this.owners.get(thread);
     if (!process || message.serial !== thread.serial || process.phase !== 'running') {
-      // A fault after its invocation ended (a timer it left behind): never reuse that thread.
-      if (message.t === 'fault' && !process) void this.pool.discard(thread);
+      // A fault from an invocation that has ended (work it left behind): never reuse that thread.
+      if (message.t === 'fault') {
+        if (process) thread.tainted = true;
+        else void this.pool.discard(thread);
+      }
       return;
     }
     switch (message.t) {
       case 'done':
+        process.reusable = message.reusable;
         this.finish(process, message.outcome);
         break;
       case 'fault': {
@@ -434,8 +434,9 @@ export class Scheduler {
   private finish(process: IsolatedProcess, outcome: Outcome): void {
     process.phase = 'finished';
     if (outcome.kind === 'return') {
-      this.callback(process, 'onResult', () => process.options.onResult?.(outcome.value));
+      // Exit signals are delivered now, but no receiver runs before this callback returns.
       this.kernel.terminate(process, 'normal');
+      this.callback(process, 'onResult', () => process.options.onResult?.(outcome.value));
     } else if (outcome.kind === 'exit') {
       if (!isOrderlyExit(outcome.reason)) this.crashReport(process, outcome.reason);
       this.kernel.terminate(process, outcome.reason);
@@ -522,7 +523,7 @@ export class Scheduler {
     process.detach();
     if (phase === 'finished' || thread.dead) {
       this.live--;
-      if (phase === 'finished' && reason === 'normal' && !thread.dead) this.pool.release(thread);
+      if (phase === 'finished' && reason === 'normal' && process.reusable && !thread.tainted) this.pool.release(thread);
       else if (thread.dead) this.pool.forget(thread);
       else void this.pool.discard(thread);
       this.dispatch();
@@ -577,6 +578,24 @@ function threadSpawnOptions(options: ThreadSpawnOptions): IsolatedSpawnOptions {
     ...(cpuMs === undefined ? {} : { cpuMs }),
     ...(memoryMb === undefined ? {} : { memoryMb }),
   };
+}
+
+function positiveMs(value: number, where: string): number {
+  if (typeof value !== 'number' || !(value > 0) || value > MAX_LIMIT_MS) {
+    throw new BadArgError(`Scheduler option ${where} must be a number of milliseconds > 0; got ${String(value)}.`);
+  }
+  return value;
+}
+
+/** The input as the process will see it: a copy taken at spawn, as the BEAM copies arguments. */
+function copyInput(input: unknown): unknown {
+  try {
+    return structuredClone(input);
+  } catch (error) {
+    throw new BadArgError(
+      `The input cannot be copied to an isolated process (${error instanceof Error ? error.message : String(error)}). Pass plain data: objects, arrays, strings, numbers, Maps, Sets, Dates, Errors.`,
+    );
+  }
 }
 
 function wholeAtLeast(value: number, min: number, where: string): number {

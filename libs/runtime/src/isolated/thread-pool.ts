@@ -23,7 +23,12 @@ export interface PoolStats {
   readonly started: number;
   /** Idle threads terminated because nobody used them within the idle timeout. */
   readonly reaped: number;
+  /** Threads that died before they were ready (a broken thread script, no memory). */
+  readonly failedStarts: number;
 }
+
+/** After this many threads in a row die before they are ready, pre-starting stops until one succeeds. */
+const MAX_FAILED_STARTS = 3;
 
 /**
  * Isolate threads that are not running a process: warm ones (a function version loaded, reused
@@ -36,8 +41,11 @@ export class ThreadPool {
   private readonly warm = new Map<string, IsolateThread[]>();
   private readonly idleTimers = new Map<IsolateThread, ReturnType<typeof setTimeout>>();
   private readonly busy = new Set<IsolateThread>();
+  private readonly discarding = new Set<Promise<void>>();
   private started = 0;
   private reaped = 0;
+  private failedStarts = 0;
+  private failedStartsInARow = 0;
   private refillScheduled = false;
   private closed = false;
 
@@ -83,11 +91,23 @@ export class ThreadPool {
   /** Terminates a thread (after a crash, a kill or a limit, it is never reused). */
   discard(thread: IsolateThread): Promise<void> {
     this.forget(thread);
-    return thread.terminate();
+    const gone = thread.terminate();
+    this.discarding.add(gone);
+    void gone.finally(() => this.discarding.delete(gone));
+    return gone;
+  }
+
+  /** A thread reported it is ready: pre-starting may go on. */
+  threadReady(thread: IsolateThread): void {
+    if (thread.ready) this.failedStartsInARow = 0;
   }
 
   /** Removes a thread that died on its own from wherever the pool keeps it. */
   forget(thread: IsolateThread): void {
+    if (thread.dead && !thread.ready && !thread.terminated) {
+      this.failedStarts++;
+      this.failedStartsInARow++;
+    }
     this.busy.delete(thread);
     const timer = this.idleTimers.get(thread);
     if (timer) {
@@ -115,6 +135,7 @@ export class ThreadPool {
       busy: this.busy.size,
       started: this.started,
       reaped: this.reaped,
+      failedStarts: this.failedStarts,
     };
   }
 
@@ -122,7 +143,7 @@ export class ThreadPool {
   async close(): Promise<void> {
     this.closed = true;
     const idle = [...this.fresh, ...this.idleTimers.keys()];
-    await Promise.all(idle.map((thread) => this.discard(thread)));
+    await Promise.all([...idle.map((thread) => this.discard(thread)), ...this.discarding]);
   }
 
   private get idleCount(): number {
@@ -170,6 +191,7 @@ export class ThreadPool {
   }
 
   private refill(): void {
+    if (this.failedStartsInARow >= MAX_FAILED_STARTS) return;
     while (!this.closed && this.fresh.length < this.options.prestart) {
       const thread = this.create(this.options.defaultMemoryMb);
       thread.hold(false);

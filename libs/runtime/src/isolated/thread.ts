@@ -5,7 +5,7 @@ import { ProcessExit } from '../reason.js';
 import type { IsolatedFunction } from './function-context.js';
 import { Invocation } from './invocation.js';
 import { type Fault, type FromThread, type Outcome, SHARED, type ToThread } from './protocol.js';
-import { isDataCloneError, toTransferred } from './transfer.js';
+import { toTransferred } from './transfer.js';
 
 /**
  * The entry point of an isolate thread: loads one function module, runs invocations of it one
@@ -48,6 +48,15 @@ function reportFault(fault: Fault, error: unknown): void {
 process.on('uncaughtException', (error) => reportFault('uncaught_exception', error));
 process.on('unhandledRejection', (reason) => reportFault('unhandled_rejection', reason));
 
+/**
+ * Whether the finished invocation left timers, immediates, sockets or other handles that keep
+ * the event loop alive: a fault they raise later would be blamed on the next process, so such a
+ * thread is not reused. The thread's own port and its unref'd heap sampler do not count.
+ */
+function leftWorkBehind(): boolean {
+  return process.getActiveResourcesInfo().some((resource) => resource !== 'MessagePort');
+}
+
 async function load(moduleId: string, source: string | undefined): Promise<IsolatedFunction> {
   if (loaded?.id === moduleId) return loaded.fn;
   if (source === undefined)
@@ -81,15 +90,15 @@ async function invoke(message: Extract<ToThread, { t: 'invoke' }>): Promise<void
   current = undefined;
   invocation.end(outcome.kind === 'exit' ? outcome.reason : 'normal');
   sampleHeap();
+  const reusable = !leftWorkBehind();
   try {
-    post({ t: 'done', serial: message.serial, outcome });
+    post({ t: 'done', serial: message.serial, outcome, reusable });
   } catch (error) {
-    if (!isDataCloneError(error)) throw error;
     const what = outcome.kind === 'return' ? 'returned a value' : 'exited with a reason';
     const uncopyable = new TypeError(
-      `The function ${what} that cannot be copied out of its isolate (${(error as Error).message}); return plain data.`,
+      `The function ${what} that cannot be copied out of its isolate (${error instanceof Error ? error.message : String(error)}); return plain data.`,
     );
-    post({ t: 'done', serial: message.serial, outcome: { kind: 'throw', error: toTransferred(uncopyable) } });
+    post({ t: 'done', serial: message.serial, outcome: { kind: 'throw', error: toTransferred(uncopyable) }, reusable });
   }
 }
 

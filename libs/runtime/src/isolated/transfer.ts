@@ -47,7 +47,3 @@ export function isCloneable(value: unknown): boolean {
     return false;
   }
 }
-
-export function isDataCloneError(error: unknown): boolean {
-  return error instanceof Error && error.name === 'DataCloneError';
-}

@@ -287,10 +287,16 @@ describe('the function module and its ctx', () => {
     );
   });
 
-  it('an input that cannot be copied fails the process with a BadArgError', async () => {
-    const { scheduler } = isolatedNode();
-    const outcome = await scheduler.run(functions.echo, { fn: () => 1 });
-    expect(isErrorReason(outcome.reason) && (outcome.reason.error as Error).name).toBe('BadArgError');
+  it('refuses an input that cannot be copied at spawn, before any process exists', () => {
+    const { node, scheduler } = isolatedNode();
+    expect(() => scheduler.spawn(functions.echo, { fn: () => 1 })).toThrow(
+      /The input cannot be copied to an isolated process/,
+    );
+    let deep: unknown = 'bottom';
+    for (let i = 0; i < 200_000; i++) deep = [deep];
+    expect(() => scheduler.spawn(functions.echo, deep)).toThrow(BadArgError);
+    expect(node.processes()).toEqual([]);
+    expect(scheduler.stats().spawns).toBe(0);
   });
 
   it('rejects what is not a function module, and a closure in particular', () => {
