@@ -235,7 +235,7 @@ class GreenContext implements ProcessContext {
     if (timeoutMs !== undefined) assertTimeout(timeoutMs, 'receive timeout');
     const process = this.live();
     if (!process) return parked();
-    return receiveMessage(process.mailbox, match, timeoutMs, this.kernel.clock, () => process.followMailbox());
+    return receiveMessage(process.mailbox, match, timeoutMs, this.kernel.clock, process);
   }
 
   spawn(body: ProcessBody, options: SpawnOptions = {}): Pid {

@@ -2,11 +2,16 @@ import type { Clock } from './clock.js';
 import { TIMEOUT } from './context.js';
 import { type Mailbox, type Matcher, NOT_FOUND, type Waiter } from './mailbox.js';
 
+/** The process whose status follows its mailbox (waiting while a receive is pending). */
+export interface MailboxOwner {
+  followMailbox(): void;
+}
+
 /**
  * Erlang's `receive … after`: takes the first message `match` accepts, or waits for one. With a
  * timeout, resolves to TIMEOUT when none arrives in time (0 polls; undefined or Infinity waits
  * forever). Shared by green processes (node clock) and isolated ones (their thread's timers).
- * `onWaitingChanged` runs when the receive starts waiting and when its timeout passes; the
+ * `owner.followMailbox()` runs when the receive starts waiting and when its timeout passes; the
  * owner's delivery path updates the status when a message ends the wait.
  */
 export function receiveMessage(
@@ -14,7 +19,7 @@ export function receiveMessage(
   match: Matcher | undefined,
   timeoutMs: number | undefined,
   clock: Clock,
-  onWaitingChanged: () => void,
+  owner: MailboxOwner,
 ): Promise<unknown> {
   const found = mailbox.take(match);
   if (found !== NOT_FOUND) return Promise.resolve(found);
@@ -22,12 +27,12 @@ export function receiveMessage(
   return new Promise((resolve, reject) => {
     if (timeoutMs === undefined || timeoutMs === Number.POSITIVE_INFINITY) {
       mailbox.wait({ match, resolve, reject });
-      onWaitingChanged();
+      owner.followMailbox();
       return;
     }
     const timer = clock.setTimer(timeoutMs, () => {
       mailbox.stopWaiting(waiter);
-      onWaitingChanged();
+      owner.followMailbox();
       resolve(TIMEOUT);
     });
     const waiter: Waiter = {
@@ -42,6 +47,6 @@ export function receiveMessage(
       },
     };
     mailbox.wait(waiter);
-    onWaitingChanged();
+    owner.followMailbox();
   });
 }

@@ -91,7 +91,7 @@ export class Invocation implements FunctionContext {
     }
     if (timeoutMs !== undefined) assertTimeout(timeoutMs, 'receive timeout');
     if (this.ended) return new Promise<never>(() => undefined);
-    const received = receiveMessage(this.mailbox, match, timeoutMs, systemClock, () => this.followMailbox());
+    const received = receiveMessage(this.mailbox, match, timeoutMs, systemClock, this);
     return received.then((message) => {
       if (message !== TIMEOUT) this.taken();
       return message;
@@ -218,7 +218,8 @@ export class Invocation implements FunctionContext {
     Atomics.sub(this.shared, SHARED.queueLength, 1);
   }
 
-  private followMailbox(): void {
+  /** Publishes whether the body waits in receive, for the node's processInfo. */
+  followMailbox(): void {
     if (this.ended) return;
     Atomics.store(this.shared, SHARED.waiting, this.mailbox.isWaiting ? 1 : 0);
   }
