@@ -1,7 +1,9 @@
 import {
+  functionModule,
   isExitMessage,
   Node,
   type ProcessContext,
+  Scheduler,
   SupervisorClient,
   startSupervisor,
   supervisorChild,
@@ -36,5 +38,25 @@ describe('@beamline/runtime as a package', () => {
     for (const child of after) expect(before.map((c) => c.pid)).not.toContain(child.pid);
     await top.stop('shutdown');
     expect(node.processes()).toEqual([]);
+  });
+
+  it('runs a function module as an isolated process from the built package, and kills a runaway one', async () => {
+    const node = new Node({ id: 'pkg-isolated' });
+    const scheduler = new Scheduler(node, { prestart: 1 });
+    try {
+      const hash = functionModule(
+        "import { createHash } from 'node:crypto';\nexport default async (text) => createHash('sha256').update(text).digest('hex').slice(0, 8);",
+        'hash',
+      );
+      expect(await scheduler.run(hash, 'beamline')).toMatchObject({
+        reason: 'normal',
+        result: expect.stringMatching(/^[0-9a-f]{8}$/),
+      });
+      const runaway = functionModule('export default async () => { for (;;) {} };', 'runaway');
+      expect((await scheduler.run(runaway, null, { timeoutMs: 50 })).reason).toBe('timeout');
+      expect(scheduler.stats().exits).toEqual({ normal: 1, timeout: 1 });
+    } finally {
+      await scheduler.close();
+    }
   });
 });
