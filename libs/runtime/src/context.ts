@@ -45,11 +45,11 @@ export interface Started<T> {
   readonly value: T;
 }
 
-/** A process's view of the runtime: Erlang's BIFs for the process that runs the body. */
-export interface ProcessContext {
+/** What every process's ctx offers, green or isolated: messages, links, monitors, exit signals. */
+export interface MessagingContext {
   readonly self: Pid;
   readonly nodeId: string;
-  /** Aborted when the process ends, so pending I/O can be cancelled. */
+  /** Aborted when the process (for an isolated one, its invocation) ends, so pending work can stop. */
   readonly signal: AbortSignal;
 
   /** Sends a message to a pid or a registered name. A message to a dead pid is dropped. */
@@ -60,18 +60,12 @@ export interface ProcessContext {
    */
   receive<T = unknown>(match?: Matcher<T>): Promise<T>;
   receive<T = unknown>(match: Matcher<T> | undefined, timeoutMs: number): Promise<T | Timeout>;
-
-  spawn(body: ProcessBody, options?: SpawnOptions): Pid;
-  spawnLink(body: ProcessBody, options?: SpawnOptions): Pid;
-  spawnMonitor(body: ProcessBody, options?: SpawnOptions): { readonly pid: Pid; readonly ref: Ref };
-  /** Spawns a linked process and waits until it calls `ready` (or fails with `StartError`). */
-  startLink<T>(body: InitBody<T>, options?: SpawnOptions): Promise<Started<T>>;
+  /** Waits `ms` milliseconds (messages keep queueing). */
+  sleep(ms: number): Promise<void>;
 
   link(pid: Pid): void;
   unlink(pid: Pid): void;
   monitor(target: Pid | string): Ref;
-  /** Removes a monitor; with `flush`, also removes its DOWN message if it already arrived. */
-  demonitor(ref: Ref, options?: { readonly flush?: boolean }): boolean;
 
   /** Ends the calling process with `reason` (Erlang's exit/1). */
   exit(reason: ExitReason): never;
@@ -79,14 +73,24 @@ export interface ProcessContext {
   exit(pid: Pid, reason: ExitReason): void;
   /** Sets whether exit signals become EXIT messages; returns the previous setting. */
   trapExit(on: boolean): boolean;
+}
+
+/** A green process's view of the runtime: Erlang's BIFs for the process that runs the body. */
+export interface ProcessContext extends MessagingContext {
+  spawn(body: ProcessBody, options?: SpawnOptions): Pid;
+  spawnLink(body: ProcessBody, options?: SpawnOptions): Pid;
+  spawnMonitor(body: ProcessBody, options?: SpawnOptions): { readonly pid: Pid; readonly ref: Ref };
+  /** Spawns a linked process and waits until it calls `ready` (or fails with `StartError`). */
+  startLink<T>(body: InitBody<T>, options?: SpawnOptions): Promise<Started<T>>;
+
+  /** Removes a monitor; with `flush`, also removes its DOWN message if it already arrived. */
+  demonitor(ref: Ref, options?: { readonly flush?: boolean }): boolean;
 
   register(name: string, pid?: Pid): void;
   unregister(name: string): void;
   whereis(name: string): Pid | undefined;
   isAlive(pid: Pid): boolean;
 
-  /** Waits `ms` milliseconds (messages keep queueing). */
-  sleep(ms: number): Promise<void>;
   /** Sends `request` to a server and waits for its `reply` (gen_server:call). */
   call<T = unknown>(to: Pid | string, request: unknown, timeoutMs?: number): Promise<T>;
   reply(from: CallFrom, value: unknown): void;

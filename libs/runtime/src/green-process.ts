@@ -19,7 +19,7 @@ import { isPid, type Pid, type Ref } from './pid.js';
 import { assertPriority } from './priority.js';
 import { Process } from './process.js';
 import { type ExitReason, isOrderlyExit, ProcessExit } from './reason.js';
-import { receiveMessage } from './receive.js';
+import { assertReceiveArguments, receiveMessage } from './receive.js';
 import { StartError } from './start-error.js';
 import { assertTimeout } from './timeouts.js';
 
@@ -229,10 +229,7 @@ class GreenContext implements ProcessContext {
   receive<T = unknown>(match?: Matcher<T>): Promise<T>;
   receive<T = unknown>(match: Matcher<T> | undefined, timeoutMs: number): Promise<T | Timeout>;
   receive(match?: Matcher, timeoutMs?: number): Promise<unknown> {
-    if (match !== undefined && typeof match !== 'function') {
-      throw new TypeError(`receive(match) expects a function (message) => boolean; got ${typeof match}.`);
-    }
-    if (timeoutMs !== undefined) assertTimeout(timeoutMs, 'receive timeout');
+    assertReceiveArguments(match, timeoutMs);
     const process = this.live();
     if (!process) return parked();
     return receiveMessage(process.mailbox, match, timeoutMs, this.kernel.clock, process);

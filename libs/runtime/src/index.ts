@@ -4,6 +4,7 @@ export {
   type CallFrom,
   type CallMessage,
   type InitBody,
+  type MessagingContext,
   type ProcessBody,
   type ProcessContext,
   type SpawnOptions,

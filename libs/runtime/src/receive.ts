@@ -1,6 +1,15 @@
 import type { Clock } from './clock.js';
 import { TIMEOUT } from './context.js';
 import { type Mailbox, type Matcher, NOT_FOUND, type Waiter } from './mailbox.js';
+import { assertTimeout } from './timeouts.js';
+
+/** Checks receive's arguments, so both kinds of process refuse the same mistakes the same way. */
+export function assertReceiveArguments(match: unknown, timeoutMs: unknown): void {
+  if (match !== undefined && typeof match !== 'function') {
+    throw new TypeError(`receive(match) expects a function (message) => boolean; got ${typeof match}.`);
+  }
+  if (timeoutMs !== undefined) assertTimeout(timeoutMs, 'receive timeout');
+}
 
 /** The process whose status follows its mailbox (waiting while a receive is pending). */
 export interface MailboxOwner {

@@ -7,7 +7,7 @@ import { isDownMessage } from '../messages.js';
 import { isPid, type Pid, type Ref } from '../pid.js';
 import { assertPriority } from '../priority.js';
 import { type ExitReason, ProcessExit } from '../reason.js';
-import { receiveMessage } from '../receive.js';
+import { assertReceiveArguments, receiveMessage } from '../receive.js';
 import { assertTimeout } from '../timeouts.js';
 import type { FunctionContext } from './function-context.js';
 import { type FromThread, LOG_LEVELS, type LogLevel, SHARED, type ThreadSpawnOptions } from './protocol.js';
@@ -86,10 +86,7 @@ export class Invocation implements FunctionContext {
   receive<T = unknown>(match?: Matcher<T>): Promise<T>;
   receive<T = unknown>(match: Matcher<T> | undefined, timeoutMs: number): Promise<T | Timeout>;
   receive(match?: Matcher, timeoutMs?: number): Promise<unknown> {
-    if (match !== undefined && typeof match !== 'function') {
-      throw new TypeError(`receive(match) expects a function (message) => boolean; got ${typeof match}.`);
-    }
-    if (timeoutMs !== undefined) assertTimeout(timeoutMs, 'receive timeout');
+    assertReceiveArguments(match, timeoutMs);
     if (this.ended) return new Promise<never>(() => undefined);
     const received = receiveMessage(this.mailbox, match, timeoutMs, systemClock, this);
     return received.then((message) => {
