@@ -1,0 +1,2 @@
+// Returns its input unchanged.
+export default async (input) => input;

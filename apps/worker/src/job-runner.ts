@@ -1,0 +1,144 @@
+import { describeExit, type JobData, type Keys, type RunningJob } from '@beamline/jobs';
+import type { ExitReason, LogEntry, Pid, SupervisorClient } from '@beamline/runtime';
+import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { FunctionCache } from './function-cache.js';
+import type { WorkerMetrics } from './metrics.js';
+
+/** What the job supervisor's start function needs to spawn a job's process. */
+export interface JobLaunch {
+  readonly job: Job<JobData>;
+  readonly moduleSource: { readonly id: string; readonly source: string };
+  readonly onResult: (value: unknown) => void;
+  readonly onExit: (reason: ExitReason) => void;
+  readonly onProgress: (value: unknown) => void;
+  readonly onLog: (entry: LogEntry) => void;
+}
+
+/** The reason after which a job is never restarted: somebody asked for its end. */
+const FINAL = new Set(['cancelled']);
+
+export interface JobRunnerDeps {
+  readonly nodeId: string;
+  readonly redis: Redis;
+  readonly keys: Keys;
+  readonly functions: FunctionCache;
+  readonly jobSupervisor: () => SupervisorClient;
+  readonly metrics: WorkerMetrics;
+  readonly logger: Logger;
+}
+
+/**
+ * Runs one BullMQ job as an isolated process under the job supervisor and turns its exit into
+ * the job's outcome: normal → completed with the return value; `shutdown` (the node is
+ * draining) → handed back to the queue at once; `cancelled`, or any abnormal exit of a
+ * `temporary` job → failed without retry; any other abnormal exit → failed and retried by
+ * BullMQ's attempts and backoff, on whichever node takes it.
+ */
+export class JobRunner {
+  /** Jobs running on this node: job id → pid. */
+  readonly running = new Map<string, Pid>();
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly deps: JobRunnerDeps) {}
+
+  /** Resolves when no job runs on this node, or after `timeoutMs`. */
+  whenIdle(timeoutMs: number): Promise<void> {
+    if (this.running.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.idleWaiters.push(done);
+    });
+  }
+
+  private finished(jobId: string): void {
+    this.running.delete(jobId);
+    if (this.running.size > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const waiter of waiters) waiter();
+  }
+
+  async run(job: Job<JobData>, token: string | undefined): Promise<unknown> {
+    const { deps } = this;
+    const data = job.data;
+    const label = `${data.function}@${data.version}`;
+    const startedAt = Date.now();
+    deps.metrics.jobWait(data.function, (startedAt - job.timestamp) / 1000);
+    const module = await deps.functions.get(data.sha256, label);
+    let result: unknown;
+    let resolveExit: (reason: ExitReason) => void = () => undefined;
+    const exited = new Promise<ExitReason>((resolve) => {
+      resolveExit = resolve;
+    });
+    const launch: JobLaunch = {
+      job,
+      moduleSource: module,
+      onResult: (value) => {
+        result = value;
+      },
+      onExit: (reason) => resolveExit(reason),
+      onProgress: (value) => {
+        job.updateProgress(value as number | object).catch(() => undefined);
+      },
+      onLog: (entry) => {
+        const line = typeof entry.message === 'string' ? entry.message : JSON.stringify(entry.message);
+        deps.logger[entry.level]({ jobId: job.id, pid: entry.pid }, line);
+        job.log(`[${entry.level}] ${line}`).catch(() => undefined);
+      },
+    };
+    const started = await deps.jobSupervisor().startChild([launch]);
+    if (!('pid' in started) || typeof started.pid !== 'string') {
+      throw new Error(`The job supervisor could not start ${label}: ${JSON.stringify(started)}`);
+    }
+    const pid = started.pid;
+    const jobId = job.id as string;
+    this.running.set(jobId, pid);
+    const entry: RunningJob = { pid, node: deps.nodeId, startedAt, attempt: job.attemptsMade + 1 };
+    const marks = await deps.redis
+      .multi()
+      .hset(deps.keys.running, jobId, JSON.stringify(entry))
+      .get(deps.keys.cancelRequested(jobId))
+      .exec();
+    if (marks?.[1]?.[1] === '1')
+      deps
+        .jobSupervisor()
+        .terminateChild(pid)
+        .catch(() => undefined);
+    deps.logger.debug({ jobId, pid, function: label }, 'job started');
+    job.log(`attempt ${entry.attempt}: pid ${pid} on node ${deps.nodeId}`).catch(() => undefined);
+
+    const reason = await exited;
+    this.finished(jobId);
+    const seconds = (Date.now() - startedAt) / 1000;
+    deps.metrics.jobRun(data.function, seconds);
+    const cancelled = marks?.[1]?.[1] === '1' && reason !== 'normal';
+    const finalReason = cancelled ? 'cancelled' : reason;
+    if (finalReason === 'normal') {
+      await deps.redis.hdel(deps.keys.running, jobId);
+      deps.metrics.jobCompleted(data.function);
+      return result;
+    }
+    const exit = describeExit(finalReason);
+    if (finalReason === 'shutdown') {
+      await deps.redis.hdel(deps.keys.running, jobId);
+      deps.metrics.jobHandedBack();
+      deps.logger.info({ jobId, pid }, 'job handed back to the queue (node draining)');
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
+    await deps.redis.multi().hdel(deps.keys.running, jobId).hset(deps.keys.exits, jobId, JSON.stringify(exit)).exec();
+    const retried =
+      !FINAL.has(exit.reason) && data.restart === 'transient' && job.attemptsMade + 1 < (job.opts.attempts ?? 1);
+    deps.metrics.jobFailed(data.function, exit.reason, retried);
+    deps.logger.warn({ jobId, pid, function: label, exit: exit.reason, retried }, exit.message);
+    const error = retried ? new Error(exit.message) : new UnrecoverableError(exit.message);
+    if (exit.error?.stack) error.stack = exit.error.stack;
+    throw error;
+  }
+}

@@ -1,0 +1,222 @@
+import type { Server } from 'node:http';
+import { ControlPublisher, FunctionRegistry, type JobData, Keys, QUEUE_NAME } from '@beamline/jobs';
+import {
+  describeReason,
+  Node,
+  type Report,
+  Scheduler,
+  SupervisorClient,
+  startSupervisor,
+  startSupervisorLink,
+} from '@beamline/runtime';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { publishBuiltins } from './builtins.js';
+import { ConsumerHandle, consumer, controlListener, heartbeat, jobChildSpec } from './components.js';
+import type { WorkerConfig } from './config.js';
+import { FunctionCache } from './function-cache.js';
+import { portOf, startHttpServer } from './http-server.js';
+import { JobRunner } from './job-runner.js';
+import { WorkerMetrics } from './metrics.js';
+
+/** The registered name of the supervisor of job processes. */
+const JOB_SUPERVISOR = 'beamline_jobs';
+
+export interface WorkerNodeOptions {
+  /** Called when the root supervisor gives up: the OS process should exit non-zero. */
+  readonly onFatal?: (reason: unknown) => void;
+}
+
+/**
+ * One worker node: a runtime Node and its Scheduler, a BullMQ consumer, a control-channel
+ * listener, a heartbeat and an HTTP server, under a root supervisor (rest_for_one: when the
+ * job supervisor restarts, the consumer restarts with it).
+ */
+export class WorkerNode {
+  readonly node: Node;
+  readonly scheduler: Scheduler;
+  readonly metrics: WorkerMetrics;
+  readonly runner: JobRunner;
+  readonly keys: Keys;
+  private root: SupervisorClient | undefined;
+  private jobs: SupervisorClient | undefined;
+  private server: Server | undefined;
+  private readonly consumerHandle = new ConsumerHandle();
+  private draining = false;
+  private stopped = false;
+
+  private constructor(
+    readonly config: WorkerConfig,
+    private readonly logger: Logger,
+    private readonly redis: Redis,
+    private readonly subscriber: Redis,
+    readonly queue: Queue,
+    private readonly options: WorkerNodeOptions,
+  ) {
+    this.keys = new Keys(config.prefix);
+    const control = new ControlPublisher(redis, this.keys);
+    this.node = new Node({
+      id: config.nodeId,
+      remote: {
+        send: (to, from, message) => void control.send(to, from, message).catch(() => undefined),
+        exit: (to, from, reason) => void control.exit(to, from, reason).catch(() => undefined),
+      },
+      onReport: (report) => this.onReport(report),
+    });
+    this.scheduler = new Scheduler(this.node, {
+      maxProcesses: config.concurrency,
+      prestart: config.prestartThreads,
+      onLog: (entry) => logger.info({ pid: entry.pid }, String(entry.message)),
+    });
+    this.metrics = new WorkerMetrics(config.nodeId, this.node, this.scheduler, queue);
+    const registry = new FunctionRegistry(redis, this.keys);
+    this.runner = new JobRunner({
+      nodeId: config.nodeId,
+      redis,
+      keys: this.keys,
+      functions: new FunctionCache(registry),
+      jobSupervisor: () => this.jobSupervisor(),
+      metrics: this.metrics,
+      logger,
+    });
+  }
+
+  static async start(config: WorkerConfig, logger: Logger, options: WorkerNodeOptions = {}): Promise<WorkerNode> {
+    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+    const subscriber = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+    for (const connection of [redis, subscriber]) {
+      connection.on('error', (error) => logger.warn({ err: error.message }, 'Redis connection error; reconnecting'));
+    }
+    const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
+    const queue = new Queue(QUEUE_NAME, { connection, prefix: config.prefix });
+    const worker = new WorkerNode(config, logger, redis, subscriber, queue, options);
+    try {
+      await worker.boot();
+    } catch (error) {
+      await worker.stop();
+      throw error;
+    }
+    return worker;
+  }
+
+  /** The HTTP port (useful when METRICS_PORT is 0). */
+  get httpPort(): number {
+    return this.server ? portOf(this.server) : 0;
+  }
+
+  get nodeId(): string {
+    return this.node.id;
+  }
+
+  private async boot(): Promise<void> {
+    const { config, logger } = this;
+    const published = await publishBuiltins(new FunctionRegistry(this.redis, this.keys));
+    logger.info({ functions: published }, 'built-in functions published');
+    const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
+    this.root = await startSupervisor(this.node, { strategy: 'rest_for_one', intensity: 5, periodMs: 30_000 }, [
+      {
+        id: 'jobs',
+        type: 'supervisor',
+        start: async (ctx) =>
+          (
+            await startSupervisorLink(
+              ctx,
+              { strategy: 'simple_one_for_one' },
+              [jobChildSpec(this.node, this.scheduler)],
+              {
+                name: JOB_SUPERVISOR,
+              },
+            )
+          ).ref,
+      },
+      controlListener(this.node, this.subscriber, this.keys, logger),
+      heartbeat(this.node, this.scheduler, this.redis, this.keys, logger),
+      consumer(
+        this.consumerHandle,
+        QUEUE_NAME,
+        {
+          connection,
+          prefix: config.prefix,
+          concurrency: config.concurrency,
+          lockDuration: config.lockDurationMs,
+          stalledInterval: config.stalledIntervalMs,
+          maxStalledCount: 1,
+        },
+        (job, token) => this.runner.run(job, token),
+        logger,
+      ),
+    ]);
+    const root = this.root;
+    this.node.waitExit(root.ref).then((reason) => {
+      if (this.stopped) return;
+      logger.fatal({ reason }, 'the root supervisor gave up');
+      this.options.onFatal?.(reason);
+    });
+    this.server = await startHttpServer(config.metricsPort, config.metricsHost, this.metrics.registry, {
+      live: () => !this.stopped && this.node.isAlive(root.ref),
+      ready: () => this.readiness(),
+    });
+    logger.info({ port: this.httpPort, concurrency: config.concurrency }, 'worker node started');
+  }
+
+  private jobSupervisor(): SupervisorClient {
+    const pid = this.node.whereis(JOB_SUPERVISOR);
+    if (pid === undefined) throw new Error('The job supervisor is restarting; the job will be retried.');
+    if (this.jobs?.ref !== pid) this.jobs = new SupervisorClient(this.node, pid);
+    return this.jobs;
+  }
+
+  private readiness(): { ready: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (this.draining) reasons.push('draining');
+    if (this.redis.status !== 'ready') reasons.push(`redis ${this.redis.status}`);
+    if (!this.consumerHandle.worker?.isRunning()) reasons.push('consumer not running');
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  /** Reports of the node's own supervisors; job processes' ends are the runner's to log and count. */
+  private onReport(report: Report): void {
+    if (report.type !== 'supervisor' || report.supervisor === this.node.whereis(JOB_SUPERVISOR)) return;
+    this.metrics.report(report);
+    this.logger.warn(
+      {
+        supervisor: report.supervisor,
+        event: report.event,
+        child: report.childId,
+        reason: describeReason(report.reason),
+      },
+      'supervisor report',
+    );
+  }
+
+  /**
+   * Stops taking jobs, lets running ones finish for up to `deadlineMs`, then kills the rest and
+   * hands them back to the queue at once (no wait for stall detection), and stops.
+   */
+  async drain(deadlineMs = this.config.drainDeadlineMs): Promise<{ finished: number; handedBack: number }> {
+    if (this.draining) return { finished: 0, handedBack: 0 };
+    this.draining = true;
+    const before = this.runner.running.size;
+    await this.consumerHandle.worker?.pause(true);
+    await this.runner.whenIdle(deadlineMs);
+    const remaining = [...this.runner.running.values()];
+    for (const pid of remaining) this.node.exit(pid, 'shutdown');
+    await this.runner.whenIdle(10_000);
+    this.logger.info({ finished: before - remaining.length, handedBack: remaining.length }, 'drained');
+    await this.stop();
+    return { finished: before - remaining.length, handedBack: remaining.length };
+  }
+
+  /** Stops everything at once (running jobs are killed; their locks lapse and others recover them). */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.root && this.node.isAlive(this.root.ref)) await this.root.stop('shutdown').catch(() => undefined);
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.scheduler.close();
+    await this.queue.close().catch(() => undefined);
+    this.redis.disconnect();
+    this.subscriber.disconnect();
+  }
+}

@@ -1,0 +1,135 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { ControlPublisher, FunctionRegistry, JobClient, type JobView, Keys, QUEUE_NAME } from '@beamline/jobs';
+import { Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterEach } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { WorkerNode } from '../src/worker-node.js';
+
+const started: WorkerNode[] = [];
+const children: ChildProcess[] = [];
+
+afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  await Promise.all(started.splice(0).map((worker) => worker.stop()));
+});
+
+let serial = 0;
+
+/** A worker node in this process, on a private Redis, with test-friendly settings. Stopped after the test. */
+export async function startWorker(redisUrl: string, env: Record<string, string> = {}): Promise<WorkerNode> {
+  const config = loadConfig({
+    REDIS_URL: redisUrl,
+    METRICS_PORT: '0',
+    METRICS_HOST: '127.0.0.1',
+    NODE_ID: `w${++serial}-${process.pid}`,
+    PRESTART_THREADS: '1',
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const worker = await WorkerNode.start(config, pino({ level: config.logLevel }));
+  started.push(worker);
+  return worker;
+}
+
+const MAIN = new URL('../dist/main.js', import.meta.url);
+
+/** A worker node as its own OS process (dist/main.js); resolves once it has started. Killed after the test. */
+export async function spawnWorker(redisUrl: string, env: Record<string, string> = {}): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [MAIN.pathname], {
+    env: {
+      ...process.env,
+      REDIS_URL: redisUrl,
+      METRICS_PORT: '0',
+      METRICS_HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('worker node started')) {
+        child.stdout?.off('data', onData);
+        child.stdout?.resume();
+        resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code} before starting:\n${output}`)));
+  });
+  return child;
+}
+
+export async function exitOf(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return child.exitCode;
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return code;
+}
+
+/** What a test needs to submit and follow jobs: a JobClient, its queue and queue events. */
+export interface Jobs {
+  readonly client: JobClient;
+  readonly queue: Queue;
+  readonly events: QueueEvents;
+  readonly redis: Redis;
+  readonly control: ControlPublisher;
+  readonly keys: Keys;
+  /** Resolves with the job's view once it has completed or failed for good. */
+  finished(jobId: string, timeoutMs?: number): Promise<JobView>;
+  close(): Promise<void>;
+}
+
+export async function jobs(redisUrl: string): Promise<Jobs> {
+  const keys = new Keys();
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const connection = { url: redisUrl, maxRetriesPerRequest: null };
+  const queue = new Queue(QUEUE_NAME, { connection, prefix: keys.prefix });
+  const events = new QueueEvents(QUEUE_NAME, { connection, prefix: keys.prefix });
+  await events.waitUntilReady();
+  const control = new ControlPublisher(redis, keys);
+  const client = new JobClient(queue, new FunctionRegistry(redis, keys), redis, keys, control);
+  return {
+    client,
+    queue,
+    events,
+    redis,
+    control,
+    keys,
+    async finished(jobId, timeoutMs = 15_000) {
+      const job = await queue.getJob(jobId);
+      if (!job) throw new Error(`no job ${jobId}`);
+      await Promise.race([
+        job.waitUntilFinished(events, timeoutMs).catch(() => undefined),
+        new Promise((resolve) => setTimeout(resolve, timeoutMs)),
+      ]);
+      const view = await client.get(jobId);
+      if (!view) throw new Error(`job ${jobId} vanished`);
+      return view;
+    },
+    async close() {
+      await events.close();
+      await queue.close();
+      redis.disconnect();
+    },
+  };
+}
+
+/** Resolves once the job's process runs somewhere (its pid is recorded). */
+export async function runningPid(j: Jobs, jobId: string, timeoutMs = 10_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const running = await j.redis.hget(j.keys.running, jobId);
+    if (running) return (JSON.parse(running) as { pid: string }).pid;
+    if (Date.now() > deadline) throw new Error(`job ${jobId} did not start within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

@@ -1,0 +1,40 @@
+import { type ExitReason, isErrorReason, reasonLabel } from '@beamline/runtime';
+
+/** Why a job's process ended, as plain data for the API and dead letters. */
+export interface JobExit {
+  /** normal, error, timeout, cpu_limit, memory_limit, killed, cancelled, shutdown, noproc, other … */
+  readonly reason: string;
+  readonly message: string;
+  readonly error?: { readonly name: string; readonly message: string; readonly stack: string | undefined };
+  /** For faults outside the body: process_exit, uncaught_exception, unhandled_rejection. */
+  readonly fault?: string;
+  readonly at: number;
+}
+
+export function describeExit(reason: ExitReason, at = Date.now()): JobExit {
+  if (isErrorReason(reason)) {
+    const error = reason.error;
+    const fault = (reason as { fault?: unknown }).fault;
+    const details =
+      error instanceof Error
+        ? { name: error.name, message: error.message, stack: error.stack }
+        : { name: 'Error', message: String(error), stack: undefined };
+    return {
+      reason: 'error',
+      message: `${details.name}: ${details.message}`,
+      error: details,
+      ...(typeof fault === 'string' ? { fault } : {}),
+      at,
+    };
+  }
+  const label = reasonLabel(reason);
+  const messages: Record<string, string> = {
+    timeout: 'the run took longer than its timeout',
+    cpu_limit: 'the run used more CPU time than its limit',
+    memory_limit: 'the run used more heap than its memory limit',
+    killed: 'the process was killed',
+    cancelled: 'the job was cancelled',
+    shutdown: 'the worker node shut down',
+  };
+  return { reason: label, message: messages[label] ?? `the process exited: ${JSON.stringify(reason)}`, at };
+}

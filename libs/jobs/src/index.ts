@@ -1,0 +1,22 @@
+export { type ControlMessage, ControlPublisher, decodeControl, encodeControl } from './control.js';
+export { describeExit, type JobExit } from './exit-reason.js';
+export {
+  type CancelOutcome,
+  DEFAULT_TENANT,
+  definedLimits,
+  idempotentJobId,
+  JobClient,
+  JobSpecError,
+  type JobState,
+  type JobView,
+  type RunningJob,
+} from './jobs.js';
+export { BUILTIN_TENANT, DEFAULT_PREFIX, Keys, QUEUE_NAME } from './keys.js';
+export {
+  type DeployedFunction,
+  FunctionRegistry,
+  MAX_BUNDLE_BYTES,
+  RegistryError,
+  sha256Of,
+} from './registry.js';
+export * from './schemas.js';

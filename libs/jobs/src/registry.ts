@@ -1,0 +1,157 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { BUILTIN_TENANT, type Keys } from './keys.js';
+import {
+  describeIssues,
+  type FunctionDefaults,
+  functionDefaultsSchema,
+  functionNameSchema,
+  parseFunctionRef,
+  tenantSchema,
+} from './schemas.js';
+
+/** Largest function bundle accepted, in bytes. */
+export const MAX_BUNDLE_BYTES = 5 * 1024 * 1024;
+
+export interface DeployedFunction {
+  readonly tenant: string;
+  readonly name: string;
+  readonly version: number;
+  readonly sha256: string;
+  readonly defaults: FunctionDefaults;
+  readonly createdAt: number;
+}
+
+/** A deployment that cannot be accepted; `field` names what was wrong. */
+export class RegistryError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RegistryError';
+  }
+}
+
+export function sha256Of(source: string): string {
+  return createHash('sha256').update(source).digest('hex');
+}
+
+/**
+ * Function bundles in Redis: sources stored once by sha256, versions numbered per tenant and
+ * name, each with its default limits. Deploying the same source and defaults again returns the
+ * latest version instead of making a new one.
+ */
+export class FunctionRegistry {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  async deploy(
+    tenant: string,
+    name: string,
+    source: string,
+    defaults: unknown = {},
+  ): Promise<DeployedFunction & { readonly created: boolean }> {
+    check(tenantSchema, tenant, 'tenant');
+    check(functionNameSchema, name, 'name');
+    if (typeof source !== 'string' || source.trim() === '') {
+      throw new RegistryError('code', 'code must be the JavaScript source of an ES module (a non-empty string).');
+    }
+    if (Buffer.byteLength(source) > MAX_BUNDLE_BYTES) {
+      throw new RegistryError('code', `code is larger than ${MAX_BUNDLE_BYTES} bytes; bundle and minify it.`);
+    }
+    const parsedDefaults = check(functionDefaultsSchema, defaults, 'defaults');
+    const sha256 = sha256Of(source);
+    const latest = await this.get(tenant, name);
+    if (latest && latest.sha256 === sha256 && JSON.stringify(latest.defaults) === JSON.stringify(parsedDefaults)) {
+      return { ...latest, created: false };
+    }
+    await this.redis.set(this.keys.bundle(sha256), source);
+    const version = await this.redis.hincrby(this.keys.function(tenant, name), 'next', 1);
+    const createdAt = Date.now();
+    await this.redis
+      .multi()
+      .hset(this.keys.functionVersion(tenant, name, version), {
+        sha256,
+        defaults: JSON.stringify(parsedDefaults),
+        createdAt: String(createdAt),
+      })
+      .hset(this.keys.function(tenant, name), { latest: String(version) })
+      .sadd(this.keys.functionNames(tenant), name)
+      .exec();
+    return { tenant, name, version, sha256, defaults: parsedDefaults, createdAt, created: true };
+  }
+
+  /** A version of a tenant's function (the latest when `version` is omitted). */
+  async get(tenant: string, name: string, version?: number): Promise<DeployedFunction | undefined> {
+    const wanted = version ?? Number(await this.redis.hget(this.keys.function(tenant, name), 'latest'));
+    if (!wanted) return undefined;
+    const fields = await this.redis.hgetall(this.keys.functionVersion(tenant, name, wanted));
+    if (!fields.sha256) return undefined;
+    return {
+      tenant,
+      name,
+      version: wanted,
+      sha256: fields.sha256,
+      defaults: JSON.parse(fields.defaults ?? '{}') as FunctionDefaults,
+      createdAt: Number(fields.createdAt),
+    };
+  }
+
+  /** Resolves "name" or "name@version" for a tenant: its own functions first, then the built-in ones. */
+  async resolve(tenant: string, ref: string): Promise<DeployedFunction | undefined> {
+    const { name, version } = parseFunctionRef(ref);
+    return (await this.get(tenant, name, version)) ?? (await this.get(BUILTIN_TENANT, name, version));
+  }
+
+  /** Every version of a function, newest first. */
+  async versions(tenant: string, name: string): Promise<DeployedFunction[]> {
+    const latest = Number(await this.redis.hget(this.keys.function(tenant, name), 'latest'));
+    const found: DeployedFunction[] = [];
+    for (let version = latest; version >= 1; version--) {
+      const deployed = await this.get(tenant, name, version);
+      if (deployed) found.push(deployed);
+    }
+    return found;
+  }
+
+  /** The latest version of every function a tenant has deployed, by name. */
+  async list(tenant: string): Promise<DeployedFunction[]> {
+    const names = (await this.redis.smembers(this.keys.functionNames(tenant))).sort();
+    const latest = await Promise.all(names.map((name) => this.get(tenant, name)));
+    return latest.filter((f): f is DeployedFunction => f !== undefined);
+  }
+
+  /**
+   * Deletes a function and its versions. Bundles stay (content-addressed, possibly shared, and
+   * jobs already submitted are pinned to them). Returns false when there was no such function.
+   */
+  async delete(tenant: string, name: string): Promise<boolean> {
+    const latest = Number(await this.redis.hget(this.keys.function(tenant, name), 'latest'));
+    if (!latest) return false;
+    const versionKeys = Array.from({ length: latest }, (_, i) => this.keys.functionVersion(tenant, name, i + 1));
+    await this.redis
+      .multi()
+      .del(this.keys.function(tenant, name), ...versionKeys)
+      .srem(this.keys.functionNames(tenant), name)
+      .exec();
+    return true;
+  }
+
+  /** The source of a bundle, by its sha256. */
+  async bundle(sha256: string): Promise<string | undefined> {
+    return (await this.redis.get(this.keys.bundle(sha256))) ?? undefined;
+  }
+}
+
+function check<T>(
+  schema: { safeParse(value: unknown): { success: true; data: T } | { success: false; error: import('zod').ZodError } },
+  value: unknown,
+  field: string,
+): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new RegistryError(field, describeIssues(parsed.error, field));
+  return parsed.data;
+}

@@ -1,0 +1,105 @@
+import { z } from 'zod';
+
+/** The longest delay a timer can take (ms); limits beyond it would fire at once. */
+export const MAX_MS = 2_147_483_647;
+
+export const prioritySchema = z.enum(['max', 'high', 'normal', 'low']);
+export type JobPriority = z.infer<typeof prioritySchema>;
+
+export const tenantSchema = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9_-]{0,63}$/,
+    'a tenant is 1–64 lower-case letters, digits, "_" or "-", starting with a letter or digit',
+  );
+
+export const functionNameSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z][A-Za-z0-9_-]{0,99}$/,
+    'a function name is 1–100 letters, digits, "_" or "-", starting with a letter',
+  );
+
+/** `name` (the latest version) or `name@version`. */
+export const functionRefSchema = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_-]{0,99}(@[1-9][0-9]{0,8})?$/, 'a function is "name" or "name@version" (version ≥ 1)');
+
+export function parseFunctionRef(ref: string): { name: string; version: number | undefined } {
+  const at = ref.indexOf('@');
+  return at < 0 ? { name: ref, version: undefined } : { name: ref.slice(0, at), version: Number(ref.slice(at + 1)) };
+}
+
+const milliseconds = z.number().int().positive().max(MAX_MS);
+
+export const limitsSchema = z.strictObject({
+  /** Wall-clock time of one run, from its start; the process ends with `timeout`. */
+  timeoutMs: milliseconds.optional(),
+  /** CPU time of one run; the process ends with `cpu_limit`. */
+  cpuMs: milliseconds.optional(),
+  /** V8 heap of one run, in MB; the process ends with `memory_limit`. */
+  memoryMb: z.number().int().min(16).max(65_536).optional(),
+});
+export type Limits = z.infer<typeof limitsSchema>;
+
+export const backoffSchema = z.strictObject({
+  type: z.enum(['fixed', 'exponential']),
+  delayMs: z.number().int().min(0).max(MAX_MS),
+});
+export type Backoff = z.infer<typeof backoffSchema>;
+
+/** What a deployer may set per function, used when a job does not say. */
+export const functionDefaultsSchema = limitsSchema.extend({
+  priority: prioritySchema.optional(),
+  attempts: z.number().int().min(1).max(100).optional(),
+  backoff: backoffSchema.optional(),
+});
+export type FunctionDefaults = z.infer<typeof functionDefaultsSchema>;
+
+/**
+ * How a job's process is supervised: `transient` (default) restarts it after an abnormal exit
+ * while attempts remain; `temporary` never restarts it.
+ */
+export const restartSchema = z.enum(['transient', 'temporary']);
+
+/** A job as a client submits it. */
+export const jobSpecSchema = limitsSchema.extend({
+  function: functionRefSchema,
+  input: z.unknown().optional(),
+  priority: prioritySchema.optional(),
+  attempts: z.number().int().min(1).max(100).optional(),
+  backoff: backoffSchema.optional(),
+  delayMs: z.number().int().min(0).max(MAX_MS).optional(),
+  idempotencyKey: z.string().min(1).max(256).optional(),
+  tenant: tenantSchema.optional(),
+  restart: restartSchema.optional(),
+});
+export type JobSpec = z.input<typeof jobSpecSchema>;
+
+/** What a job carries in BullMQ: the function pinned to a version and hash at submission. */
+export interface JobData {
+  readonly function: string;
+  readonly version: number;
+  readonly sha256: string;
+  /** The tenant that owns the function (the submitter's, or `builtin`). */
+  readonly functionTenant: string;
+  readonly tenant: string;
+  readonly input: unknown;
+  readonly limits: Limits;
+  readonly priority: JobPriority;
+  readonly restart: z.infer<typeof restartSchema>;
+  readonly submittedAt: number;
+}
+
+/** BullMQ priorities: 0 (no priority) is served first, then 1, 2, 3. */
+export const BULLMQ_PRIORITY: Record<JobPriority, number> = { max: 0, high: 1, normal: 2, low: 3 };
+
+/** Turns a zod error into one line per problem, each naming the field's path. */
+export function describeIssues(error: z.ZodError, root = ''): string {
+  return error.issues
+    .map((issue) => {
+      const path = [root, ...issue.path.map(String)].filter(Boolean).join('.');
+      return `${path || '(root)'}: ${issue.message}`;
+    })
+    .join('; ');
+}
