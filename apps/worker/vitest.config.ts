@@ -5,5 +5,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
+    // These tests run real worker nodes and CPU-bound jobs: one file at a time, so they do not starve each other.
+    fileParallelism: false,
   },
 });

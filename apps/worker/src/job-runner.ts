@@ -16,6 +16,16 @@ export interface JobLaunch {
   readonly onLog: (entry: LogEntry) => void;
 }
 
+/** One run of a job: its process and what the runner learns of it. */
+interface RunOfJob {
+  readonly pid: Pid;
+  readonly exited: Promise<ExitReason>;
+  readonly cancelRequested: boolean;
+  readonly startedAt: number;
+  readonly label: string;
+  readonly result: { value: unknown };
+}
+
 /** The reason after which a job is never restarted: somebody asked for its end. */
 const FINAL = new Set(['cancelled']);
 
@@ -71,7 +81,7 @@ export class JobRunner {
     const startedAt = Date.now();
     deps.metrics.jobWait(data.function, (startedAt - job.timestamp) / 1000);
     const module = await deps.functions.get(data.sha256, label);
-    let result: unknown;
+    const result: { value: unknown } = { value: undefined };
     let resolveExit: (reason: ExitReason) => void = () => undefined;
     const exited = new Promise<ExitReason>((resolve) => {
       resolveExit = resolve;
@@ -80,7 +90,7 @@ export class JobRunner {
       job,
       moduleSource: module,
       onResult: (value) => {
-        result = value;
+        result.value = value;
       },
       onExit: (reason) => resolveExit(reason),
       onProgress: (value) => {
@@ -113,16 +123,29 @@ export class JobRunner {
     deps.logger.debug({ jobId, pid, function: label }, 'job started');
     job.log(`attempt ${entry.attempt}: pid ${pid} on node ${deps.nodeId}`).catch(() => undefined);
 
+    try {
+      const cancelRequested = marks?.[1]?.[1] === '1';
+      return await this.settle(job, token, { pid, exited, cancelRequested, startedAt, label, result });
+    } finally {
+      this.finished(jobId);
+    }
+  }
+
+  /** Turns the process's exit into the job's outcome; the job counts as running until this is done. */
+  private async settle(job: Job<JobData>, token: string | undefined, run: RunOfJob): Promise<unknown> {
+    const { deps } = this;
+    const { pid, exited, cancelRequested, startedAt, label, result } = run;
+    const data = job.data;
+    const jobId = job.id as string;
     const reason = await exited;
-    this.finished(jobId);
     const seconds = (Date.now() - startedAt) / 1000;
     deps.metrics.jobRun(data.function, seconds);
-    const cancelled = marks?.[1]?.[1] === '1' && reason !== 'normal';
+    const cancelled = cancelRequested && reason !== 'normal';
     const finalReason = cancelled ? 'cancelled' : reason;
     if (finalReason === 'normal') {
       await deps.redis.hdel(deps.keys.running, jobId);
       deps.metrics.jobCompleted(data.function);
-      return result;
+      return result.value;
     }
     const exit = describeExit(finalReason);
     if (finalReason === 'shutdown') {

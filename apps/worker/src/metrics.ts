@@ -13,7 +13,7 @@ function follow(
   labels: Record<string, string>,
   total: number,
 ): void {
-  const key = JSON.stringify(labels);
+  const key = `${(counter as unknown as { name: string }).name}${JSON.stringify(labels)}`;
   const delta = total - (seen.get(key) ?? 0);
   if (delta > 0) counter.inc(labels, delta);
   seen.set(key, Math.max(total, seen.get(key) ?? 0));
@@ -84,7 +84,7 @@ export class WorkerMetrics {
       registers,
       collect() {
         for (const [priority, seconds] of Object.entries(scheduler.stats().cpuSecondsByPriority)) {
-          follow(cpu, seen, { metric: 'cpu', priority }, seconds);
+          follow(cpu, seen, { priority }, seconds);
         }
       },
     });
@@ -95,8 +95,8 @@ export class WorkerMetrics {
       registers,
       collect() {
         const isolated = scheduler.stats().spawns;
-        follow(spawns, seen, { metric: 'spawns', kind: 'isolated' }, isolated);
-        follow(spawns, seen, { metric: 'spawns', kind: 'green' }, node.stats().spawned - isolated);
+        follow(spawns, seen, { kind: 'isolated' }, isolated);
+        follow(spawns, seen, { kind: 'green' }, node.stats().spawned - isolated);
       },
     });
     const exits = new Counter({
@@ -105,8 +105,7 @@ export class WorkerMetrics {
       labelNames: ['reason'],
       registers,
       collect() {
-        for (const [reason, count] of Object.entries(node.stats().exits))
-          follow(exits, seen, { metric: 'exits', reason }, count);
+        for (const [reason, count] of Object.entries(node.stats().exits)) follow(exits, seen, { reason }, count);
       },
     });
     new Gauge({

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { ControlPublisher, FunctionRegistry, type JobData, Keys, QUEUE_NAME } from '@beamline/jobs';
+import { ControlPublisher, FunctionRegistry, Keys, QUEUE_NAME } from '@beamline/jobs';
 import {
   describeReason,
   Node,
