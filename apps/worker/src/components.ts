@@ -48,6 +48,10 @@ export function controlListener(node: Node, subscriber: Redis, keys: Keys, logge
               logger.warn({ channel }, 'ignored a malformed control message');
               return;
             }
+            if (node.processInfo(message.to)?.kind !== 'isolated') {
+              logger.warn({ to: message.to, type: message.type }, 'control messages reach job processes only; ignored');
+              return;
+            }
             try {
               if (message.type === 'send') node.kernel.send(message.from, message.to, message.message);
               else node.kernel.exit(message.from, message.to, message.reason);
@@ -55,14 +59,15 @@ export function controlListener(node: Node, subscriber: Redis, keys: Keys, logge
               logger.warn({ err: error, to: message.to }, 'control message could not be delivered');
             }
           };
-          subscriber.on('message', onMessage);
-          try {
-            await subscriber.subscribe(channel);
-            await self.receive(() => false);
-          } finally {
+          const cleanUp = () => {
             subscriber.off('message', onMessage);
-            await subscriber.unsubscribe(channel).catch(() => undefined);
-          }
+            subscriber.unsubscribe(channel).catch(() => undefined);
+          };
+          // A killed process's body may be parked mid-await: the abort signal cleans up in any case.
+          self.signal.addEventListener('abort', cleanUp, { once: true });
+          subscriber.on('message', onMessage);
+          await subscriber.subscribe(channel);
+          await self.receive(() => false);
         },
         { label: 'control_listener' },
       ),
@@ -118,6 +123,7 @@ export function heartbeat(node: Node, scheduler: Scheduler, redis: Redis, keys: 
               await redis
                 .multi()
                 .zadd(keys.nodes, Date.now(), node.id)
+                .zremrangebyscore(keys.nodes, 0, Date.now() - 60_000)
                 .set(keys.node(node.id), JSON.stringify({ at: Date.now(), stats: scheduler.stats() }), 'EX', 15)
                 .exec();
             } catch (error) {

@@ -20,7 +20,7 @@ export interface JobLaunch {
 interface RunOfJob {
   readonly pid: Pid;
   readonly exited: Promise<ExitReason>;
-  readonly cancelRequested: boolean;
+  cancelRequested: boolean;
   readonly startedAt: number;
   readonly label: string;
   readonly result: { value: unknown };
@@ -35,6 +35,8 @@ export interface JobRunnerDeps {
   readonly keys: Keys;
   readonly functions: FunctionCache;
   readonly jobSupervisor: () => SupervisorClient;
+  /** Sends an exit signal from the node to a local pid. */
+  readonly kill: (pid: Pid, reason: ExitReason) => void;
   readonly metrics: WorkerMetrics;
   readonly logger: Logger;
 }
@@ -47,39 +49,91 @@ export interface JobRunnerDeps {
  * BullMQ's attempts and backoff, on whichever node takes it.
  */
 export class JobRunner {
-  /** Jobs running on this node: job id → pid. */
-  readonly running = new Map<string, Pid>();
-  private idleWaiters: Array<() => void> = [];
+  /** Jobs taken by this node and not yet settled: job id → pid (undefined until the process exists). */
+  readonly running = new Map<string, Pid | undefined>();
+  /** Pids this node killed to hand their jobs back (draining); any other `shutdown` exit is abnormal. */
+  private readonly handingBack = new Set<Pid>();
+  /** Job processes by pid, with their tenant, for the signal guard. */
+  private readonly tenants = new Map<Pid, string>();
+  private draining = false;
+  private idleWaiters = new Set<() => void>();
 
   constructor(private readonly deps: JobRunnerDeps) {}
 
-  /** Resolves when no job runs on this node, or after `timeoutMs`. */
+  /** The tenant of a job process of this node, or undefined for any other pid. */
+  tenantOf(pid: Pid): string | undefined {
+    return this.tenants.get(pid);
+  }
+
+  /** From now on, jobs that arrive are handed back at once instead of started. */
+  stopTaking(): void {
+    this.draining = true;
+  }
+
+  /** Kills the processes of the jobs still running and hands the jobs back to the queue. */
+  handBackAll(kill: (pid: Pid) => void): number {
+    let count = 0;
+    for (const pid of this.running.values()) {
+      if (pid === undefined) continue;
+      this.handingBack.add(pid);
+      kill(pid);
+      count++;
+    }
+    return count;
+  }
+
+  /** Resolves when no job is in flight on this node, or after `timeoutMs`. */
   whenIdle(timeoutMs: number): Promise<void> {
     if (this.running.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer);
+        this.idleWaiters.delete(done);
         resolve();
-      }
-      this.idleWaiters.push(done);
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.idleWaiters.add(done);
     });
   }
 
-  private finished(jobId: string): void {
+  private settled(jobId: string, pid: Pid | undefined): void {
     this.running.delete(jobId);
+    if (pid !== undefined) {
+      this.handingBack.delete(pid);
+      this.tenants.delete(pid);
+    }
     if (this.running.size > 0) return;
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const waiter of waiters) waiter();
+    for (const waiter of [...this.idleWaiters]) waiter();
   }
 
   async run(job: Job<JobData>, token: string | undefined): Promise<unknown> {
+    const jobId = job.id as string;
+    this.running.set(jobId, undefined);
+    let pid: Pid | undefined;
+    try {
+      if (this.draining) {
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      const started = await this.start(job);
+      pid = started.pid;
+      return await this.settle(job, token, started);
+    } finally {
+      this.settled(jobId, pid);
+    }
+  }
+
+  /** Starts the job's process under the job supervisor and records where it runs. */
+  private async start(job: Job<JobData>): Promise<RunOfJob> {
     const { deps } = this;
     const data = job.data;
+    const jobId = job.id as string;
     const label = `${data.function}@${data.version}`;
     const startedAt = Date.now();
-    deps.metrics.jobWait(data.function, (startedAt - job.timestamp) / 1000);
+    if (job.attemptsMade === 0) {
+      const runnableSince = job.timestamp + (job.opts.delay ?? 0);
+      deps.metrics.jobWait(data.function, (startedAt - runnableSince) / 1000);
+    }
     const module = await deps.functions.get(data.sha256, label);
     const result: { value: unknown } = { value: undefined };
     let resolveExit: (reason: ExitReason) => void = () => undefined;
@@ -98,7 +152,7 @@ export class JobRunner {
       },
       onLog: (entry) => {
         const line = typeof entry.message === 'string' ? entry.message : JSON.stringify(entry.message);
-        deps.logger[entry.level]({ jobId: job.id, pid: entry.pid }, line);
+        deps.logger[entry.level]({ jobId, pid: entry.pid }, line);
         job.log(`[${entry.level}] ${line}`).catch(() => undefined);
       },
     };
@@ -107,28 +161,27 @@ export class JobRunner {
       throw new Error(`The job supervisor could not start ${label}: ${JSON.stringify(started)}`);
     }
     const pid = started.pid;
-    const jobId = job.id as string;
     this.running.set(jobId, pid);
-    const entry: RunningJob = { pid, node: deps.nodeId, startedAt, attempt: job.attemptsMade + 1 };
-    const marks = await deps.redis
-      .multi()
-      .hset(deps.keys.running, jobId, JSON.stringify(entry))
-      .get(deps.keys.cancelRequested(jobId))
-      .exec();
-    if (marks?.[1]?.[1] === '1')
-      deps
-        .jobSupervisor()
-        .terminateChild(pid)
-        .catch(() => undefined);
-    deps.logger.debug({ jobId, pid, function: label }, 'job started');
-    job.log(`attempt ${entry.attempt}: pid ${pid} on node ${deps.nodeId}`).catch(() => undefined);
-
+    this.tenants.set(pid, data.tenant);
+    const run: RunOfJob = { pid, exited, cancelRequested: false, startedAt, label, result };
     try {
-      const cancelRequested = marks?.[1]?.[1] === '1';
-      return await this.settle(job, token, { pid, exited, cancelRequested, startedAt, label, result });
-    } finally {
-      this.finished(jobId);
+      const entry: RunningJob = { pid, node: deps.nodeId, startedAt, attempt: job.attemptsMade + 1 };
+      const marks = await deps.redis
+        .multi()
+        .hset(deps.keys.running, jobId, JSON.stringify(entry))
+        .get(deps.keys.cancelRequested(jobId))
+        .exec();
+      if (marks?.[1]?.[1] === '1') {
+        run.cancelRequested = true;
+        deps.kill(pid, 'cancelled');
+      }
+    } catch (error) {
+      deps.kill(pid, 'kill');
+      await exited;
+      throw error;
     }
+    deps.logger.debug({ jobId, pid, function: label }, 'job started');
+    return run;
   }
 
   /** Turns the process's exit into the job's outcome; the job counts as running until this is done. */
@@ -143,12 +196,12 @@ export class JobRunner {
     const cancelled = cancelRequested && reason !== 'normal';
     const finalReason = cancelled ? 'cancelled' : reason;
     if (finalReason === 'normal') {
-      await deps.redis.hdel(deps.keys.running, jobId);
+      await deps.redis.multi().hdel(deps.keys.running, jobId).hdel(deps.keys.exits, jobId).exec();
       deps.metrics.jobCompleted(data.function);
       return result.value;
     }
     const exit = describeExit(finalReason);
-    if (finalReason === 'shutdown') {
+    if (finalReason === 'shutdown' && this.handingBack.has(pid)) {
       await deps.redis.hdel(deps.keys.running, jobId);
       deps.metrics.jobHandedBack();
       deps.logger.info({ jobId, pid }, 'job handed back to the queue (node draining)');
@@ -160,8 +213,9 @@ export class JobRunner {
       !FINAL.has(exit.reason) && data.restart === 'transient' && job.attemptsMade + 1 < (job.opts.attempts ?? 1);
     deps.metrics.jobFailed(data.function, exit.reason, retried);
     deps.logger.warn({ jobId, pid, function: label, exit: exit.reason, retried }, exit.message);
-    const error = retried ? new Error(exit.message) : new UnrecoverableError(exit.message);
-    if (exit.error?.stack) error.stack = exit.error.stack;
+    const where = `(attempt ${job.attemptsMade + 1}: pid ${pid} on node ${deps.nodeId})`;
+    const error = retried ? new Error(`${exit.message} ${where}`) : new UnrecoverableError(`${exit.message} ${where}`);
+    error.stack = `${exit.error?.stack ?? `${exit.reason}: ${exit.message}`}\n    ${where}`;
     throw error;
   }
 }

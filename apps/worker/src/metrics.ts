@@ -154,8 +154,12 @@ export class WorkerMetrics {
       labelNames: ['state'],
       registers,
       async collect() {
-        const counts = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed');
-        for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
+        // While Redis is unreachable, a scrape must not hang: it keeps the last known values.
+        const counts = await Promise.race([
+          queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed'),
+          new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1000).unref()),
+        ]).catch(() => undefined);
+        if (counts) for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
       },
     });
     this.runSeconds = new Histogram({

@@ -3,6 +3,7 @@ import { ControlPublisher, FunctionRegistry, Keys, QUEUE_NAME } from '@beamline/
 import {
   describeReason,
   Node,
+  type Pid,
   type Report,
   Scheduler,
   SupervisorClient,
@@ -67,6 +68,7 @@ export class WorkerNode {
     this.scheduler = new Scheduler(this.node, {
       maxProcesses: config.concurrency,
       prestart: config.prestartThreads,
+      signalGuard: (from, to) => this.guardSignal(from, to),
       onLog: (entry) => logger.info({ pid: entry.pid }, String(entry.message)),
     });
     this.metrics = new WorkerMetrics(config.nodeId, this.node, this.scheduler, queue);
@@ -77,13 +79,14 @@ export class WorkerNode {
       keys: this.keys,
       functions: new FunctionCache(registry),
       jobSupervisor: () => this.jobSupervisor(),
+      kill: (pid, reason) => this.node.exit(pid, reason),
       metrics: this.metrics,
       logger,
     });
   }
 
   static async start(config: WorkerConfig, logger: Logger, options: WorkerNodeOptions = {}): Promise<WorkerNode> {
-    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true });
     const subscriber = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
     for (const connection of [redis, subscriber]) {
       connection.on('error', (error) => logger.warn({ err: error.message }, 'Redis connection error; reconnecting'));
@@ -167,6 +170,23 @@ export class WorkerNode {
     return this.jobs;
   }
 
+  /**
+   * Job code may message, link to and signal other isolated processes, never the node's own
+   * (supervisors, consumer), and never a job of another tenant.
+   */
+  private guardSignal(from: Pid, to: Pid | string): string | undefined {
+    const pid = this.node.whereis(to) ?? to;
+    if (this.node.processInfo(pid)?.kind === 'green') {
+      return `${to} is a process of the worker node itself; jobs may only signal isolated processes.`;
+    }
+    const target = this.runner.tenantOf(pid);
+    const sender = this.runner.tenantOf(from);
+    if (target !== undefined && sender !== undefined && target !== sender) {
+      return `${to} runs a job of another tenant.`;
+    }
+    return undefined;
+  }
+
   private readiness(): { ready: boolean; reasons: string[] } {
     const reasons: string[] = [];
     if (this.draining) reasons.push('draining');
@@ -197,15 +217,15 @@ export class WorkerNode {
   async drain(deadlineMs = this.config.drainDeadlineMs): Promise<{ finished: number; handedBack: number }> {
     if (this.draining) return { finished: 0, handedBack: 0 };
     this.draining = true;
-    const before = this.runner.running.size;
+    this.runner.stopTaking();
     await this.consumerHandle.worker?.pause(true);
+    const before = this.runner.running.size;
     await this.runner.whenIdle(deadlineMs);
-    const remaining = [...this.runner.running.values()];
-    for (const pid of remaining) this.node.exit(pid, 'shutdown');
+    const handedBack = this.runner.handBackAll((pid) => this.node.exit(pid, 'shutdown'));
     await this.runner.whenIdle(10_000);
-    this.logger.info({ finished: before - remaining.length, handedBack: remaining.length }, 'drained');
+    this.logger.info({ finished: before - handedBack, handedBack }, 'drained');
     await this.stop();
-    return { finished: before - remaining.length, handedBack: remaining.length };
+    return { finished: before - handedBack, handedBack };
   }
 
   /** Stops everything at once (running jobs are killed; their locks lapse and others recover them). */

@@ -91,6 +91,7 @@ export interface Jobs {
 export async function jobs(redisUrl: string): Promise<Jobs> {
   const keys = new Keys();
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  redis.on('error', () => undefined);
   const connection = { url: redisUrl, maxRetriesPerRequest: null };
   const queue = new Queue(QUEUE_NAME, { connection, prefix: keys.prefix });
   const events = new QueueEvents(QUEUE_NAME, { connection, prefix: keys.prefix });

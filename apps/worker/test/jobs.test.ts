@@ -1,4 +1,4 @@
-import { BUILTIN_TENANT, FunctionRegistry } from '@beamline/jobs';
+import { FunctionRegistry } from '@beamline/jobs';
 import { useRedisServer } from '@beamline/testing/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Jobs, jobs, runningPid, startWorker } from './helpers.js';
@@ -39,7 +39,7 @@ describe('jobs run as isolated processes, end to end through BullMQ', () => {
     expect(failed?.exit).toMatchObject({ error: { name: 'Error', message: 'bad row 7' } });
     expect(failed?.exit?.error?.stack).toContain('beamline-function:fail@');
     const cpu = await j.client.get(submitted[2]?.id as string);
-    expect(cpu?.progress).toBe(75);
+    expect(cpu?.progress).toBe(100);
     expect(worker.scheduler.stats().exits).toMatchObject({ timeout: 1, cpu_limit: 1, memory_limit: 1 });
   });
 
@@ -47,7 +47,7 @@ describe('jobs run as isolated processes, end to end through BullMQ', () => {
     await startWorker(redis.server.url);
     const registry = new FunctionRegistry(j.redis, j.keys);
     await registry.deploy(
-      BUILTIN_TENANT,
+      'default',
       'fails-until',
       "export default async ({ until }) => { if (Date.now() < until) throw new Error('too early'); return 'on time'; };",
     );
@@ -64,8 +64,8 @@ describe('jobs run as isolated processes, end to end through BullMQ', () => {
       attemptsMade: 3,
       exit: { reason: 'error', message: 'Error: too early' },
     });
-    const { logs } = await j.queue.getJobLogs(job.id as string);
-    const pids = logs.map((line) => /pid (\S+)/.exec(line)?.[1]);
+    const stacks = (await j.queue.getJob(job.id as string))?.stacktrace ?? [];
+    const pids = stacks.map((stack) => /pid (\S+) on node/.exec(stack)?.[1]);
     expect(pids).toHaveLength(3);
     expect(new Set(pids).size).toBe(3);
     expect((await j.client.deadLetters()).map((d) => d.id)).toContain(job.id);
@@ -75,6 +75,44 @@ describe('jobs run as isolated processes, end to end through BullMQ', () => {
     const completed = await j.finished(job.id as string);
     expect(completed).toMatchObject({ state: 'completed', result: 'on time', exit: undefined });
     expect(await j.client.requeue(job.id as string)).toBe(false);
+  });
+
+  it('a job that exits with shutdown itself fails like any abnormal exit, and is not handed back', async () => {
+    await startWorker(redis.server.url);
+    const registry = new FunctionRegistry(j.redis, j.keys);
+    await registry.deploy('default', 'quits', "export default async (_input, ctx) => ctx.exit('shutdown');");
+    const job = await j.client.submit({ function: 'quits', attempts: 1 });
+    expect(await j.finished(job.id as string)).toMatchObject({
+      state: 'failed',
+      attemptsMade: 1,
+      exit: { reason: 'shutdown' },
+    });
+  });
+
+  it("job code cannot signal the node's own processes nor another tenant's jobs", async () => {
+    const worker = await startWorker(redis.server.url);
+    const registry = new FunctionRegistry(j.redis, j.keys);
+    const killer =
+      "export default async ({ target }, ctx) => { ctx.exit(target, 'kill'); await ctx.sleep(2000); return 'still here'; };";
+    await registry.deploy('default', 'killer', killer);
+    await registry.deploy('other', 'killer', killer);
+    const supervisor = worker.node.whereis('beamline_jobs') as string;
+    const attack = await j.client.submit({ function: 'killer', input: { target: supervisor }, attempts: 1 });
+    const refused = await j.finished(attack.id as string);
+    expect(refused).toMatchObject({ state: 'failed', exit: { reason: 'error', error: { name: 'BadArgError' } } });
+    expect(refused.exit?.message).toMatch(/process of the worker node itself/);
+    expect(worker.node.isAlive(supervisor)).toBe(true);
+
+    const victim = await j.client.submit({ function: 'sleep', input: { ms: 60_000 }, attempts: 1 });
+    const victimPid = await runningPid(j, victim.id as string);
+    const crossTenant = await j.client.submit(
+      { function: 'killer', input: { target: victimPid }, attempts: 1 },
+      'other',
+    );
+    expect((await j.finished(crossTenant.id as string)).exit?.message).toMatch(/another tenant/);
+    expect(worker.node.isAlive(victimPid)).toBe(true);
+    await j.client.cancel(victim.id as string, 'test.0');
+    await j.finished(victim.id as string);
   });
 
   it('a temporary job is never restarted', async () => {
@@ -135,6 +173,15 @@ describe('the control channel', () => {
     expect(view.result).toEqual([0, 1, 2, 3, 4].map((n) => ({ n })));
     const { logs } = await j.queue.getJobLogs(job.id as string);
     expect(logs).toContain('[info] received {"n":0}');
+  });
+
+  it("the control channel reaches job processes only, not the node's own", async () => {
+    const worker = await startWorker(redis.server.url);
+    const supervisor = worker.node.whereis('beamline_jobs') as string;
+    expect(await j.control.exit(supervisor, 'api.0', 'kill')).toBe(1);
+    const probe = await j.client.submit({ function: 'echo', input: 'after' });
+    expect((await j.finished(probe.id as string)).state).toBe('completed');
+    expect(worker.node.isAlive(supervisor)).toBe(true);
   });
 
   it('a kill for a pid of this node arrives from another process through Redis', async () => {

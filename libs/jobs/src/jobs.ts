@@ -4,9 +4,17 @@ import type { Job, JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ControlPublisher } from './control.js';
 import type { JobExit } from './exit-reason.js';
-import type { Keys } from './keys.js';
+import { BUILTIN_TENANT, type Keys } from './keys.js';
 import type { FunctionRegistry } from './registry.js';
-import { BULLMQ_PRIORITY, describeIssues, type JobData, type JobSpec, jobSpecSchema, type Limits } from './schemas.js';
+import {
+  BULLMQ_PRIORITY,
+  describeIssues,
+  type JobData,
+  type JobSpec,
+  jobSpecSchema,
+  type Limits,
+  tenantSchema,
+} from './schemas.js';
 
 export const DEFAULT_TENANT = 'default';
 
@@ -69,8 +77,18 @@ export class JobClient {
     private readonly control: ControlPublisher,
   ) {}
 
-  /** Validates and enqueues a job, pinned to the function version current now. */
-  async submit(spec: JobSpec, tenant = spec.tenant ?? DEFAULT_TENANT): Promise<Job<JobData>> {
+  /**
+   * Validates and enqueues a job for `tenant` (who submits it: the API passes the tenant of the
+   * authenticated key), pinned to the function version current now.
+   */
+  async submit(spec: JobSpec, tenant: string = DEFAULT_TENANT): Promise<Job<JobData>> {
+    const validTenant = tenantSchema.safeParse(tenant);
+    if (!validTenant.success || tenant === BUILTIN_TENANT) {
+      throw new JobSpecError(
+        'tenant',
+        `tenant ${JSON.stringify(tenant)} cannot submit jobs: ${validTenant.success ? 'it is reserved' : describeIssues(validTenant.error)}.`,
+      );
+    }
     const parsed = jobSpecSchema.safeParse(spec);
     if (!parsed.success) {
       const first = parsed.error.issues[0];
@@ -166,7 +184,7 @@ export class JobClient {
     return 'cancelling';
   }
 
-  /** Failed jobs (dead letters), oldest first. */
+  /** Failed jobs (dead letters), most recently failed first. */
   async deadLetters(start = 0, end = 99): Promise<JobView[]> {
     const failed = await this.queue.getFailed(start, end);
     const views = await Promise.all(failed.map((job) => this.get(job.id as string)));

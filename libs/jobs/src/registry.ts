@@ -48,13 +48,26 @@ export class FunctionRegistry {
     private readonly keys: Keys,
   ) {}
 
+  /**
+   * Deploys a new version of a function. The `builtin` tenant is reserved for the functions that
+   * ship with the worker (`{ builtin: true }`): nobody can replace them for other tenants.
+   */
   async deploy(
     tenant: string,
     name: string,
     source: string,
     defaults: unknown = {},
+    options: { readonly builtin?: boolean } = {},
   ): Promise<DeployedFunction & { readonly created: boolean }> {
     check(tenantSchema, tenant, 'tenant');
+    if ((tenant === BUILTIN_TENANT) !== (options.builtin === true)) {
+      throw new RegistryError(
+        'tenant',
+        tenant === BUILTIN_TENANT
+          ? `tenant "${BUILTIN_TENANT}" is reserved for the functions that ship with the worker.`
+          : 'only the built-in functions are deployed with { builtin: true }.',
+      );
+    }
     check(functionNameSchema, name, 'name');
     if (typeof source !== 'string' || source.trim() === '') {
       throw new RegistryError('code', 'code must be the JavaScript source of an ES module (a non-empty string).');

@@ -71,7 +71,6 @@ export const jobSpecSchema = limitsSchema.extend({
   backoff: backoffSchema.optional(),
   delayMs: z.number().int().min(0).max(MAX_MS).optional(),
   idempotencyKey: z.string().min(1).max(256).optional(),
-  tenant: tenantSchema.optional(),
   restart: restartSchema.optional(),
 });
 export type JobSpec = z.input<typeof jobSpecSchema>;

@@ -26,7 +26,7 @@ beforeAll(async () => {
   queue = new Queue(QUEUE_NAME, { connection: { url: redisServer.server.url }, prefix: 'test' });
   registry = new FunctionRegistry(redis, keys);
   client = new JobClient(queue, registry, redis, keys, new ControlPublisher(redis, keys));
-  await registry.deploy(BUILTIN_TENANT, 'echo', 'export default async (input) => input;');
+  await registry.deploy(BUILTIN_TENANT, 'echo', 'export default async (input) => input;', {}, { builtin: true });
 });
 
 afterAll(async () => {
@@ -67,6 +67,9 @@ describe('FunctionRegistry', () => {
     await expect(registry.deploy('acme', '9lives', 'x')).rejects.toMatchObject({ field: 'name' });
     await expect(registry.deploy('Acme Corp', 'ok', 'x')).rejects.toMatchObject({ field: 'tenant' });
     await expect(registry.deploy('acme', 'ok', '  ')).rejects.toMatchObject({ field: 'code' });
+    await expect(registry.deploy(BUILTIN_TENANT, 'echo', 'export default async () => "pwned";')).rejects.toThrow(
+      /reserved for the functions that ship with the worker/,
+    );
     const bad = registry.deploy('acme', 'ok', 'x', { timeoutMs: -1, colour: 'red' });
     await expect(bad).rejects.toBeInstanceOf(RegistryError);
     await expect(bad).rejects.toThrow(/defaults\.timeoutMs/);
@@ -104,6 +107,9 @@ describe('JobClient.submit', () => {
     });
     await expect(attempt({ function: 'echo', colour: 'red' })).rejects.toBeInstanceOf(JobSpecError);
     await expect(attempt({ function: 'echo@0' })).rejects.toThrow(/name@version/);
+    await expect(attempt({ function: 'echo', tenant: 'someone-else' })).rejects.toBeInstanceOf(JobSpecError);
+    await expect(client.submit({ function: 'echo' }, BUILTIN_TENANT)).rejects.toMatchObject({ field: 'tenant' });
+    await expect(client.submit({ function: 'echo' }, 'Not A Tenant')).rejects.toMatchObject({ field: 'tenant' });
   });
 
   it('deduplicates by idempotency key per tenant', async () => {

@@ -44,6 +44,12 @@ export interface SchedulerOptions {
   readonly heapSampleMs?: number;
   /** Finds the function an isolated body names in `ctx.spawn`, beyond those given to `define`. */
   readonly resolveFunction?: FunctionResolver;
+  /**
+   * Decides whether an isolated process may send to, link to or signal a target: returns why
+   * not, or undefined to allow. A refused process ends with a BadArgError giving that reason
+   * (a worker node keeps job code away from its supervisors and from other tenants' jobs).
+   */
+  readonly signalGuard?: (from: Pid, to: Pid | string, operation: 'send' | 'exit' | 'link') => string | undefined;
   /** Receives `ctx.log` lines of processes spawned without their own `onLog`. */
   readonly onLog?: (entry: LogEntry) => void;
 }
@@ -375,12 +381,15 @@ export class Scheduler {
         break;
       }
       case 'send':
+        if (this.refused(process, message.to, 'send')) break;
         this.asProcess(process, () => this.kernel.send(process.pid, message.to, message.message));
         break;
       case 'exit':
+        if (this.refused(process, message.to, 'exit')) break;
         this.asProcess(process, () => this.kernel.exit(process.pid, message.to, message.reason));
         break;
       case 'link': {
+        if (this.refused(process, message.pid, 'link')) break;
         const failure = this.kernel.link(process, message.pid);
         if (failure !== undefined) this.kernel.terminate(process, failure);
         break;
@@ -450,6 +459,14 @@ export class Scheduler {
   private fail(process: IsolatedProcess, reason: ExitReason): void {
     this.crashReport(process, reason);
     this.kernel.terminate(process, reason);
+  }
+
+  /** Ends the process with a BadArgError when the signal guard refuses what it asked for. */
+  private refused(process: IsolatedProcess, to: Pid | string, operation: 'send' | 'exit' | 'link'): boolean {
+    const refusal = this.options.signalGuard?.(process.pid, to, operation);
+    if (refusal === undefined) return false;
+    this.fail(process, { error: new BadArgError(`${operation} to ${to} refused: ${refusal}`) });
+    return true;
   }
 
   /** Runs an operation the process asked for; a bad argument ends the process, as badarg would. */

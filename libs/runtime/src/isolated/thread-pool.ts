@@ -6,7 +6,7 @@ export interface ThreadPoolOptions {
   readonly prestart: number;
   /** An idle thread with a function loaded is terminated after this long unused. */
   readonly idleTimeoutMs: number;
-  /** At most this many idle threads are kept; beyond it, a released thread is terminated. */
+  /** At most this many warm idle threads are kept (pre-started ones aside); beyond it, a released thread is terminated. */
   readonly maxIdle: number;
   readonly defaultMemoryMb: number | undefined;
   readonly heapSampleMs: number;
@@ -71,7 +71,7 @@ export class ThreadPool {
   /** Takes back a thread whose process ended normally, to be reused for the same function version. */
   release(thread: IsolateThread): void {
     this.busy.delete(thread);
-    if (this.closed || thread.dead || thread.moduleId === undefined || this.idleCount >= this.options.maxIdle) {
+    if (this.closed || thread.dead || thread.moduleId === undefined || this.idleTimers.size >= this.options.maxIdle) {
       void this.discard(thread);
       return;
     }
@@ -144,10 +144,6 @@ export class ThreadPool {
     this.closed = true;
     const idle = [...this.fresh, ...this.idleTimers.keys()];
     await Promise.all([...idle.map((thread) => this.discard(thread)), ...this.discarding]);
-  }
-
-  private get idleCount(): number {
-    return this.idleTimers.size + this.fresh.length;
   }
 
   private takeWarm(

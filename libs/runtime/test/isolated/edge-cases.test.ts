@@ -105,3 +105,26 @@ describe('ThreadPool', () => {
     await pool.close();
   });
 });
+
+describe('signalGuard', () => {
+  it('ends a process whose send, exit or link the guard refuses, with the reason', async () => {
+    let guarded = '';
+    const { node, scheduler } = isolatedNode({
+      signalGuard: (_from, to, operation) =>
+        to === 'protected' || to === guarded ? `${operation} not allowed here` : undefined,
+    });
+    guarded = node.spawn(async (ctx) => {
+      await ctx.receive(() => false);
+    });
+    node.register('protected', guarded);
+    for (const call of ["ctx.send('protected', 1)", `ctx.exit('${guarded}', 'kill')`, `ctx.link('${guarded}')`]) {
+      const source = `export default async (_i, ctx) => { ${call}; await ctx.sleep(2000); };`;
+      const outcome = await scheduler.run(functionModule(source, 'intruder'));
+      expect(outcome.reason).toMatchObject({ error: expect.objectContaining({ name: 'BadArgError' }) });
+      expect(String((outcome.reason as { error: Error }).error.message)).toMatch(
+        /refused: (send|exit|link) not allowed here/,
+      );
+    }
+    expect(node.isAlive(guarded)).toBe(true);
+  });
+});
