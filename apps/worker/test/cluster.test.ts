@@ -1,16 +1,8 @@
-import { useRedisServer } from '@beamline/testing/vitest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exitOf, type Jobs, jobs, runningPid, spawnWorker, startWorker } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { exitOf, type Jobs, runningPid, spawnWorker, startWorker, useJobs } from './helpers.js';
 
-const redis = useRedisServer({ appendOnly: true });
-let j: Jobs;
-
-beforeAll(async () => {
-  j = await jobs(redis.server.url);
-});
-afterAll(async () => {
-  await j.close();
-});
+const t = useJobs({ appendOnly: true });
+const redis = t.redis;
 
 /** Counts job executions (each move to active), the at-least-once figure. */
 function countExecutions(events: Jobs['events']): { readonly count: number } {
@@ -27,19 +19,21 @@ describe('horizontal scaling and node failure', () => {
     const nodes = await Promise.all(
       ['a', 'b', 'c'].map((id) => spawnWorker(redis.server.url, { ...lockEnv, NODE_ID: `node-${id}` })),
     );
-    const executions = countExecutions(j.events);
+    const executions = countExecutions(t.j.events);
     const total = 2000;
     const specs = Array.from({ length: total }, (_, i) => ({ name: 'sleep', data: i }));
     const submitted = [];
     for (const batch of chunks(specs, 200)) {
-      submitted.push(...(await Promise.all(batch.map((s) => j.client.submit({ function: s.name, input: { ms: 5 } })))));
+      submitted.push(
+        ...(await Promise.all(batch.map((s) => t.j.client.submit({ function: s.name, input: { ms: 5 } })))),
+      );
     }
-    await until(async () => ((await j.queue.getJobCounts('completed')).completed ?? 0) >= total / 4);
+    await until(async () => ((await t.j.queue.getJobCounts('completed')).completed ?? 0) >= total / 4);
     const victim = nodes[0];
     victim?.kill('SIGKILL');
     expect(await exitOf(victim as NonNullable<typeof victim>)).toBe(null);
-    await until(async () => ((await j.queue.getJobCounts('completed')).completed ?? 0) >= total, 60_000);
-    const counts = await j.queue.getJobCounts('completed', 'failed', 'active', 'waiting', 'prioritized');
+    await until(async () => ((await t.j.queue.getJobCounts('completed')).completed ?? 0) >= total, 60_000);
+    const counts = await t.j.queue.getJobCounts('completed', 'failed', 'active', 'waiting', 'prioritized');
     expect(counts).toMatchObject({ completed: total, failed: 0, active: 0, waiting: 0, prioritized: 0 });
     expect(executions.count).toBeGreaterThanOrEqual(total);
     console.info(
@@ -56,15 +50,15 @@ describe('horizontal scaling and node failure', () => {
     };
     const draining = await spawnWorker(redis.server.url, { ...env, NODE_ID: 'draining' });
     const submitted = await Promise.all(
-      Array.from({ length: 4 }, () => j.client.submit({ function: 'sleep', input: { ms: 1500 } })),
+      Array.from({ length: 4 }, () => t.j.client.submit({ function: 'sleep', input: { ms: 1500 } })),
     );
-    for (const job of submitted) await runningPid(j, job.id as string);
+    for (const job of submitted) await runningPid(t.j, job.id as string);
     const signalled = performance.now();
     draining.kill('SIGTERM');
     expect(await exitOf(draining)).toBe(0);
     await startWorker(redis.server.url, { ...env, NODE_ID: 'taker' });
     for (const job of submitted) {
-      const view = await j.finished(job.id as string, 20_000);
+      const view = await t.j.finished(job.id as string, 20_000);
       expect(view.state).toBe('completed');
       expect(view.attemptsMade).toBe(1);
     }
@@ -75,7 +69,7 @@ describe('horizontal scaling and node failure', () => {
 describe('the control plane under load', () => {
   it('lock renewal keeps working with every core saturated: long CPU jobs complete with zero stalls', async () => {
     const stalls: string[] = [];
-    j.events.on('stalled', ({ jobId }) => stalls.push(jobId));
+    t.j.events.on('stalled', ({ jobId }) => stalls.push(jobId));
     const worker = await startWorker(redis.server.url, {
       LOCK_DURATION_MS: '1000',
       STALLED_INTERVAL_MS: '500',
@@ -83,23 +77,23 @@ describe('the control plane under load', () => {
     });
     const count = 4 * worker.scheduler.cores;
     const submitted = await Promise.all(
-      Array.from({ length: count }, () => j.client.submit({ function: 'cpu', input: { ms: 2500 }, attempts: 1 })),
+      Array.from({ length: count }, () => t.j.client.submit({ function: 'cpu', input: { ms: 2500 }, attempts: 1 })),
     );
-    for (const job of submitted) expect((await j.finished(job.id as string, 30_000)).state).toBe('completed');
+    for (const job of submitted) expect((await t.j.finished(job.id as string, 30_000)).state).toBe('completed');
     expect(stalls).toEqual([]);
     expect(worker.scheduler.stats().mainThread.lagMs.max).toBeLessThan(500);
   }, 40_000);
 
   it('survives a Redis restart: the worker reconnects and later jobs complete', async () => {
     const worker = await startWorker(redis.server.url);
-    const before = await j.client.submit({ function: 'echo', input: 'before' });
-    expect((await j.finished(before.id as string)).state).toBe('completed');
+    const before = await t.j.client.submit({ function: 'echo', input: 'before' });
+    expect((await t.j.finished(before.id as string)).state).toBe('completed');
     await redis.server.kill();
     await until(async () => (await fetch(`http://127.0.0.1:${worker.httpPort}/readyz`)).status === 503, 20_000);
     await redis.server.restart();
     await until(async () => (await fetch(`http://127.0.0.1:${worker.httpPort}/readyz`)).status === 200, 20_000);
-    const after = await j.client.submit({ function: 'echo', input: 'after' });
-    expect(await j.finished(after.id as string, 20_000)).toMatchObject({ state: 'completed', result: 'after' });
+    const after = await t.j.client.submit({ function: 'echo', input: 'after' });
+    expect(await t.j.finished(after.id as string, 20_000)).toMatchObject({ state: 'completed', result: 'after' });
   }, 40_000);
 });
 

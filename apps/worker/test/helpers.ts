@@ -1,10 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { ControlPublisher, FunctionRegistry, JobClient, type JobView, Keys, QUEUE_NAME } from '@beamline/jobs';
+import type { RedisServerOptions } from '@beamline/testing';
+import { useRedisServer } from '@beamline/testing/vitest';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterEach } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { WorkerNode } from '../src/worker-node.js';
 
@@ -133,4 +135,26 @@ export async function runningPid(j: Jobs, jobId: string, timeoutMs = 10_000): Pr
     if (Date.now() > deadline) throw new Error(`job ${jobId} did not start within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/** A private redis-server for the test file and a Jobs handle on it (read `.j` inside tests). */
+export function useJobs(options: RedisServerOptions = {}): {
+  readonly redis: ReturnType<typeof useRedisServer>;
+  readonly j: Jobs;
+} {
+  const redis = useRedisServer(options);
+  let handle: Jobs | undefined;
+  beforeAll(async () => {
+    handle = await jobs(redis.server.url);
+  });
+  afterAll(async () => {
+    await handle?.close();
+  });
+  return {
+    redis,
+    get j(): Jobs {
+      if (!handle) throw new Error('useJobs: the handle is available inside tests, after beforeAll.');
+      return handle;
+    },
+  };
 }

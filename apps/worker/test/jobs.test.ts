@@ -1,17 +1,9 @@
 import { FunctionRegistry } from '@beamline/jobs';
-import { useRedisServer } from '@beamline/testing/vitest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Jobs, jobs, runningPid, startWorker } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { runningPid, startWorker, useJobs } from './helpers.js';
 
-const redis = useRedisServer();
-let j: Jobs;
-
-beforeAll(async () => {
-  j = await jobs(redis.server.url);
-});
-afterAll(async () => {
-  await j.close();
-});
+const t = useJobs();
+const redis = t.redis;
 
 describe('jobs run as isolated processes, end to end through BullMQ', () => {
   it('each built-in function reaches its final state, with its result or its exit reason', async () => {
@@ -26,63 +18,63 @@ describe('jobs run as isolated processes, end to end through BullMQ', () => {
       { spec: { function: 'allocate', memoryMb: 32, attempts: 1 }, state: 'failed', exit: 'memory_limit' },
       { spec: { function: 'receive', input: { count: 1, timeoutMs: 20 } }, state: 'completed', result: [] },
     ];
-    const submitted = await Promise.all(cases.map((c) => j.client.submit(c.spec)));
+    const submitted = await Promise.all(cases.map((c) => t.j.client.submit(c.spec)));
     for (const [i, job] of submitted.entries()) {
-      const view = await j.finished(job.id as string);
+      const view = await t.j.finished(job.id as string);
       const expected = cases[i] as (typeof cases)[number];
       expect(view.state, JSON.stringify(expected.spec)).toBe(expected.state);
       if ('result' in expected) expect(view.result).toEqual(expected.result);
       if ('exit' in expected) expect(view.exit?.reason).toBe(expected.exit);
       expect(view.running).toBeUndefined();
     }
-    const failed = await j.client.get(submitted[3]?.id as string);
+    const failed = await t.j.client.get(submitted[3]?.id as string);
     expect(failed?.exit).toMatchObject({ error: { name: 'Error', message: 'bad row 7' } });
     expect(failed?.exit?.error?.stack).toContain('beamline-function:fail@');
-    const cpu = await j.client.get(submitted[2]?.id as string);
+    const cpu = await t.j.client.get(submitted[2]?.id as string);
     expect(cpu?.progress).toBe(100);
     expect(worker.scheduler.stats().exits).toMatchObject({ timeout: 1, cpu_limit: 1, memory_limit: 1 });
   });
 
   it('restarts a failing job with backoff under new pids, then keeps it as a dead letter that can be requeued', async () => {
     await startWorker(redis.server.url);
-    const registry = new FunctionRegistry(j.redis, j.keys);
+    const registry = new FunctionRegistry(t.j.redis, t.j.keys);
     await registry.deploy(
       'default',
       'fails-until',
       "export default async ({ until }) => { if (Date.now() < until) throw new Error('too early'); return 'on time'; };",
     );
     const until = Date.now() + 1500;
-    const job = await j.client.submit({
+    const job = await t.j.client.submit({
       function: 'fails-until',
       input: { until },
       attempts: 3,
       backoff: { type: 'fixed', delayMs: 50 },
     });
-    const failed = await j.finished(job.id as string);
+    const failed = await t.j.finished(job.id as string);
     expect(failed).toMatchObject({
       state: 'failed',
       attemptsMade: 3,
       exit: { reason: 'error', message: 'Error: too early' },
     });
-    const stacks = (await j.queue.getJob(job.id as string))?.stacktrace ?? [];
+    const stacks = (await t.j.queue.getJob(job.id as string))?.stacktrace ?? [];
     const pids = stacks.map((stack) => /pid (\S+) on node/.exec(stack)?.[1]);
     expect(pids).toHaveLength(3);
     expect(new Set(pids).size).toBe(3);
-    expect((await j.client.deadLetters()).map((d) => d.id)).toContain(job.id);
+    expect((await t.j.client.deadLetters()).map((d) => d.id)).toContain(job.id);
 
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, until - Date.now())));
-    expect(await j.client.requeue(job.id as string)).toBe(true);
-    const completed = await j.finished(job.id as string);
+    expect(await t.j.client.requeue(job.id as string)).toBe(true);
+    const completed = await t.j.finished(job.id as string);
     expect(completed).toMatchObject({ state: 'completed', result: 'on time', exit: undefined });
-    expect(await j.client.requeue(job.id as string)).toBe(false);
+    expect(await t.j.client.requeue(job.id as string)).toBe(false);
   });
 
   it('a job that exits with shutdown itself fails like any abnormal exit, and is not handed back', async () => {
     await startWorker(redis.server.url);
-    const registry = new FunctionRegistry(j.redis, j.keys);
+    const registry = new FunctionRegistry(t.j.redis, t.j.keys);
     await registry.deploy('default', 'quits', "export default async (_input, ctx) => ctx.exit('shutdown');");
-    const job = await j.client.submit({ function: 'quits', attempts: 1 });
-    expect(await j.finished(job.id as string)).toMatchObject({
+    const job = await t.j.client.submit({ function: 'quits', attempts: 1 });
+    expect(await t.j.finished(job.id as string)).toMatchObject({
       state: 'failed',
       attemptsMade: 1,
       exit: { reason: 'shutdown' },
@@ -91,45 +83,45 @@ describe('jobs run as isolated processes, end to end through BullMQ', () => {
 
   it("job code cannot signal the node's own processes nor another tenant's jobs", async () => {
     const worker = await startWorker(redis.server.url);
-    const registry = new FunctionRegistry(j.redis, j.keys);
+    const registry = new FunctionRegistry(t.j.redis, t.j.keys);
     const killer =
       "export default async ({ target }, ctx) => { ctx.exit(target, 'kill'); await ctx.sleep(2000); return 'still here'; };";
     await registry.deploy('default', 'killer', killer);
     await registry.deploy('other', 'killer', killer);
     const supervisor = worker.node.whereis('beamline_jobs') as string;
-    const attack = await j.client.submit({ function: 'killer', input: { target: supervisor }, attempts: 1 });
-    const refused = await j.finished(attack.id as string);
+    const attack = await t.j.client.submit({ function: 'killer', input: { target: supervisor }, attempts: 1 });
+    const refused = await t.j.finished(attack.id as string);
     expect(refused).toMatchObject({ state: 'failed', exit: { reason: 'error', error: { name: 'BadArgError' } } });
     expect(refused.exit?.message).toMatch(/process of the worker node itself/);
     expect(worker.node.isAlive(supervisor)).toBe(true);
 
-    const victim = await j.client.submit({ function: 'sleep', input: { ms: 60_000 }, attempts: 1 });
-    const victimPid = await runningPid(j, victim.id as string);
-    const crossTenant = await j.client.submit(
+    const victim = await t.j.client.submit({ function: 'sleep', input: { ms: 60_000 }, attempts: 1 });
+    const victimPid = await runningPid(t.j, victim.id as string);
+    const crossTenant = await t.j.client.submit(
       { function: 'killer', input: { target: victimPid }, attempts: 1 },
       'other',
     );
-    expect((await j.finished(crossTenant.id as string)).exit?.message).toMatch(/another tenant/);
+    expect((await t.j.finished(crossTenant.id as string)).exit?.message).toMatch(/another tenant/);
     expect(worker.node.isAlive(victimPid)).toBe(true);
-    await j.client.cancel(victim.id as string, 'test.0');
-    await j.finished(victim.id as string);
+    await t.j.client.cancel(victim.id as string, 'test.0');
+    await t.j.finished(victim.id as string);
   });
 
   it('a temporary job is never restarted', async () => {
     await startWorker(redis.server.url);
-    const job = await j.client.submit({ function: 'fail', attempts: 5, restart: 'temporary' });
-    expect(await j.finished(job.id as string)).toMatchObject({ state: 'failed', attemptsMade: 1 });
+    const job = await t.j.client.submit({ function: 'fail', attempts: 5, restart: 'temporary' });
+    expect(await t.j.finished(job.id as string)).toMatchObject({ state: 'failed', attemptsMade: 1 });
   });
 
   it('honours priority in queue order: max, high, normal, low', async () => {
     const order: string[] = [];
     const submitted = [];
     for (const priority of ['low', 'normal', 'high', 'max'] as const) {
-      submitted.push(await j.client.submit({ function: 'echo', input: priority, priority }));
+      submitted.push(await t.j.client.submit({ function: 'echo', input: priority, priority }));
     }
     const worker = await startWorker(redis.server.url, { WORKER_CONCURRENCY: '1' });
     for (const job of submitted) {
-      const view = await j.finished(job.id as string);
+      const view = await t.j.finished(job.id as string);
       order.push(`${view.startedAt}:${view.result}`);
     }
     const byStart = order.sort().map((entry) => entry.split(':')[1]);
@@ -139,9 +131,9 @@ describe('jobs run as isolated processes, end to end through BullMQ', () => {
 
   it('a delayed job runs after its delay', async () => {
     await startWorker(redis.server.url);
-    const job = await j.client.submit({ function: 'echo', input: 'later', delayMs: 300 });
-    expect((await j.client.get(job.id as string))?.state).toBe('delayed');
-    const view = await j.finished(job.id as string);
+    const job = await t.j.client.submit({ function: 'echo', input: 'later', delayMs: 300 });
+    expect((await t.j.client.get(job.id as string))?.state).toBe('delayed');
+    const view = await t.j.finished(job.id as string);
     expect(view.state).toBe('completed');
     expect((view.startedAt ?? 0) - view.submittedAt).toBeGreaterThanOrEqual(290);
   });
@@ -150,14 +142,14 @@ describe('jobs run as isolated processes, end to end through BullMQ', () => {
 describe('the control channel', () => {
   it('kills a running infinite loop: gone within a generous bound, the job cancelled and not retried', async () => {
     const worker = await startWorker(redis.server.url);
-    const job = await j.client.submit({ function: 'loop', attempts: 3 });
-    const pid = await runningPid(j, job.id as string);
+    const job = await t.j.client.submit({ function: 'loop', attempts: 3 });
+    const pid = await runningPid(t.j, job.id as string);
     const exited = worker.node.waitExit(pid);
     const asked = performance.now();
-    expect(await j.client.cancel(job.id as string, 'api.0')).toBe('cancelling');
+    expect(await t.j.client.cancel(job.id as string, 'api.0')).toBe('cancelling');
     expect(await exited).toBe('cancelled');
     expect(performance.now() - asked).toBeLessThan(2000);
-    expect(await j.finished(job.id as string)).toMatchObject({
+    expect(await t.j.finished(job.id as string)).toMatchObject({
       state: 'failed',
       attemptsMade: 1,
       exit: { reason: 'cancelled' },
@@ -166,31 +158,31 @@ describe('the control channel', () => {
 
   it('delivers messages from outside to a running job, in order', async () => {
     await startWorker(redis.server.url);
-    const job = await j.client.submit({ function: 'receive', input: { count: 5 } });
-    const pid = await runningPid(j, job.id as string);
-    for (let i = 0; i < 5; i++) await j.control.send(pid, 'api.0', { n: i });
-    const view = await j.finished(job.id as string);
+    const job = await t.j.client.submit({ function: 'receive', input: { count: 5 } });
+    const pid = await runningPid(t.j, job.id as string);
+    for (let i = 0; i < 5; i++) await t.j.control.send(pid, 'api.0', { n: i });
+    const view = await t.j.finished(job.id as string);
     expect(view.result).toEqual([0, 1, 2, 3, 4].map((n) => ({ n })));
-    const { logs } = await j.queue.getJobLogs(job.id as string);
+    const { logs } = await t.j.queue.getJobLogs(job.id as string);
     expect(logs).toContain('[info] received {"n":0}');
   });
 
   it("the control channel reaches job processes only, not the node's own", async () => {
     const worker = await startWorker(redis.server.url);
     const supervisor = worker.node.whereis('beamline_jobs') as string;
-    expect(await j.control.exit(supervisor, 'api.0', 'kill')).toBe(1);
-    const probe = await j.client.submit({ function: 'echo', input: 'after' });
-    expect((await j.finished(probe.id as string)).state).toBe('completed');
+    expect(await t.j.control.exit(supervisor, 'api.0', 'kill')).toBe(1);
+    const probe = await t.j.client.submit({ function: 'echo', input: 'after' });
+    expect((await t.j.finished(probe.id as string)).state).toBe('completed');
     expect(worker.node.isAlive(supervisor)).toBe(true);
   });
 
   it('a kill for a pid of this node arrives from another process through Redis', async () => {
     const worker = await startWorker(redis.server.url);
-    const job = await j.client.submit({ function: 'sleep', input: { ms: 60_000 }, attempts: 1 });
-    const pid = await runningPid(j, job.id as string);
+    const job = await t.j.client.submit({ function: 'sleep', input: { ms: 60_000 }, attempts: 1 });
+    const pid = await runningPid(t.j, job.id as string);
     const exited = worker.node.waitExit(pid);
-    expect(await j.control.exit(pid, 'api.0', 'kill')).toBe(1);
+    expect(await t.j.control.exit(pid, 'api.0', 'kill')).toBe(1);
     expect(await exited).toBe('killed');
-    expect(await j.finished(job.id as string)).toMatchObject({ state: 'failed', exit: { reason: 'killed' } });
+    expect(await t.j.finished(job.id as string)).toMatchObject({ state: 'failed', exit: { reason: 'killed' } });
   });
 });

@@ -1,18 +1,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { useRedisServer } from '@beamline/testing/vitest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Jobs, jobs, runningPid, startWorker } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { runningPid, startWorker, useJobs } from './helpers.js';
 
-const redis = useRedisServer();
-let j: Jobs;
-
-beforeAll(async () => {
-  j = await jobs(redis.server.url);
-});
-afterAll(async () => {
-  await j.close();
-});
+const t = useJobs();
+const redis = t.redis;
 
 describe('the worker as an OS process', () => {
   it('refuses to start with an invalid configuration, naming the variable, and exits 78', async () => {
@@ -36,10 +28,10 @@ describe('HTTP endpoints', () => {
     const base = `http://127.0.0.1:${worker.httpPort}`;
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
     expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ status: 'ready', reasons: [] });
-    const done = await j.client.submit({ function: 'echo', input: 1 });
-    await j.finished(done.id as string);
-    const failed = await j.client.submit({ function: 'loop', timeoutMs: 50, attempts: 1 });
-    await j.finished(failed.id as string);
+    const done = await t.j.client.submit({ function: 'echo', input: 1 });
+    await t.j.finished(done.id as string);
+    const failed = await t.j.client.submit({ function: 'loop', timeoutMs: 50, attempts: 1 });
+    await t.j.finished(failed.id as string);
     const response = await fetch(`${base}/metrics`);
     expect(response.headers.get('content-type')).toContain('text/plain');
     const text = await response.text();
@@ -80,13 +72,13 @@ describe('HTTP endpoints', () => {
 
   it('/readyz says not ready while draining', async () => {
     const worker = await startWorker(redis.server.url, { DRAIN_DEADLINE_MS: '5000' });
-    const job = await j.client.submit({ function: 'sleep', input: { ms: 300 } });
-    await runningPid(j, job.id as string);
+    const job = await t.j.client.submit({ function: 'sleep', input: { ms: 300 } });
+    await runningPid(t.j, job.id as string);
     const draining = worker.drain();
     const ready = await fetch(`http://127.0.0.1:${worker.httpPort}/readyz`);
     expect(ready.status).toBe(503);
     expect(await ready.json()).toMatchObject({ reasons: expect.arrayContaining(['draining']) });
     expect(await draining).toEqual({ finished: 1, handedBack: 0 });
-    expect((await j.client.get(job.id as string))?.state).toBe('completed');
+    expect((await t.j.client.get(job.id as string))?.state).toBe('completed');
   });
 });
