@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { WorkerNode } from '../src/worker-node.js';
+import { WorkerNode, type WorkerNodeOptions } from '../src/worker-node.js';
 
 const started: WorkerNode[] = [];
 const children: ChildProcess[] = [];
@@ -21,7 +21,11 @@ afterEach(async () => {
 let serial = 0;
 
 /** A worker node in this process, on a private Redis, with test-friendly settings. Stopped after the test. */
-export async function startWorker(redisUrl: string, env: Record<string, string> = {}): Promise<WorkerNode> {
+export async function startWorker(
+  redisUrl: string,
+  env: Record<string, string> = {},
+  options: WorkerNodeOptions = {},
+): Promise<WorkerNode> {
   const config = loadConfig({
     REDIS_URL: redisUrl,
     METRICS_PORT: '0',
@@ -31,7 +35,7 @@ export async function startWorker(redisUrl: string, env: Record<string, string> 
     LOG_LEVEL: 'silent',
     ...env,
   });
-  const worker = await WorkerNode.start(config, pino({ level: config.logLevel }));
+  const worker = await WorkerNode.start(config, pino({ level: config.logLevel }), options);
   started.push(worker);
   return worker;
 }

@@ -22,6 +22,38 @@ describe('the worker as an OS process', () => {
   });
 });
 
+describe('supervision all the way up', () => {
+  it('restarts a crashed component, and gives up (the OS process must exit) when they keep crashing', async () => {
+    let fatal: unknown;
+    const worker = await startWorker(redis.server.url, {}, { onFatal: (reason) => (fatal = reason) });
+    const consumerPid = () =>
+      worker.node.processes().find((pid) => worker.node.processInfo(pid)?.initialFunction === 'consumer');
+    const first = consumerPid() as string;
+    const exited = worker.node.waitExit(first);
+    worker.node.exit(first, 'kill');
+    await exited;
+    await until(() => consumerPid() !== undefined && consumerPid() !== first);
+    const probe = await t.j.client.submit({ function: 'echo', input: 'restarted' });
+    expect((await t.j.finished(probe.id as string)).state).toBe('completed');
+    expect(fatal).toBeUndefined();
+    for (let i = 0; i < 6 && fatal === undefined; i++) {
+      const pid = consumerPid();
+      if (pid) worker.node.exit(pid, 'kill');
+      await until(() => fatal !== undefined || (consumerPid() !== undefined && consumerPid() !== pid));
+    }
+    expect(fatal).toBe('shutdown');
+    expect((await fetch(`http://127.0.0.1:${worker.httpPort}/healthz`)).status).toBe(503);
+  });
+});
+
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 describe('HTTP endpoints', () => {
   it('serves /healthz, /readyz and /metrics with the scheduler and job metrics', async () => {
     const worker = await startWorker(redis.server.url);
