@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { exitOf, type Jobs, runningPid, spawnWorker, startWorker, useJobs } from './helpers.js';
+import { exitOf, type Jobs, runningPid, spawnWorker, startWorker, until, useJobs } from './helpers.js';
 
 const t = useJobs({ appendOnly: true });
 const redis = t.redis;
@@ -101,12 +101,4 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
-}
-
-async function until(condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }

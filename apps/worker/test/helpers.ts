@@ -162,3 +162,12 @@ export function useJobs(options: RedisServerOptions = {}): {
     },
   };
 }
+
+/** Polls `condition` until it holds (for states only visible by asking: Redis counts, HTTP probes). */
+export async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { runningPid, startWorker, useJobs } from './helpers.js';
+import { runningPid, startWorker, until, useJobs } from './helpers.js';
 
 const t = useJobs();
 const redis = t.redis;
@@ -45,14 +45,6 @@ describe('supervision all the way up', () => {
     expect((await fetch(`http://127.0.0.1:${worker.httpPort}/healthz`)).status).toBe(503);
   });
 });
-
-async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 describe('HTTP endpoints', () => {
   it('serves /healthz, /readyz and /metrics with the scheduler and job metrics', async () => {
