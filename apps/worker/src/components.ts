@@ -111,7 +111,35 @@ export function consumer(
 }
 
 /** Publishes the node's presence and scheduler stats every few seconds, for the API's cluster view. */
-export function heartbeat(node: Node, scheduler: Scheduler, redis: Redis, keys: Keys, logger: Logger): ChildSpec {
+/** What the heartbeat says about each live job process, for the API's process listing. */
+function liveProcesses(node: Node, jobOf: (pid: string) => { jobId: string; tenant: string } | undefined): object[] {
+  const processes: object[] = [];
+  for (const pid of node.processes()) {
+    const info = node.processInfo(pid);
+    if (info?.kind !== 'isolated') continue;
+    processes.push({
+      pid,
+      function: info.initialFunction,
+      status: info.status,
+      cpuTimeNs: info.cpuTimeNs,
+      memory: info.memory,
+      messageQueueLength: info.messageQueueLength,
+      priority: info.priority,
+      ...jobOf(pid),
+    });
+    if (processes.length >= 1000) break;
+  }
+  return processes;
+}
+
+export function heartbeat(
+  node: Node,
+  scheduler: Scheduler,
+  redis: Redis,
+  keys: Keys,
+  logger: Logger,
+  jobOf: (pid: string) => { jobId: string; tenant: string } | undefined,
+): ChildSpec {
   const everyMs = 5000;
   return {
     id: 'heartbeat',
@@ -124,7 +152,12 @@ export function heartbeat(node: Node, scheduler: Scheduler, redis: Redis, keys: 
                 .multi()
                 .zadd(keys.nodes, Date.now(), node.id)
                 .zremrangebyscore(keys.nodes, 0, Date.now() - 60_000)
-                .set(keys.node(node.id), JSON.stringify({ at: Date.now(), stats: scheduler.stats() }), 'EX', 15)
+                .set(
+                  keys.node(node.id),
+                  JSON.stringify({ at: Date.now(), stats: scheduler.stats(), processes: liveProcesses(node, jobOf) }),
+                  'EX',
+                  15,
+                )
                 .exec();
             } catch (error) {
               logger.warn({ err: error }, 'heartbeat failed; retrying');

@@ -53,8 +53,8 @@ export class JobRunner {
   readonly running = new Map<string, Pid | undefined>();
   /** Pids this node killed to hand their jobs back (draining); any other `shutdown` exit is abnormal. */
   private readonly handingBack = new Set<Pid>();
-  /** Job processes by pid, with their tenant, for the signal guard. */
-  private readonly tenants = new Map<Pid, string>();
+  /** Job processes by pid, with their job and tenant, for the signal guard and the heartbeat. */
+  private readonly jobs = new Map<Pid, { readonly jobId: string; readonly tenant: string }>();
   private draining = false;
   private idleWaiters = new Set<() => void>();
 
@@ -62,7 +62,12 @@ export class JobRunner {
 
   /** The tenant of a job process of this node, or undefined for any other pid. */
   tenantOf(pid: Pid): string | undefined {
-    return this.tenants.get(pid);
+    return this.jobs.get(pid)?.tenant;
+  }
+
+  /** The job a process of this node runs, if it runs one. */
+  jobOf(pid: Pid): { readonly jobId: string; readonly tenant: string } | undefined {
+    return this.jobs.get(pid);
   }
 
   /** From now on, jobs that arrive are handed back at once instead of started. */
@@ -100,7 +105,7 @@ export class JobRunner {
     this.running.delete(jobId);
     if (pid !== undefined) {
       this.handingBack.delete(pid);
-      this.tenants.delete(pid);
+      this.jobs.delete(pid);
     }
     if (this.running.size > 0) return;
     for (const waiter of [...this.idleWaiters]) waiter();
@@ -162,16 +167,17 @@ export class JobRunner {
     }
     const pid = started.pid;
     this.running.set(jobId, pid);
-    this.tenants.set(pid, data.tenant);
+    this.jobs.set(pid, { jobId, tenant: data.tenant });
     const run: RunOfJob = { pid, exited, cancelRequested: false, startedAt, label, result };
     try {
       const entry: RunningJob = { pid, node: deps.nodeId, startedAt, attempt: job.attemptsMade + 1 };
       const marks = await deps.redis
         .multi()
         .hset(deps.keys.running, jobId, JSON.stringify(entry))
+        .hset(deps.keys.pids, pid, JSON.stringify({ jobId, tenant: data.tenant, node: deps.nodeId }))
         .get(deps.keys.cancelRequested(jobId))
         .exec();
-      if (marks?.[1]?.[1] === '1') {
+      if (marks?.[2]?.[1] === '1') {
         run.cancelRequested = true;
         deps.kill(pid, 'cancelled');
       }
@@ -196,21 +202,32 @@ export class JobRunner {
     const cancelled = cancelRequested && reason !== 'normal';
     const finalReason = cancelled ? 'cancelled' : reason;
     if (finalReason === 'normal') {
-      await deps.redis.multi().hdel(deps.keys.running, jobId).hdel(deps.keys.exits, jobId).exec();
+      await deps.redis
+        .multi()
+        .hdel(deps.keys.running, jobId)
+        .hdel(deps.keys.pids, pid)
+        .hdel(deps.keys.exits, jobId)
+        .hincrby(deps.keys.backlog, data.tenant, -1)
+        .exec();
       deps.metrics.jobCompleted(data.function);
       return result.value;
     }
     const exit = describeExit(finalReason);
     if (finalReason === 'shutdown' && this.handingBack.has(pid)) {
-      await deps.redis.hdel(deps.keys.running, jobId);
+      await deps.redis.multi().hdel(deps.keys.running, jobId).hdel(deps.keys.pids, pid).exec();
       deps.metrics.jobHandedBack();
       deps.logger.info({ jobId, pid }, 'job handed back to the queue (node draining)');
       await job.moveToWait(token);
       throw new WaitingError();
     }
-    await deps.redis.multi().hdel(deps.keys.running, jobId).hset(deps.keys.exits, jobId, JSON.stringify(exit)).exec();
     const retried =
       !FINAL.has(exit.reason) && data.restart === 'transient' && job.attemptsMade + 1 < (job.opts.attempts ?? 1);
+    const ended = deps.redis
+      .multi()
+      .hdel(deps.keys.running, jobId)
+      .hdel(deps.keys.pids, pid)
+      .hset(deps.keys.exits, jobId, JSON.stringify(exit));
+    await (retried ? ended : ended.hincrby(deps.keys.backlog, data.tenant, -1)).exec();
     deps.metrics.jobFailed(data.function, exit.reason, retried);
     deps.logger.warn({ jobId, pid, function: label, exit: exit.reason, retried }, exit.message);
     const where = `(attempt ${job.attemptsMade + 1}: pid ${pid} on node ${deps.nodeId})`;

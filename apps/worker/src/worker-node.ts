@@ -134,7 +134,7 @@ export class WorkerNode {
           ).ref,
       },
       controlListener(this.node, this.subscriber, this.keys, logger),
-      heartbeat(this.node, this.scheduler, this.redis, this.keys, logger),
+      heartbeat(this.node, this.scheduler, this.redis, this.keys, logger, (pid) => this.runner.jobOf(pid)),
       consumer(
         this.consumerHandle,
         QUEUE_NAME,

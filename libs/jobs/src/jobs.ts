@@ -130,7 +130,13 @@ export class JobClient {
       ...(job.delayMs ? { delay: job.delayMs } : {}),
       ...(job.idempotencyKey ? { jobId: idempotentJobId(tenant, job.idempotencyKey) } : {}),
     };
-    return this.queue.add(fn.name, data, options);
+    const added = await this.queue.add(fn.name, data, options);
+    await this.redis
+      .multi()
+      .zadd(this.keys.tenantJobs(tenant), 'NX', data.submittedAt, added.id as string)
+      .hincrby(this.keys.backlog, tenant, 1)
+      .exec();
+    return added;
   }
 
   async get(jobId: string): Promise<JobView | undefined> {
@@ -173,6 +179,7 @@ export class JobClient {
     if (state !== 'active') {
       try {
         await job.remove();
+        await this.redis.hincrby(this.keys.backlog, (job.data as JobData).tenant, -1);
         return 'removed';
       } catch {
         // Taken by a worker meanwhile: cancel it as a running job.
@@ -195,7 +202,12 @@ export class JobClient {
   async requeue(jobId: string): Promise<boolean> {
     const job = await this.queue.getJob(jobId);
     if (!job || (await job.getState()) !== 'failed') return false;
-    await this.redis.multi().hdel(this.keys.exits, jobId).del(this.keys.cancelRequested(jobId)).exec();
+    await this.redis
+      .multi()
+      .hdel(this.keys.exits, jobId)
+      .del(this.keys.cancelRequested(jobId))
+      .hincrby(this.keys.backlog, (job.data as JobData).tenant, 1)
+      .exec();
     await job.retry('failed', { resetAttemptsMade: true });
     return true;
   }

@@ -36,6 +36,21 @@ export class Keys {
     return `${this.prefix}:running`;
   }
 
+  /** HASH pid → JSON { jobId, tenant, node } while a job's process runs (for the API's process endpoints). */
+  get pids(): string {
+    return `${this.prefix}:pids`;
+  }
+
+  /** HASH tenant → jobs submitted and not yet ended (for backlog caps). */
+  get backlog(): string {
+    return `${this.prefix}:backlog`;
+  }
+
+  /** ZSET per tenant: job id → submission time, newest last (for listing a tenant's jobs). */
+  tenantJobs(tenant: string): string {
+    return `${this.prefix}:tenant:${tenant}:jobs`;
+  }
+
   /** HASH job id → JSON structured exit reason of the job's last abnormal end. */
   get exits(): string {
     return `${this.prefix}:exits`;
