@@ -55,6 +55,7 @@ export interface JobView {
   /** How its last run ended abnormally, when it did. */
   readonly exit: JobExit | undefined;
   readonly submittedAt: number;
+  readonly requestHash: string | undefined;
   readonly startedAt: number | undefined;
   readonly finishedAt: number | undefined;
 }
@@ -81,7 +82,11 @@ export class JobClient {
    * Validates and enqueues a job for `tenant` (who submits it: the API passes the tenant of the
    * authenticated key), pinned to the function version current now.
    */
-  async submit(spec: JobSpec, tenant: string = DEFAULT_TENANT): Promise<Job<JobData>> {
+  async submit(
+    spec: JobSpec,
+    tenant: string = DEFAULT_TENANT,
+    submission: { readonly requestHash?: string } = {},
+  ): Promise<Job<JobData>> {
     const validTenant = tenantSchema.safeParse(tenant);
     if (!validTenant.success || tenant === BUILTIN_TENANT) {
       throw new JobSpecError(
@@ -120,6 +125,7 @@ export class JobClient {
       priority,
       restart: job.restart ?? 'transient',
       submittedAt: Date.now(),
+      ...(submission.requestHash ? { requestHash: submission.requestHash } : {}),
     };
     const options: JobsOptions = {
       attempts: job.restart === 'temporary' ? 1 : attempts,
@@ -140,10 +146,19 @@ export class JobClient {
   }
 
   async get(jobId: string): Promise<JobView | undefined> {
-    const job = (await this.queue.getJob(jobId)) as Job<JobData> | undefined;
+    // The state and the job's hash are read separately: a job that moves between the two reads
+    // would show a final state with the hash of before (no result). Read until they agree.
+    let job: Job<JobData> | undefined;
+    let state = '';
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const before = await this.queue.getJobState(jobId);
+      job = (await this.queue.getJob(jobId)) as Job<JobData> | undefined;
+      if (!job) return undefined;
+      state = await job.getState();
+      if (state === before) break;
+    }
     if (!job) return undefined;
-    const [state, running, exit] = await Promise.all([
-      job.getState(),
+    const [running, exit] = await Promise.all([
       this.redis.hget(this.keys.running, jobId),
       this.redis.hget(this.keys.exits, jobId),
     ]);
@@ -162,6 +177,7 @@ export class JobClient {
       running: running ? (JSON.parse(running) as RunningJob) : undefined,
       exit: exit ? (JSON.parse(exit) as JobExit) : undefined,
       submittedAt: job.timestamp,
+      requestHash: job.data.requestHash,
       startedAt: job.processedOn,
       finishedAt: job.finishedOn,
     };

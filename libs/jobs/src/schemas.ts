@@ -88,6 +88,8 @@ export interface JobData {
   readonly priority: JobPriority;
   readonly restart: z.infer<typeof restartSchema>;
   readonly submittedAt: number;
+  /** sha256 of the request that submitted it, to tell a replayed idempotency key from a conflicting one. */
+  readonly requestHash?: string;
 }
 
 /** BullMQ priorities: 0 (no priority) is served first, then 1, 2, 3. */

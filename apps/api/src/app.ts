@@ -1,0 +1,88 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { type AuthVariables, authenticate } from './auth.js';
+import type { ApiDeps } from './deps.js';
+import { docsPage, openApiDocument } from './openapi.js';
+import { ApiError, problem } from './problem.js';
+import { clusterRoutes } from './routes/cluster.js';
+import { functionRoutes } from './routes/functions.js';
+import { jobRoutes } from './routes/jobs.js';
+import { processRoutes } from './routes/processes.js';
+
+type Env = { Variables: AuthVariables };
+
+/** Errors ioredis and BullMQ raise while Redis is unreachable. */
+function isRedisUnavailable(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : '';
+  return /Connection is closed|ECONNREFUSED|Stream isn't writeable|enableOfflineQueue|Redis is not reachable|ETIMEDOUT/i.test(
+    message,
+  );
+}
+
+/** The Hono application: /v1 under API-key auth, plus health, readiness, metrics and docs. */
+export function createApp(deps: ApiDeps): Hono<Env> {
+  const app = new Hono<Env>();
+  const document = openApiDocument();
+
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    await next();
+    deps.metrics.requestSeconds.observe(
+      { route: c.req.routePath || 'unmatched', method: c.req.method, status: String(c.res.status) },
+      (performance.now() - started) / 1000,
+    );
+  });
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', (c) =>
+    deps.redis.status === 'ready'
+      ? c.json({ status: 'ready' })
+      : c.json({ status: 'not ready', reasons: [`redis ${deps.redis.status}`] }, 503),
+  );
+  app.get('/metrics', async (c) =>
+    c.body(await deps.metrics.registry.metrics(), 200, { 'content-type': deps.metrics.registry.contentType }),
+  );
+  app.get('/openapi.json', (c) => c.json(document));
+  app.get('/docs', (c) => c.html(docsPage(document)));
+
+  app.use('/v1/*', authenticate(deps.config.apiKeys));
+  app.use('/v1/*', async (c, next) => {
+    if (deps.redis.status !== 'ready') {
+      throw new ApiError(
+        503,
+        'Service unavailable',
+        'Redis is unreachable; nothing was changed. Retry shortly.',
+        {},
+        { 'retry-after': '5' },
+      );
+    }
+    await next();
+  });
+  const limit = bodyLimit({
+    maxSize: deps.config.maxBodyBytes,
+    onError: () => {
+      throw new ApiError(413, 'Payload too large', `Request bodies may be at most ${deps.config.maxBodyBytes} bytes.`);
+    },
+  });
+  app.use('/v1/jobs/*', limit);
+  app.use('/v1/jobs', limit);
+  app.use('/v1/processes/*', limit);
+  app.route('/v1/functions', functionRoutes(deps));
+  app.route('/v1/jobs', jobRoutes(deps));
+  app.route('/v1/processes', processRoutes(deps));
+  app.route('/v1', clusterRoutes(deps));
+
+  app.notFound((c) => problem(c, new ApiError(404, 'Not found', `No route ${c.req.method} ${c.req.path}; see /docs.`)));
+  app.onError((error, c) => {
+    if (error instanceof ApiError) return problem(c, error);
+    if (isRedisUnavailable(error)) {
+      return problem(
+        c,
+        new ApiError(503, 'Service unavailable', 'Redis is unreachable. Retry shortly.', {}, { 'retry-after': '5' }),
+      );
+    }
+    deps.logger.error({ err: error, path: c.req.path }, 'request failed');
+    return problem(c, new ApiError(500, 'Internal error', 'The request failed unexpectedly; it has been logged.'));
+  });
+  return app;
+}

@@ -1,0 +1,20 @@
+import type { ControlPublisher, FunctionRegistry, JobClient, Keys } from '@beamline/jobs';
+import type { Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { ApiConfig } from './config.js';
+import type { ApiMetrics } from './metrics.js';
+
+/** What the routes work with. */
+export interface ApiDeps {
+  readonly config: ApiConfig;
+  readonly redis: Redis;
+  readonly queue: Queue;
+  readonly events: QueueEvents;
+  readonly keys: Keys;
+  readonly registry: FunctionRegistry;
+  readonly jobs: JobClient;
+  readonly control: ControlPublisher;
+  readonly metrics: ApiMetrics;
+  readonly logger: Logger;
+}

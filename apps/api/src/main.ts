@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+import { pino } from 'pino';
+import { ConfigError, loadConfig } from './config.js';
+import { startApi } from './server.js';
+
+const EXIT_CONFIG = 78;
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(EXIT_CONFIG);
+  }
+  const logger = pino({ level: config.logLevel, base: { service: 'api' } });
+  const api = await startApi(config, logger);
+  const stop = () => {
+    logger.info('stopping');
+    api.close().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`The API could not start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

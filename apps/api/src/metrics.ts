@@ -1,0 +1,25 @@
+import { Counter, Histogram, Registry } from 'prom-client';
+
+/** The API's Prometheus metrics (docs/metrics.md). */
+export class ApiMetrics {
+  readonly registry = new Registry();
+  readonly requestSeconds = new Histogram({
+    name: 'beamline_http_request_duration_seconds',
+    help: 'API request duration by route, method and status',
+    labelNames: ['route', 'method', 'status'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly submitted = new Counter({
+    name: 'beamline_jobs_submitted_total',
+    help: 'Jobs accepted by the API, by tenant',
+    labelNames: ['tenant'],
+    registers: [this.registry],
+  });
+  readonly rejected = new Counter({
+    name: 'beamline_jobs_rejected_total',
+    help: 'Job submissions refused by the API, by reason (invalid, backlog, unavailable, conflict)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+}

@@ -1,0 +1,67 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ControlPublisher, FunctionRegistry, JobClient, Keys, QUEUE_NAME } from '@beamline/jobs';
+import { serve } from '@hono/node-server';
+import { Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { createApp } from './app.js';
+import type { ApiConfig } from './config.js';
+import { ApiMetrics } from './metrics.js';
+
+export interface RunningApi {
+  readonly port: number;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Connects to Redis (commands fail fast while it is down: the API answers 503) and serves the app. */
+export async function startApi(config: ApiConfig, logger: Logger): Promise<RunningApi> {
+  const redis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  redis.on('error', (error) => logger.warn({ err: error.message }, 'Redis connection error; reconnecting'));
+  const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
+  const keys = new Keys(config.prefix);
+  const queue = new Queue(QUEUE_NAME, { connection, prefix: config.prefix });
+  const events = new QueueEvents(QUEUE_NAME, { connection, prefix: config.prefix });
+  events.setMaxListeners(0);
+  queue.on('error', (error) => logger.warn({ err: error.message }, 'queue connection error'));
+  events.on('error', (error) => logger.warn({ err: error.message }, 'queue events connection error'));
+  // Serve at once either way; while Redis is down, /v1 answers 503 until it comes back.
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 5000);
+    redis.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  const registry = new FunctionRegistry(redis, keys);
+  const control = new ControlPublisher(redis, keys);
+  const app = createApp({
+    config,
+    redis,
+    queue,
+    events,
+    keys,
+    registry,
+    jobs: new JobClient(queue, registry, redis, keys, control),
+    control,
+    metrics: new ApiMetrics(),
+    logger,
+  });
+  const server = await new Promise<Server>((resolve) => {
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s as Server));
+  });
+  const port = (server.address() as AddressInfo).port;
+  logger.info({ port }, 'API listening');
+  return {
+    port,
+    url: `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`,
+    async close() {
+      server.closeAllConnections?.();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await events.close().catch(() => undefined);
+      await queue.close().catch(() => undefined);
+      redis.disconnect();
+    },
+  };
+}
