@@ -46,7 +46,7 @@ export function createApp(deps: ApiDeps): Hono<Env> {
   app.get('/docs', (c) => c.html(docsPage(document)));
 
   app.use('/v1/*', authenticate(deps.config.apiKeys));
-  app.use('/v1/*', async (c, next) => {
+  app.use('/v1/*', async (_c, next) => {
     if (deps.redis.status !== 'ready') {
       throw new ApiError(
         503,

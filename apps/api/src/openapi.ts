@@ -271,7 +271,7 @@ export function docsPage(document: object): string {
         .filter(([method]) => method !== 'parameters')
         .map(
           ([method, op]) =>
-            `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${route}</code></td><td>${escape(op.summary ?? '')}${op.description ? `<br><small>${escape(op.description)}</small>` : ''}</td></tr>`,
+            `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${route}</code></td><td>${escapeHtml(op.summary ?? '')}${op.description ? `<br><small>${escapeHtml(op.description)}</small>` : ''}</td></tr>`,
         ),
     )
     .join('\n');
@@ -281,6 +281,6 @@ export function docsPage(document: object): string {
 <table>${rows}</table></body></html>`;
 }
 
-function escape(text: string): string {
+function escapeHtml(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }

@@ -23,7 +23,7 @@ describe('auth', () => {
 describe('functions', () => {
   it('deploys versions (source or JSON with defaults), lists, gets and deletes them', async () => {
     const first = await p.call('PUT', '/v1/functions/greet', {
-      raw: 'export default async (name) => `hello ${name}`;',
+      raw: "export default async (name) => 'hello ' + name;",
       headers: { 'content-type': 'application/javascript' },
     });
     expect(first).toMatchObject({
@@ -31,12 +31,12 @@ describe('functions', () => {
       body: { name: 'greet', version: 1, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
     });
     const same = await p.call('PUT', '/v1/functions/greet', {
-      raw: 'export default async (name) => `hello ${name}`;',
+      raw: "export default async (name) => 'hello ' + name;",
       headers: { 'content-type': 'application/javascript' },
     });
     expect(same).toMatchObject({ status: 200, body: { version: 1 } });
     const second = await p.call('PUT', '/v1/functions/greet', {
-      body: { code: 'export default async (name) => `hi ${name}`;', defaults: { timeoutMs: 5000 } },
+      body: { code: "export default async (name) => 'hi ' + name;", defaults: { timeoutMs: 5000 } },
     });
     expect(second).toMatchObject({ status: 201, body: { version: 2, defaults: { timeoutMs: 5000 } } });
     const got = await p.call('GET', '/v1/functions/greet');
@@ -262,6 +262,7 @@ describe('service endpoints', () => {
     const metrics = await (await fetch(`${p.api.url}/metrics`)).text();
     expect(metrics).toMatch(/beamline_http_request_duration_seconds_bucket\{[^}]*route="\/v1\/jobs"[^}]*status="202"/);
     expect(metrics).toMatch(/beamline_jobs_submitted_total\{tenant="acme"\} \d+/);
+    // biome-ignore lint/suspicious/noExplicitAny: the document is arbitrary JSON, inspected field by field
     const document = (await (await fetch(`${p.api.url}/openapi.json`)).json()) as any;
     expect(document.openapi).toBe('3.1.0');
     expect(document.components.schemas.JobSubmission.properties.priority.enum).toEqual([

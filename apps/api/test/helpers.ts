@@ -11,6 +11,10 @@ export const KEYS = {
   admin: 'admin-key-0123456789abcdef',
 } as const;
 
+/** A JSON response body, read field by field by the tests. */
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are arbitrary JSON
+export type Json = any;
+
 export interface Platform {
   readonly api: RunningApi;
   readonly worker: WorkerNode;
@@ -20,7 +24,7 @@ export interface Platform {
     method: string,
     path: string,
     options?: { body?: unknown; as?: keyof typeof KEYS; headers?: Record<string, string>; raw?: string },
-  ): Promise<{ status: number; body: any; headers: Headers }>;
+  ): Promise<{ status: number; body: Json; headers: Headers }>;
 }
 
 /** A private Redis, one worker node and the API, for the tests of one file. */
@@ -93,14 +97,14 @@ export function usePlatform(env: Record<string, string> = {}): {
 }
 
 /** Waits for a job to end through the API's long poll. */
-export async function ended(p: Platform, id: string, as: keyof typeof KEYS = 'acme'): Promise<any> {
+export async function ended(p: Platform, id: string, as: keyof typeof KEYS = 'acme'): Promise<Json> {
   const { status, body } = await p.call('GET', `/v1/jobs/${id}/wait?timeoutMs=20000`, { as });
   if (status !== 200) throw new Error(`job ${id} did not end: ${status} ${JSON.stringify(body)}`);
   return body;
 }
 
 /** Polls until the job runs, and returns it (with its pid). */
-export async function running(p: Platform, id: string): Promise<any> {
+export async function running(p: Platform, id: string): Promise<Json> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     const { body } = await p.call('GET', `/v1/jobs/${id}`);
