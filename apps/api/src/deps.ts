@@ -1,8 +1,9 @@
 import type { ControlPublisher, FunctionRegistry, JobClient, Keys } from '@beamline/jobs';
-import type { Queue, QueueEvents } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ApiConfig } from './config.js';
+import type { JobEvents } from './job-events.js';
 import type { ApiMetrics } from './metrics.js';
 
 /** What the routes work with. */
@@ -10,7 +11,7 @@ export interface ApiDeps {
   readonly config: ApiConfig;
   readonly redis: Redis;
   readonly queue: Queue;
-  readonly events: QueueEvents;
+  readonly events: JobEvents;
   readonly keys: Keys;
   readonly registry: FunctionRegistry;
   readonly jobs: JobClient;

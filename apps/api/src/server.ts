@@ -2,11 +2,12 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ControlPublisher, FunctionRegistry, JobClient, Keys, QUEUE_NAME } from '@beamline/jobs';
 import { serve } from '@hono/node-server';
-import { Queue, QueueEvents } from 'bullmq';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import type { ApiConfig } from './config.js';
+import { JobEvents } from './job-events.js';
 import { ApiMetrics } from './metrics.js';
 
 export interface RunningApi {
@@ -22,10 +23,10 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
   const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
   const keys = new Keys(config.prefix);
   const queue = new Queue(QUEUE_NAME, { connection, prefix: config.prefix });
-  const events = new QueueEvents(QUEUE_NAME, { connection, prefix: config.prefix });
-  events.setMaxListeners(0);
+  const events = new JobEvents(QUEUE_NAME, { connection, prefix: config.prefix }, (error) =>
+    logger.warn({ err: error.message }, 'queue events connection error'),
+  );
   queue.on('error', (error) => logger.warn({ err: error.message }, 'queue connection error'));
-  events.on('error', (error) => logger.warn({ err: error.message }, 'queue events connection error'));
   // Serve at once either way; while Redis is down, /v1 answers 503 until it comes back.
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, 5000);

@@ -43,9 +43,13 @@ export function sha256Of(source: string): string {
  * latest version instead of making a new one.
  */
 export class FunctionRegistry {
+  /** Resolutions of "name" / "name@version" for a second; this instance's own deploys and deletes clear it. */
+  private readonly resolved = new Map<string, { readonly at: number; readonly fn: DeployedFunction | undefined }>();
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
+    private readonly resolveCacheMs = 1000,
   ) {}
 
   /**
@@ -77,6 +81,7 @@ export class FunctionRegistry {
     }
     const parsedDefaults = check(functionDefaultsSchema, defaults, 'defaults');
     const sha256 = sha256Of(source);
+    this.resolved.clear();
     const latest = await this.get(tenant, name);
     if (latest && latest.sha256 === sha256 && JSON.stringify(latest.defaults) === JSON.stringify(parsedDefaults)) {
       return { ...latest, created: false };
@@ -115,8 +120,14 @@ export class FunctionRegistry {
 
   /** Resolves "name" or "name@version" for a tenant: its own functions first, then the built-in ones. */
   async resolve(tenant: string, ref: string): Promise<DeployedFunction | undefined> {
+    const key = `${tenant}\u0000${ref}`;
+    const cached = this.resolved.get(key);
+    if (cached && Date.now() - cached.at < this.resolveCacheMs) return cached.fn;
     const { name, version } = parseFunctionRef(ref);
-    return (await this.get(tenant, name, version)) ?? (await this.get(BUILTIN_TENANT, name, version));
+    const fn = (await this.get(tenant, name, version)) ?? (await this.get(BUILTIN_TENANT, name, version));
+    if (this.resolved.size > 10_000) this.resolved.clear();
+    this.resolved.set(key, { at: Date.now(), fn });
+    return fn;
   }
 
   /** Every version of a function, newest first. */
@@ -144,6 +155,7 @@ export class FunctionRegistry {
   async delete(tenant: string, name: string): Promise<boolean> {
     const latest = Number(await this.redis.hget(this.keys.function(tenant, name), 'latest'));
     if (!latest) return false;
+    this.resolved.clear();
     const versionKeys = Array.from({ length: latest }, (_, i) => this.keys.functionVersion(tenant, name, i + 1));
     await this.redis
       .multi()

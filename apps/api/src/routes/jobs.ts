@@ -82,10 +82,13 @@ export function jobRoutes(deps: ApiDeps): Hono<Env> {
       }
       throw error;
     }
-    const view = (await deps.jobs.get(added.id as string)) as JobView;
-    if (idempotencyKey !== undefined) return { job: checkReplay(view, requestHash, deps), replayed: false };
+    if (idempotencyKey !== undefined) {
+      // The key may have been taken by a concurrent request: compare with what is stored.
+      const view = (await deps.jobs.get(added.id as string)) as JobView;
+      return { job: checkReplay(view, requestHash, deps), replayed: false };
+    }
     deps.metrics.submitted.inc({ tenant });
-    return { job: toApiJob(view), replayed: false };
+    return { job: toApiJob(justSubmitted(added)), replayed: false };
   };
 
   app.post('/', async (c) => {
@@ -181,7 +184,8 @@ export function jobRoutes(deps: ApiDeps): Hono<Env> {
     const deadline = Date.now() + parsed.data.timeoutMs;
     for (;;) {
       // Listen before reading, so an end between the read and the wait is not missed.
-      const next = nextJobEvent(deps, id, deadline - Date.now());
+      // Re-check at least every second: an event can be missed while the event reader connects.
+      const next = deps.events.next(id, Math.min(1000, deadline - Date.now()));
       const job = toApiJob(await visible(tenant, id));
       if (ENDED.has(job.state) || Date.now() >= deadline) {
         next.cancel();
@@ -199,10 +203,10 @@ export function jobRoutes(deps: ApiDeps): Hono<Env> {
       let logsSent = 0;
       let lastProgress = JSON.stringify(job.progress);
       await stream.writeSSE({ event: 'state', data: JSON.stringify(job) });
-      let event = nextJobEvent(deps, id, 500);
+      let event = deps.events.next(id, 500);
       while (!ENDED.has(job.state) && !stream.aborted) {
         await event.happened;
-        event = nextJobEvent(deps, id, 500);
+        event = deps.events.next(id, 500);
         const view = await deps.jobs.get(id);
         if (!view) break;
         const next = toApiJob(view);
@@ -224,6 +228,29 @@ export function jobRoutes(deps: ApiDeps): Hono<Env> {
   return app;
 }
 
+/** The view of a job just added, without reading it back (it cannot have run yet). */
+function justSubmitted(job: Awaited<ReturnType<ApiDeps['jobs']['submit']>>): JobView {
+  return {
+    id: job.id as string,
+    state: job.opts.delay ? 'delayed' : 'waiting',
+    function: job.data.function,
+    version: job.data.version,
+    tenant: job.data.tenant,
+    priority: job.data.priority,
+    input: job.data.input,
+    attemptsMade: 0,
+    attempts: job.opts.attempts ?? 1,
+    progress: 0,
+    result: undefined,
+    running: undefined,
+    exit: undefined,
+    submittedAt: job.timestamp,
+    requestHash: job.data.requestHash,
+    startedAt: undefined,
+    finishedAt: undefined,
+  };
+}
+
 /** The original job for a replayed Idempotency-Key, or 409 when the body differs. */
 function checkReplay(view: JobView, requestHash: string, deps: ApiDeps): ApiJob {
   const stored = view.requestHash;
@@ -234,25 +261,6 @@ function checkReplay(view: JobView, requestHash: string, deps: ApiDeps): ApiJob 
     });
   }
   return toApiJob(view);
-}
-
-/** The next queue event about job `id` (or `ms` passing), listened for from now on. */
-function nextJobEvent(deps: ApiDeps, id: string, ms: number): { happened: Promise<void>; cancel(): void } {
-  const names = ['progress', 'completed', 'failed', 'active', 'waiting', 'delayed', 'removed'] as const;
-  let done: () => void = () => undefined;
-  const happened = new Promise<void>((resolve) => {
-    const listener = (event: { jobId: string }) => {
-      if (event.jobId === id) done();
-    };
-    const timer = setTimeout(() => done(), Math.max(0, ms));
-    done = () => {
-      clearTimeout(timer);
-      for (const name of names) deps.events.off(name, listener as never);
-      resolve();
-    };
-    for (const name of names) deps.events.on(name, listener as never);
-  });
-  return { happened, cancel: () => done() };
 }
 
 export type { JobData };
