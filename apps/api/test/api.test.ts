@@ -136,6 +136,13 @@ describe('jobs', () => {
       body: { jobs: [{ function: 'echo' }, { function: 'echo', priority: 9 }] },
     });
     expect(badInBatch.body.errors[0].path).toBe('jobs.1.priority');
+    const listedBefore = (await p.call('GET', '/v1/jobs?limit=100')).body.jobs.length;
+    const missingInBatch = await p.call('POST', '/v1/jobs/batch', {
+      body: { jobs: [{ function: 'echo' }, { function: 'nope' }] },
+    });
+    expect(missingInBatch).toMatchObject({ status: 404, body: { errors: [{ path: 'jobs.1.function' }] } });
+    expect(missingInBatch.body.detail).toContain('No job of the batch was accepted');
+    expect((await p.call('GET', '/v1/jobs?limit=100')).body.jobs.length).toBe(listedBefore);
     expect((await p.call('GET', '/v1/jobs?limit=1000')).body.errors[0].path).toBe('query.limit');
   });
 

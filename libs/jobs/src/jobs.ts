@@ -87,6 +87,47 @@ export class JobClient {
     tenant: string = DEFAULT_TENANT,
     submission: { readonly requestHash?: string } = {},
   ): Promise<Job<JobData>> {
+    const prepared = await this.prepare(spec, tenant, submission);
+    const added = await this.queue.add(prepared.name, prepared.data, prepared.opts);
+    await this.record(tenant, [added]);
+    return added;
+  }
+
+  /**
+   * Validates every job first (a JobSpecError names `<index>.<field>`), then enqueues them all
+   * with one addBulk: either all are accepted or none.
+   */
+  async submitMany(specs: readonly JobSpec[], tenant: string = DEFAULT_TENANT): Promise<Array<Job<JobData>>> {
+    const prepared = [];
+    for (const [index, spec] of specs.entries()) {
+      try {
+        prepared.push(await this.prepare(spec, tenant, {}));
+      } catch (error) {
+        if (!(error instanceof JobSpecError)) throw error;
+        throw new JobSpecError(`${index}.${error.field}`, `jobs.${index}: ${error.message}`);
+      }
+    }
+    const added = await this.queue.addBulk(prepared);
+    await this.record(tenant, added);
+    return added;
+  }
+
+  /** Indexes jobs under their tenant and counts them in its backlog. */
+  private async record(tenant: string, added: ReadonlyArray<Job<JobData>>): Promise<void> {
+    const index: Array<number | string> = added.flatMap((job) => [job.data.submittedAt, job.id as string]);
+    await this.redis
+      .multi()
+      .zadd(this.keys.tenantJobs(tenant), 'NX', ...index)
+      .hincrby(this.keys.backlog, tenant, added.length)
+      .exec();
+  }
+
+  /** The BullMQ job a spec becomes: validated, its function resolved and pinned, defaults applied. */
+  private async prepare(
+    spec: JobSpec,
+    tenant: string,
+    submission: { readonly requestHash?: string },
+  ): Promise<{ name: string; data: JobData; opts: JobsOptions }> {
     const validTenant = tenantSchema.safeParse(tenant);
     if (!validTenant.success || tenant === BUILTIN_TENANT) {
       throw new JobSpecError(
@@ -127,7 +168,7 @@ export class JobClient {
       submittedAt: Date.now(),
       ...(submission.requestHash ? { requestHash: submission.requestHash } : {}),
     };
-    const options: JobsOptions = {
+    const opts: JobsOptions = {
       attempts: job.restart === 'temporary' ? 1 : attempts,
       backoff: { type: backoff.type, delay: backoff.delayMs },
       removeOnComplete: { age: 24 * 3600, count: 10_000 },
@@ -136,13 +177,7 @@ export class JobClient {
       ...(job.delayMs ? { delay: job.delayMs } : {}),
       ...(job.idempotencyKey ? { jobId: idempotentJobId(tenant, job.idempotencyKey) } : {}),
     };
-    const added = await this.queue.add(fn.name, data, options);
-    await this.redis
-      .multi()
-      .zadd(this.keys.tenantJobs(tenant), 'NX', data.submittedAt, added.id as string)
-      .hincrby(this.keys.backlog, tenant, 1)
-      .exec();
-    return added;
+    return { name: fn.name, data, opts };
   }
 
   async get(jobId: string): Promise<JobView | undefined> {

@@ -110,18 +110,24 @@ export function jobRoutes(deps: ApiDeps): Hono<Env> {
     const parsed = batchSchema.safeParse(await readJson(c));
     if (!parsed.success) throw invalid(parsed.error);
     await backlogAllows(tenant, parsed.data.jobs.length);
-    const jobs: ApiJob[] = [];
-    for (const [index, spec] of parsed.data.jobs.entries()) {
-      try {
-        jobs.push((await submitOne(tenant, spec)).job);
-      } catch (error) {
-        if (error instanceof ApiError) {
-          const detail = `jobs.${index}: ${error.message} (jobs before it were accepted: ${jobs.map((j) => j.id).join(', ') || 'none'})`;
-          throw new ApiError(error.status, error.title, detail, { accepted: jobs });
-        }
-        throw error;
-      }
+    let added: Awaited<ReturnType<typeof deps.jobs.submitMany>>;
+    try {
+      added = await deps.jobs.submitMany(parsed.data.jobs, tenant);
+    } catch (error) {
+      if (!(error instanceof JobSpecError)) throw error;
+      deps.metrics.rejected.inc({ reason: 'invalid' });
+      const notFoundFunction = error.field.endsWith('.function');
+      throw new ApiError(
+        notFoundFunction ? 404 : 400,
+        notFoundFunction ? 'Not found' : 'Invalid request',
+        `${error.message} No job of the batch was accepted.`,
+        {
+          errors: [{ path: `jobs.${error.field}`, message: error.message }],
+        },
+      );
     }
+    deps.metrics.submitted.inc({ tenant }, added.length);
+    const jobs = added.map((job) => toApiJob(justSubmitted(job)));
     return c.json({ jobs }, 202);
   });
 
