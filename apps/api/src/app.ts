@@ -35,7 +35,7 @@ export function createApp(deps: ApiDeps): Hono<Env> {
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) =>
-    deps.redis.status === 'ready'
+    deps.redisReady()
       ? c.json({ status: 'ready' })
       : c.json({ status: 'not ready', reasons: [`redis ${deps.redis.status}`] }, 503),
   );
@@ -47,7 +47,7 @@ export function createApp(deps: ApiDeps): Hono<Env> {
 
   app.use('/v1/*', authenticate(deps.config.apiKeys));
   app.use('/v1/*', async (_c, next) => {
-    if (deps.redis.status !== 'ready') {
+    if (!deps.redisReady()) {
       throw new ApiError(
         503,
         'Service unavailable',
@@ -75,7 +75,7 @@ export function createApp(deps: ApiDeps): Hono<Env> {
   app.notFound((c) => problem(c, new ApiError(404, 'Not found', `No route ${c.req.method} ${c.req.path}; see /docs.`)));
   app.onError((error, c) => {
     if (error instanceof ApiError) return problem(c, error);
-    if (isRedisUnavailable(error)) {
+    if (isRedisUnavailable(error) || !deps.redisReady()) {
       return problem(
         c,
         new ApiError(503, 'Service unavailable', 'Redis is unreachable. Retry shortly.', {}, { 'retry-after': '5' }),

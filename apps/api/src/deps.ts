@@ -18,4 +18,6 @@ export interface ApiDeps {
   readonly control: ControlPublisher;
   readonly metrics: ApiMetrics;
   readonly logger: Logger;
+  /** Both the API's connection and the queue's are connected (otherwise /v1 answers 503). */
+  readonly redisReady: () => boolean;
 }

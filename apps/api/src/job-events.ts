@@ -28,7 +28,10 @@ export class JobEvents {
         if (event.jobId === id) done();
       };
       const timer = setTimeout(() => done(), Math.max(0, ms));
+      let finished = false;
       done = () => {
+        if (finished) return;
+        finished = true;
         clearTimeout(timer);
         this.remove(listener);
         resolve();
@@ -59,6 +62,7 @@ export class JobEvents {
   private remove(listener: Listener): void {
     this.listeners.delete(listener);
     if (this.listeners.size > 0 || !this.events) return;
+    clearTimeout(this.closeTimer);
     this.closeTimer = setTimeout(() => void this.close(), this.lingerMs);
     this.closeTimer.unref();
   }

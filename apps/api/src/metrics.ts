@@ -12,8 +12,7 @@ export class ApiMetrics {
   });
   readonly submitted = new Counter({
     name: 'beamline_jobs_submitted_total',
-    help: 'Jobs accepted by the API, by tenant',
-    labelNames: ['tenant'],
+    help: 'Jobs accepted by the API',
     registers: [this.registry],
   });
   readonly rejected = new Counter({

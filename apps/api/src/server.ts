@@ -22,19 +22,20 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
   redis.on('error', (error) => logger.warn({ err: error.message }, 'Redis connection error; reconnecting'));
   const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
   const keys = new Keys(config.prefix);
-  const queue = new Queue(QUEUE_NAME, { connection, prefix: config.prefix });
+  // Like the API's own connection, the queue's commands fail at once while Redis is down (503),
+  // instead of waiting in an offline queue; only the event reader needs a blocking connection.
+  const queueRedis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  queueRedis.on('error', () => undefined);
+  const queue = new Queue(QUEUE_NAME, { connection: queueRedis, prefix: config.prefix });
   const events = new JobEvents(QUEUE_NAME, { connection, prefix: config.prefix }, (error) =>
     logger.warn({ err: error.message }, 'queue events connection error'),
   );
   queue.on('error', (error) => logger.warn({ err: error.message }, 'queue connection error'));
   // Serve at once either way; while Redis is down, /v1 answers 503 until it comes back.
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, 5000);
-    redis.once('ready', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+  const deadline = Date.now() + 5000;
+  while ((redis.status !== 'ready' || queueRedis.status !== 'ready') && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
   const registry = new FunctionRegistry(redis, keys);
   const control = new ControlPublisher(redis, keys);
   const app = createApp({
@@ -47,6 +48,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
     jobs: new JobClient(queue, registry, redis, keys, control),
     control,
     metrics: new ApiMetrics(),
+    redisReady: () => redis.status === 'ready' && queueRedis.status === 'ready',
     logger,
   });
   const server = await new Promise<Server>((resolve) => {
@@ -62,6 +64,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await events.close().catch(() => undefined);
       await queue.close().catch(() => undefined);
+      queueRedis.disconnect();
       redis.disconnect();
     },
   };

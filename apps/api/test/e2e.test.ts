@@ -93,6 +93,9 @@ describe('Redis outage', () => {
       ),
     );
     expect(before.every((r) => r.status === 202)).toBe(true);
+    const long = await p.call('POST', '/v1/jobs', { body: { function: 'sleep', input: { ms: 60_000 }, attempts: 1 } });
+    await running(p, long.body.id);
+    const pendingWait = p.call('GET', `/v1/jobs/${long.body.id}/wait?timeoutMs=20000`);
     await redis.server.kill();
     const started = performance.now();
     const during = await p.call('POST', '/v1/jobs', { body: { function: 'echo' } });
@@ -101,6 +104,7 @@ describe('Redis outage', () => {
     expect(during.headers.get('content-type')).toBe('application/problem+json');
     expect((await p.call('GET', `/v1/jobs/${before[0]?.body.id}`)).status).toBe(503);
     expect((await fetch(`${p.api.url}/readyz`)).status).toBe(503);
+    expect((await pendingWait).status).toBe(503);
     expect(performance.now() - started).toBeLessThan(5000);
     await redis.server.restart();
     const deadline = Date.now() + 20_000;

@@ -112,14 +112,15 @@ export class JobClient {
     return added;
   }
 
-  /** Indexes jobs under their tenant and counts them in its backlog. */
-  private async record(tenant: string, added: ReadonlyArray<Job<JobData>>): Promise<void> {
+  /**
+   * Indexes jobs under their tenant and counts in its backlog only those not indexed before: a
+   * replayed idempotency key (BullMQ returns the existing job) does not count twice.
+   */
+  private async record(tenant: string, added: ReadonlyArray<Job<JobData>>): Promise<number> {
     const index: Array<number | string> = added.flatMap((job) => [job.data.submittedAt, job.id as string]);
-    await this.redis
-      .multi()
-      .zadd(this.keys.tenantJobs(tenant), 'NX', ...index)
-      .hincrby(this.keys.backlog, tenant, added.length)
-      .exec();
+    const fresh = await this.redis.zadd(this.keys.tenantJobs(tenant), 'NX', ...index);
+    if (Number(fresh) > 0) await this.redis.hincrby(this.keys.backlog, tenant, Number(fresh));
+    return Number(fresh);
   }
 
   /** The BullMQ job a spec becomes: validated, its function resolved and pinned, defaults applied. */
@@ -253,13 +254,18 @@ export class JobClient {
   async requeue(jobId: string): Promise<boolean> {
     const job = await this.queue.getJob(jobId);
     if (!job || (await job.getState()) !== 'failed') return false;
+    try {
+      // BullMQ moves it atomically: of concurrent requeues, one wins and the others fail here.
+      await job.retry('failed', { resetAttemptsMade: true });
+    } catch {
+      return false;
+    }
     await this.redis
       .multi()
       .hdel(this.keys.exits, jobId)
       .del(this.keys.cancelRequested(jobId))
       .hincrby(this.keys.backlog, (job.data as JobData).tenant, 1)
       .exec();
-    await job.retry('failed', { resetAttemptsMade: true });
     return true;
   }
 }

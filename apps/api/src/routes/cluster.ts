@@ -32,7 +32,7 @@ export function clusterRoutes(deps: ApiDeps): Hono<Env> {
   });
   app.post('/dead-letters/:id/requeue', async (c) => {
     const id = c.req.param('id');
-    const view = await deps.jobs.get(id);
+    const view = /^(\d{1,16}|idem-[0-9a-f]{32})$/.test(id) ? await deps.jobs.get(id) : undefined;
     if (!view || (!c.get('admin') && view.tenant !== c.get('tenant'))) throw notFound(`Dead letter ${id}`);
     if (!(await deps.jobs.requeue(id)))
       throw new ApiError(409, 'Conflict', `Job ${id} is not a dead letter (it is not failed).`);

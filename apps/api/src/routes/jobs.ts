@@ -9,6 +9,12 @@ import { ApiError, invalid, notFound } from '../problem.js';
 import { type ApiJob, ENDED, toApiJob } from '../views.js';
 import { readJson } from './body.js';
 
+/** The ids jobs get: BullMQ's counter, or an idempotency id. Anything else names no job (and may name BullMQ's own keys). */
+const JOB_ID = /^(\d{1,16}|idem-[0-9a-f]{32})$/;
+
+/** An SSE stream ends after this long; clients reconnect (EventSource does so by itself). */
+const MAX_STREAM_MS = 10 * 60_000;
+
 /** Largest batch accepted by POST /v1/jobs/batch. */
 export const MAX_BATCH = 500;
 
@@ -34,6 +40,7 @@ export function jobRoutes(deps: ApiDeps): Hono<Env> {
 
   /** The job, if it belongs to the caller's tenant (another tenant's job does not exist for them). */
   const visible = async (tenant: string, id: string): Promise<JobView> => {
+    if (!JOB_ID.test(id)) throw notFound(`Job ${id}`);
     const view = await deps.jobs.get(id);
     if (!view || view.tenant !== tenant) throw notFound(`Job ${id}`);
     return view;
@@ -87,7 +94,7 @@ export function jobRoutes(deps: ApiDeps): Hono<Env> {
       const view = (await deps.jobs.get(added.id as string)) as JobView;
       return { job: checkReplay(view, requestHash, deps), replayed: false };
     }
-    deps.metrics.submitted.inc({ tenant });
+    deps.metrics.submitted.inc();
     return { job: toApiJob(justSubmitted(added)), replayed: false };
   };
 
@@ -126,7 +133,7 @@ export function jobRoutes(deps: ApiDeps): Hono<Env> {
         },
       );
     }
-    deps.metrics.submitted.inc({ tenant }, added.length);
+    deps.metrics.submitted.inc(added.length);
     const jobs = added.map((job) => toApiJob(justSubmitted(job)));
     return c.json({ jobs }, 202);
   });
@@ -205,13 +212,22 @@ export function jobRoutes(deps: ApiDeps): Hono<Env> {
     const id = c.req.param('id');
     const tenant = c.get('tenant');
     let job = toApiJob(await visible(tenant, id));
+    // HEAD gets the headers only: a stream nobody reads would never be cancelled.
+    if (c.req.method === 'HEAD') return c.body(null, 200, { 'content-type': 'text/event-stream' });
+    const until = Date.now() + MAX_STREAM_MS;
     return streamSSE(c, async (stream) => {
       let logsSent = 0;
       let lastProgress = JSON.stringify(job.progress);
       await stream.writeSSE({ event: 'state', data: JSON.stringify(job) });
       let event = deps.events.next(id, 500);
       while (!ENDED.has(job.state) && !stream.aborted) {
+        if (Date.now() > until) {
+          await stream.writeSSE({ event: 'timeout', data: JSON.stringify({ reconnect: true, job }) });
+          event.cancel();
+          return;
+        }
         await event.happened;
+        await stream.write(': ping\n\n');
         event = deps.events.next(id, 500);
         const view = await deps.jobs.get(id);
         if (!view) break;
