@@ -1,8 +1,20 @@
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** The API's Prometheus metrics (docs/metrics.md). */
 export class ApiMetrics {
   readonly registry = new Registry();
+
+  constructor(redisConnected: () => boolean = () => true) {
+    new Gauge({
+      name: 'beamline_redis_connected',
+      help: '1 while the API is connected to Redis, 0 while it is not',
+      registers: [this.registry],
+      collect() {
+        this.set(redisConnected() ? 1 : 0);
+      },
+    });
+  }
+
   readonly requestSeconds = new Histogram({
     name: 'beamline_http_request_duration_seconds',
     help: 'API request duration by route, method and status',

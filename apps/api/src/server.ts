@@ -47,7 +47,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
     registry,
     jobs: new JobClient(queue, registry, redis, keys, control),
     control,
-    metrics: new ApiMetrics(),
+    metrics: new ApiMetrics(() => redis.status === 'ready' && queueRedis.status === 'ready'),
     redisReady: () => redis.status === 'ready' && queueRedis.status === 'ready',
     logger,
   });

@@ -26,6 +26,7 @@ export function jobChildSpec(node: Node, scheduler: Scheduler): ChildSpec {
         onResult: launch.onResult,
         onProgress: launch.onProgress,
         onLog: launch.onLog,
+        onUsage: launch.onUsage,
       });
       node.kernel.onExit(pid, launch.onExit);
       return pid;
@@ -86,6 +87,7 @@ export function consumer(
   options: WorkerOptions,
   run: (job: Job<JobData>, token: string | undefined) => Promise<unknown>,
   logger: Logger,
+  onStalled: () => void,
 ): ChildSpec {
   return {
     id: 'consumer',
@@ -95,7 +97,10 @@ export function consumer(
           const worker = new Worker<JobData>(queueName, run, options);
           handle.worker = worker;
           worker.on('error', (error) => logger.warn({ err: error }, 'BullMQ worker error'));
-          worker.on('stalled', (jobId) => logger.warn({ jobId }, 'job stalled (its node stopped renewing the lock)'));
+          worker.on('stalled', (jobId) => {
+            onStalled();
+            logger.warn({ jobId }, 'job stalled (its node stopped renewing the lock)');
+          });
           worker.on('closed', () => self.send(self.self, 'closed'));
           try {
             await self.receive((m) => m === 'closed');

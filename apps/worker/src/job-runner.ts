@@ -14,6 +14,7 @@ export interface JobLaunch {
   readonly onExit: (reason: ExitReason) => void;
   readonly onProgress: (value: unknown) => void;
   readonly onLog: (entry: LogEntry) => void;
+  readonly onUsage: (usage: { readonly cpuTimeNs: number }) => void;
 }
 
 /** One run of a job: its process and what the runner learns of it. */
@@ -155,6 +156,7 @@ export class JobRunner {
       onProgress: (value) => {
         job.updateProgress(value as number | object).catch(() => undefined);
       },
+      onUsage: (usage) => deps.metrics.jobCpu(data.function, usage.cpuTimeNs / 1e9),
       onLog: (entry) => {
         const line = typeof entry.message === 'string' ? entry.message : JSON.stringify(entry.message);
         deps.logger[entry.level]({ jobId, pid: entry.pid }, line);

@@ -33,8 +33,10 @@ export class WorkerMetrics {
   private readonly kills: Counter<string>;
   private readonly supervisorRestarts: Counter<string>;
   private readonly intensityExhausted: Counter<string>;
+  private readonly cpuSeconds: Counter<string>;
+  private readonly stalled: Counter<string>;
 
-  constructor(nodeId: string, node: Node, scheduler: Scheduler, queue: Queue) {
+  constructor(nodeId: string, node: Node, scheduler: Scheduler, queue: Queue, redisConnected: () => boolean) {
     const registers = [this.registry];
     this.registry.setDefaultLabels({ node: nodeId });
     const seen = new Map<string, number>();
@@ -162,6 +164,25 @@ export class WorkerMetrics {
         if (counts) for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
       },
     });
+    new Gauge({
+      name: 'beamline_redis_connected',
+      help: '1 while the node is connected to Redis, 0 while it is not',
+      registers,
+      collect() {
+        this.set(redisConnected() ? 1 : 0);
+      },
+    });
+    this.cpuSeconds = new Counter({
+      name: 'beamline_job_cpu_seconds_total',
+      help: "CPU time of job processes, by function (from the kernel's per-thread accounting)",
+      labelNames: ['function'],
+      registers,
+    });
+    this.stalled = new Counter({
+      name: 'beamline_jobs_stalled_total',
+      help: 'Jobs this node found stalled (their node stopped renewing the lock) and recovered',
+      registers,
+    });
     this.runSeconds = new Histogram({
       name: 'beamline_job_run_seconds',
       help: "Time from a job's process start to its exit, by function",
@@ -228,6 +249,14 @@ export class WorkerMetrics {
     this.failed.inc({ function: fn, reason, final: retried ? 'false' : 'true' });
     if (retried) this.restarts.inc({ function: fn });
     if (KILL_REASONS.has(reason)) this.kills.inc({ reason });
+  }
+
+  jobCpu(fn: string, seconds: number): void {
+    this.cpuSeconds.inc({ function: fn }, seconds);
+  }
+
+  jobStalled(): void {
+    this.stalled.inc();
   }
 
   jobHandedBack(): void {

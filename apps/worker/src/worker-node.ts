@@ -71,7 +71,7 @@ export class WorkerNode {
       signalGuard: (from, to) => this.guardSignal(from, to),
       onLog: (entry) => logger.info({ pid: entry.pid }, String(entry.message)),
     });
-    this.metrics = new WorkerMetrics(config.nodeId, this.node, this.scheduler, queue);
+    this.metrics = new WorkerMetrics(config.nodeId, this.node, this.scheduler, queue, () => redis.status === 'ready');
     const registry = new FunctionRegistry(redis, this.keys);
     this.runner = new JobRunner({
       nodeId: config.nodeId,
@@ -148,6 +148,7 @@ export class WorkerNode {
         },
         (job, token) => this.runner.run(job, token),
         logger,
+        () => this.metrics.jobStalled(),
       ),
     ]);
     const root = this.root;

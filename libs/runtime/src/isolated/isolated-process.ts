@@ -22,6 +22,8 @@ export interface IsolatedSpawnOptions extends SpawnOptions, ProcessLimits {
   readonly onProgress?: (value: unknown) => void;
   /** Receives what the function logs with `ctx.log`. */
   readonly onLog?: (entry: LogEntry) => void;
+  /** Receives the process's CPU time when it ends (before its exit signals go out). */
+  readonly onUsage?: (usage: { readonly cpuTimeNs: number }) => void;
 }
 
 /** The scheduler, as an isolated process sees it. */

@@ -536,6 +536,7 @@ export class Scheduler {
     }
     const thread = process.thread as IsolateThread;
     this.collectCpu(process);
+    this.callback(process, 'onUsage', () => process.options.onUsage?.({ cpuTimeNs: process.cpuNs }));
     this.owners.delete(thread);
     process.detach();
     if (phase === 'finished' || thread.dead) {
