@@ -4,7 +4,26 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export class ApiMetrics {
   readonly registry = new Registry();
 
-  constructor(redisConnected: () => boolean = () => true) {
+  /**
+   * `queueDepth` reads BullMQ's counts at scrape time: the API exports queue depth too, so that
+   * an autoscaler sees waiting jobs when no worker runs (scale from zero).
+   */
+  constructor(redisConnected: () => boolean = () => true, queueDepth?: () => Promise<Record<string, number>>) {
+    if (queueDepth) {
+      new Gauge({
+        name: 'beamline_queue_depth',
+        help: 'Jobs in the queue by state (waiting, prioritized, delayed, active, completed, failed)',
+        labelNames: ['state'],
+        registers: [this.registry],
+        async collect() {
+          const counts = await Promise.race([
+            queueDepth(),
+            new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1000).unref()),
+          ]).catch(() => undefined);
+          if (counts) for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
+        },
+      });
+    }
     new Gauge({
       name: 'beamline_redis_connected',
       help: '1 while the API is connected to Redis, 0 while it is not',

@@ -47,7 +47,10 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
     registry,
     jobs: new JobClient(queue, registry, redis, keys, control),
     control,
-    metrics: new ApiMetrics(() => redis.status === 'ready' && queueRedis.status === 'ready'),
+    metrics: new ApiMetrics(
+      () => redis.status === 'ready' && queueRedis.status === 'ready',
+      () => queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed'),
+    ),
     redisReady: () => redis.status === 'ready' && queueRedis.status === 'ready',
     logger,
   });
