@@ -1,0 +1,261 @@
+#!/usr/bin/env node
+// `npm run bench [-- --quick]`: every benchmark of the project, Beamline beside its baselines in
+// the same run, on private Redis servers; writes docs/benchmarks.md and bench/results.json.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { cancelThroughApi, sandboxedMemory } from './scenarios/cancel-and-memory.mjs';
+import { cores, quick, root } from './scenarios/common.mjs';
+import { hogs } from './scenarios/hogs.mjs';
+import { throughput } from './scenarios/throughput.mjs';
+
+const started = Date.now();
+const env = {
+  ...process.env,
+  TURBO_TELEMETRY_DISABLED: '1',
+  ...(quick ? { BENCH_RUNS: '2', BENCH_JOBS: '2000' } : {}),
+};
+const run = (command, args) => {
+  const result = spawnSync(command, args, { cwd: root, env, stdio: 'inherit' });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed`);
+};
+
+console.log('Building…');
+run('npm', ['run', 'build', '--silent']);
+const packageArgs = quick ? ['--', '--quick'] : [];
+for (const workspace of ['@beamline/runtime', '@beamline/worker', '@beamline/api']) {
+  console.log(`\n── ${workspace} ──`);
+  run('npm', ['run', 'bench', '--silent', '-w', workspace, ...packageArgs]);
+}
+console.log('\n── scenarios ──');
+const scenario = {
+  throughput: await throughput(),
+  hogs: await hogs(),
+  cancel: await cancelThroughApi(),
+  memory: await sandboxedMemory(),
+};
+
+const json = (path) => JSON.parse(readFileSync(new URL(path, root), 'utf8'));
+const green = json('libs/runtime/bench/results.json');
+const isolated = json('libs/runtime/bench/isolated-results.json');
+const worker = json('apps/worker/bench/results.json');
+const api = json('apps/api/bench/results.json');
+const redisVersion = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.trim().split(' ')[2];
+
+const fmt = (n, digits = 1) =>
+  n === undefined || Number.isNaN(n) ? '—' : n >= 100 ? Math.round(n).toLocaleString('en') : n.toFixed(digits);
+const spread = (s, unit = '') => `${fmt(s.median)}${unit} (${fmt(s.min)}–${fmt(s.max)})`;
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const rowOf = (rows, name) => rows.find((r) => r.name.startsWith(name));
+const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
+const met = (ok) => (ok ? 'yes' : '**no**');
+
+const lines = [];
+const table = (title, header, rows) => {
+  lines.push(
+    `## ${title}`,
+    '',
+    `| ${header.join(' | ')} |`,
+    `| ${header.map(() => '---').join(' | ')} |`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+    '',
+  );
+};
+
+const tp = scenario.throughput;
+table(
+  '1. Throughput: no-op jobs per second (concurrency 16 per process)',
+  [
+    'consumer processes',
+    'Beamline (every job isolated)',
+    'plain BullMQ Worker',
+    'sandboxed BullMQ Worker (threads)',
+    'Beamline / plain',
+    'Beamline / sandboxed',
+    'targets (1 process)',
+  ],
+  [1, 2, 4].map((k) => [
+    String(k),
+    spread(tp[`beamline-${k}`]),
+    spread(tp[`plain-${k}`]),
+    spread(tp[`threads-${k}`]),
+    ratio(tp[`beamline-${k}`].median, tp[`plain-${k}`].median),
+    ratio(tp[`beamline-${k}`].median, tp[`threads-${k}`].median),
+    k === 1
+      ? `≥ 0.8× plain: ${met(tp['beamline-1'].median >= 0.8 * tp['plain-1'].median)}; ≥ 3× sandboxed: ${met(tp['beamline-1'].median >= 3 * tp['threads-1'].median)}`
+      : '—',
+  ]),
+);
+
+const single = {
+  api: median(api.rates.api),
+  add: median(api.rates.add),
+  batch: median(api.rates.apiBatch),
+  bulk: median(api.rates.addBulk),
+};
+table(
+  '2. Submission through the REST API (16 connections, client in its own process)',
+  ['measure', 'Beamline API', 'BullMQ direct', 'ratio', 'target', 'met'],
+  [
+    [
+      'one job per request',
+      `${fmt(single.api)} jobs/s`,
+      `Queue.add ${fmt(single.add)} jobs/s`,
+      ratio(single.api, single.add),
+      '≥ 0.7×',
+      met(single.api >= 0.7 * single.add),
+    ],
+    [
+      'batches of 500',
+      `${fmt(single.batch)} jobs/s`,
+      `addBulk ${fmt(single.bulk)} jobs/s`,
+      ratio(single.batch, single.bulk),
+      '≥ 0.8×',
+      met(single.batch >= 0.8 * single.bulk),
+    ],
+  ],
+);
+
+table(
+  `3. Short 5 ms CPU jobs every 100 ms beside ${4 * cores} CPU hogs (${quick ? 4 : 10} s each)`,
+  ['system', 'idle p50 / p99', 'beside hogs p50 / p99', 'not done within the window', 'p99 ratio'],
+  Object.entries(scenario.hogs)
+    .filter(([k]) => k !== 'priorities')
+    .map(([label, r]) => [
+      label,
+      `${fmt(r.idle.median)} / ${fmt(r.idle.p99)} ms`,
+      `${fmt(r.loaded.median)} / ${fmt(r.loaded.p99)} ms`,
+      `${r.loaded.timedOut} of ${r.loaded.submitted}`,
+      ratio(r.loaded.p99, r.idle.p99),
+    ]),
+);
+
+const prio = scenario.hogs.priorities;
+const isoRows = isolated.rows;
+const lowHogs = rowOf(isoRows, 'normal CPU job beside 4 × cores low');
+table(
+  '4. Priorities',
+  ['measure', 'figure', 'baseline, same run', 'ratio', 'target', 'met'],
+  [
+    [
+      'high-priority 300 ms CPU job through a worker, beside low-priority hogs (run time)',
+      `${fmt(prio.besideLowHogs.median)} ms`,
+      `alone: ${fmt(prio.alone.median)} ms`,
+      ratio(prio.besideLowHogs.median, prio.alone.median),
+      '≤ 1.2×',
+      met(prio.besideLowHogs.median <= 1.2 * prio.alone.median),
+    ],
+    [
+      'normal CPU job beside 4 × cores low-priority hogs (runtime)',
+      `${fmt(lowHogs.beamline.median)} ms`,
+      `alone: ${fmt(lowHogs.baseline.median)} ms`,
+      ratio(lowHogs.beamline.median, lowHogs.baseline.median),
+      '≤ 1.2×',
+      met(lowHogs.beamline.median <= 1.2 * lowHogs.baseline.median),
+    ],
+  ],
+);
+
+const gone = rowOf(isoRows, 'timeout → process gone');
+const cancelLatencies = worker.cancelLatenciesMs;
+const p = (values, q) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil((q / 100) * values.length) - 1)];
+table(
+  '5. Runaway and cancel',
+  ['measure', 'p50', 'p99', 'baseline, same run', 'target', 'met'],
+  [
+    [
+      'timeout → busy-looping process gone (runtime)',
+      `${fmt(gone.beamline.median, 2)} ms`,
+      `max ${fmt(gone.beamline.max, 2)} ms`,
+      `worker.terminate() ${fmt(gone.baseline.median, 2)} ms`,
+      '≤ 50 ms',
+      met(gone.beamline.max <= 50),
+    ],
+    [
+      'cancel → running job gone, through the control channel',
+      `${fmt(p(cancelLatencies, 50))} ms`,
+      `${fmt(p(cancelLatencies, 99))} ms`,
+      '—',
+      'p99 ≤ 100 ms',
+      met(p(cancelLatencies, 99) <= 100),
+    ],
+    [
+      'DELETE /v1/jobs/{id} → the job seen ended through the API',
+      `${fmt(scenario.cancel.median)} ms`,
+      `${fmt(scenario.cancel.p99)} ms`,
+      '—',
+      '—',
+      '—',
+    ],
+  ],
+);
+
+const rss = rowOf(isoRows, 'RSS per live isolated process');
+const mb = (bytes) => `${(bytes / 1048576).toFixed(2)} MB`;
+table(
+  '6. Memory per live job',
+  ['what', 'RSS', 'target', 'met'],
+  [
+    ['Beamline isolated process', `${fmt(rss.beamline.median, 2)} MB`, '≤ 10 MB', met(rss.beamline.median <= 10)],
+    ['bare worker thread (runtime bench)', `${fmt(rss.baseline.median, 2)} MB`, '—', '—'],
+    ['BullMQ sandboxed job, worker threads', mb(scenario.memory.threads), '—', '—'],
+    ['BullMQ sandboxed job, child processes', mb(scenario.memory.processes), '—', '—'],
+  ],
+);
+
+table(
+  '7. Green processes',
+  ['measure', 'Beamline', 'plain JavaScript, same run', 'ratio', 'target', 'met'],
+  green.rows.map((r) => [
+    r.name,
+    `${fmt(r.beamline.median, 2)} ${r.unit}`,
+    `${fmt(r.baseline.median, 2)} ${r.unit} (${r.baselineName})`,
+    ratio(r.beamline.median, r.baseline.median),
+    r.target,
+    met(r.met),
+  ]),
+);
+
+const cold = rowOf(isoRows, 'cold start, new thread');
+const prestarted = rowOf(isoRows, 'cold start, pre-started');
+const warm = rowOf(isoRows, 'warm invocation');
+table(
+  '8. Cold and warm start of a function',
+  ['measure', 'Beamline', 'baseline, same run', 'ratio'],
+  [
+    [
+      'cold start, new thread',
+      `${fmt(cold.beamline.median)} ms`,
+      `new Worker → first answer ${fmt(cold.baseline.median)} ms`,
+      ratio(cold.beamline.median, cold.baseline.median),
+    ],
+    [
+      'cold start, pre-started thread',
+      `${fmt(prestarted.beamline.median, 2)} ms`,
+      `new Worker ${fmt(prestarted.baseline.median)} ms`,
+      ratio(prestarted.beamline.median, prestarted.baseline.median),
+    ],
+    [
+      'warm invocation (spawn, run, exit, result)',
+      `${fmt(warm.beamline.median)} µs`,
+      `bare postMessage round trip ${fmt(warm.baseline.median)} µs`,
+      ratio(warm.beamline.median, warm.baseline.median),
+    ],
+  ],
+);
+
+const header = [
+  '# Benchmarks',
+  '',
+  `Generated by \`npm run bench${quick ? ' -- --quick' : ''}\` on ${new Date().toISOString().slice(0, 10)}: ${cores} cores (${cpus()[0]?.model}), Node ${process.version}, Redis ${redisVersion}; ${quick ? 'quick run (fewer repetitions)' : 'full run'}, ${Math.round((Date.now() - started) / 1000)} s.`,
+  'Every figure is a median over repeated runs with its spread, beside a baseline measured in the same run on the same private Redis.',
+  'Per-package details and profiles: libs/runtime/README.md, apps/worker/README.md, apps/api/README.md.',
+  '',
+];
+writeFileSync(new URL('docs/benchmarks.md', root), `${[...header, ...lines].join('\n').trimEnd()}\n`);
+writeFileSync(
+  new URL('bench/results.json', root),
+  `${JSON.stringify({ quick, cores, node: process.version, redis: redisVersion, scenario, green, isolated, worker, api }, null, 2)}\n`,
+);
+console.log(`\nwrote docs/benchmarks.md and bench/results.json in ${Math.round((Date.now() - started) / 1000)} s`);

@@ -1,0 +1,101 @@
+// Shared by the scenarios: private Redis, worker processes, job data, statistics.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { BUILTIN_TENANT, FunctionRegistry, Keys } from '@beamline/jobs';
+import { Redis } from 'ioredis';
+
+export const root = new URL('../../', import.meta.url);
+export const cores = availableParallelism();
+export const quick = process.argv.includes('--quick');
+const children = new Set();
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+export function summarize(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+  return { median: at(50), p99: at(99), min: sorted[0], max: sorted.at(-1), runs: sorted.length };
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Spawns a process and resolves once a line of its output matches `ready`. */
+export function launch(args, env, ready) {
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const onData = (chunk) => {
+      output += chunk.toString();
+      if (ready.test(output)) resolve(child);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}:\n${output.slice(-2000)}`)));
+  });
+}
+
+export async function stop(child) {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export function beamlineWorker(redisUrl, prefix, env = {}) {
+  return launch(
+    [new URL('apps/worker/dist/main.js', root).pathname],
+    { REDIS_URL: redisUrl, BEAMLINE_PREFIX: prefix, METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
+    /worker node started/,
+  );
+}
+
+export function bullmqWorker(redisUrl, prefix, mode, concurrency) {
+  return launch(
+    [new URL('bench/baselines/bullmq-worker.mjs', root).pathname, redisUrl, prefix, mode, String(concurrency)],
+    {},
+    /ready/,
+  );
+}
+
+/** Publishes the built-ins as a worker would, and returns job data for a built-in function. */
+export async function builtins(redisUrl, prefix) {
+  const redis = new Redis(redisUrl);
+  const registry = new FunctionRegistry(redis, new Keys(prefix));
+  const versions = {};
+  for (const name of ['echo', 'cpu', 'loop', 'sleep']) {
+    const source = readFileSync(new URL(`apps/worker/functions/${name}.js`, root), 'utf8');
+    versions[name] = await registry.deploy(BUILTIN_TENANT, name, source, {}, { builtin: true });
+  }
+  redis.disconnect();
+  return (name, input, priority = 'normal', limits = {}) => ({
+    function: name,
+    version: versions[name].version,
+    sha256: versions[name].sha256,
+    functionTenant: BUILTIN_TENANT,
+    tenant: 'bench',
+    input,
+    limits,
+    priority,
+    restart: 'transient',
+    submittedAt: Date.now(),
+  });
+}
+
+export function rssOf(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'latin1');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+}
+
+export function childrenOf(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
