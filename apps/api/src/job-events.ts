@@ -11,6 +11,8 @@ export class JobEvents {
   private events: QueueEvents | undefined;
   private readonly listeners = new Set<Listener>();
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the reader became ready; until shortly after, events can be missed, so waits re-check often. */
+  private listeningSince: number | undefined;
 
   constructor(
     private readonly queueName: string,
@@ -20,14 +22,19 @@ export class JobEvents {
     private readonly lingerMs = 10_000,
   ) {}
 
-  /** The next event about job `id` (or `ms` passing), listened for from now on. */
+  /**
+   * The next event about job `id` (or `ms` passing), listened for from now on. While the reader
+   * is still connecting, `ms` is capped at 100, so a missed event costs little.
+   */
   next(id: string, ms: number): { happened: Promise<void>; cancel(): void } {
     let done: () => void = () => undefined;
     const happened = new Promise<void>((resolve) => {
       const listener: Listener = (event) => {
         if (event.jobId === id) done();
       };
-      const timer = setTimeout(() => done(), Math.max(0, ms));
+      this.add(listener);
+      const listening = this.listeningSince !== undefined && Date.now() - this.listeningSince > 100;
+      const timer = setTimeout(() => done(), Math.max(0, listening ? ms : Math.min(ms, 100)));
       let finished = false;
       done = () => {
         if (finished) return;
@@ -36,7 +43,6 @@ export class JobEvents {
         this.remove(listener);
         resolve();
       };
-      this.add(listener);
     });
     return { happened, cancel: () => done() };
   }
@@ -45,6 +51,7 @@ export class JobEvents {
     clearTimeout(this.closeTimer);
     const events = this.events;
     this.events = undefined;
+    this.listeningSince = undefined;
     await events?.close().catch(() => undefined);
   }
 
@@ -53,6 +60,13 @@ export class JobEvents {
     this.listeners.add(listener);
     if (!this.events) {
       const events = new QueueEvents(this.queueName, this.options);
+      this.listeningSince = undefined;
+      events.waitUntilReady().then(
+        () => {
+          if (this.events === events) this.listeningSince = Date.now();
+        },
+        () => undefined,
+      );
       events.on('error', this.onError);
       for (const name of EVENTS) events.on(name, (event: { jobId: string }) => this.dispatch(event));
       this.events = events;
