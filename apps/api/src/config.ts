@@ -1,4 +1,13 @@
-import { tenantSchema } from '@beamline/jobs';
+import {
+  ConfigError,
+  DEFAULT_REDIS_URL,
+  EnvReader,
+  keyPrefix,
+  logLevel,
+  redisUrl,
+  tenantSchema,
+  wholeNumber,
+} from '@beamline/jobs';
 import { z } from 'zod';
 
 export const ADMIN_TENANT = 'admin';
@@ -21,22 +30,9 @@ export interface ApiConfig {
   readonly logLevel: string;
 }
 
-export class ConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(`Invalid API configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
-
-const integer = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, `a whole number from ${min} to ${max}`)
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, `a whole number from ${min} to ${max}`);
-
 /** `key:tenant` pairs, comma-separated; keys of at least 16 characters; tenant `admin` for the admin key. */
-function parseKeys(raw: string, problems: string[]): ApiKey[] {
+function parseKeys(raw: string, vars: EnvReader): ApiKey[] {
+  const problems: string[] = [];
   const keys: ApiKey[] = [];
   for (const [index, pair] of raw.split(',').entries()) {
     const trimmed = pair.trim();
@@ -63,36 +59,24 @@ function parseKeys(raw: string, problems: string[]): ApiKey[] {
       'BEAMLINE_API_KEYS must hold at least one "<key>:<tenant>" pair (e.g. "a-long-random-key-0001:acme")',
     );
   }
+  for (const problem of problems) vars.problem(problem);
   return keys;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
-  const problems: string[] = [];
-  const read = <T>(name: string, schema: z.ZodType<T, string>, fallback: string): T | undefined => {
-    const raw = env[name] ?? fallback;
-    const parsed = schema.safeParse(raw);
-    if (parsed.success) return parsed.data;
-    problems.push(`${name} must be ${parsed.error.issues[0]?.message ?? 'valid'}; got ${JSON.stringify(raw)}`);
-    return undefined;
-  };
+  const vars = new EnvReader(env);
   const config = {
-    port: read('PORT', integer(0, 65_535), '3000'),
-    host: read('HOST', z.string().min(1, 'a host name or address'), '0.0.0.0'),
-    redisUrl: read(
-      'REDIS_URL',
-      z.string().regex(/^rediss?:\/\/\S+$/, 'a Redis URL such as redis://127.0.0.1:6379'),
-      'redis://127.0.0.1:6379',
-    ),
-    prefix: read(
-      'BEAMLINE_PREFIX',
-      z.string().regex(/^[A-Za-z0-9_-]{1,50}$/, '1–50 letters, digits, "_" or "-"'),
-      'beamline',
-    ),
-    backlogCap: read('TENANT_BACKLOG_CAP', integer(1, 100_000_000), '100000'),
-    maxBodyBytes: read('MAX_BODY_BYTES', integer(1024, 64 * 1024 * 1024), String(1024 * 1024)),
-    logLevel: read('LOG_LEVEL', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
-    apiKeys: parseKeys(env.BEAMLINE_API_KEYS ?? '', problems),
+    port: vars.read('PORT', wholeNumber(0, 65_535), '3000'),
+    host: vars.read('HOST', z.string().min(1, 'a host name or address'), '0.0.0.0'),
+    redisUrl: vars.read('REDIS_URL', redisUrl, DEFAULT_REDIS_URL),
+    prefix: vars.read('BEAMLINE_PREFIX', keyPrefix, 'beamline'),
+    backlogCap: vars.read('TENANT_BACKLOG_CAP', wholeNumber(1, 100_000_000), '100000'),
+    maxBodyBytes: vars.read('MAX_BODY_BYTES', wholeNumber(1024, 64 * 1024 * 1024), String(1024 * 1024)),
+    logLevel: vars.read('LOG_LEVEL', logLevel, 'info'),
+    apiKeys: parseKeys(env.BEAMLINE_API_KEYS ?? '', vars),
   };
-  if (problems.length > 0) throw new ConfigError(problems);
+  vars.check('API');
   return config as ApiConfig;
 }
+
+export { ConfigError };

@@ -1,9 +1,8 @@
 #!/usr/bin/env node
+import { EXIT_CONFIG } from '@beamline/jobs';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config.js';
 import { startApi } from './server.js';
-
-const EXIT_CONFIG = 78;
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { ConfigError, DEFAULT_REDIS_URL, EnvReader, keyPrefix, logLevel, redisUrl, wholeNumber } from '@beamline/jobs';
 import { generateNodeId } from '@beamline/runtime';
 import { z } from 'zod';
 
@@ -22,71 +23,29 @@ export interface WorkerConfig {
   readonly prestartThreads: number;
 }
 
-/** The environment did not describe a usable configuration; the message names each variable. */
-export class ConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(`Invalid worker configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
-
-const integer = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, `a whole number from ${min} to ${max}`)
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, `a whole number from ${min} to ${max}`);
-
-const variables = {
-  REDIS_URL: {
-    schema: z
-      .string()
-      .regex(/^rediss?:\/\/\S+$/, 'a Redis URL such as redis://127.0.0.1:6379 or rediss://user:pass@host:6380/0'),
-    fallback: 'redis://127.0.0.1:6379',
-  },
-  METRICS_PORT: { schema: integer(0, 65_535), fallback: '9464' },
-  METRICS_HOST: { schema: z.string().min(1, 'a host name or address to listen on'), fallback: '0.0.0.0' },
-  WORKER_CONCURRENCY: { schema: integer(1, 10_000), fallback: String(Math.max(8, os.availableParallelism() * 4)) },
-  DRAIN_DEADLINE_MS: { schema: integer(0, 86_400_000), fallback: '30000' },
-  LOCK_DURATION_MS: { schema: integer(500, 3_600_000), fallback: '30000' },
-  STALLED_INTERVAL_MS: { schema: integer(500, 3_600_000), fallback: '30000' },
-  NODE_ID: {
-    schema: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, '1–100 letters, digits, "_" or "-"'),
-    fallback: undefined,
-  },
-  BEAMLINE_PREFIX: {
-    schema: z.string().regex(/^[A-Za-z0-9_-]{1,50}$/, '1–50 letters, digits, "_" or "-"'),
-    fallback: 'beamline',
-  },
-  LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), fallback: 'info' },
-  PRESTART_THREADS: { schema: integer(0, 1000), fallback: '2' },
-} as const;
-
 /** Reads and checks the configuration; throws ConfigError listing every variable that is wrong. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  const problems: string[] = [];
-  const read = <K extends keyof typeof variables>(name: K): z.output<(typeof variables)[K]['schema']> | undefined => {
-    const { schema, fallback } = variables[name];
-    const raw = env[name] ?? fallback;
-    if (raw === undefined) return undefined;
-    const parsed = schema.safeParse(raw);
-    if (parsed.success) return parsed.data as z.output<(typeof variables)[K]['schema']>;
-    problems.push(`${name} must be ${parsed.error.issues[0]?.message ?? 'valid'}; got ${JSON.stringify(raw)}`);
-    return undefined;
-  };
+  const vars = new EnvReader(env);
+  const name = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, '1–100 letters, digits, "_" or "-"');
   const config = {
-    redisUrl: read('REDIS_URL'),
-    metricsPort: read('METRICS_PORT'),
-    metricsHost: read('METRICS_HOST'),
-    concurrency: read('WORKER_CONCURRENCY'),
-    drainDeadlineMs: read('DRAIN_DEADLINE_MS'),
-    lockDurationMs: read('LOCK_DURATION_MS'),
-    stalledIntervalMs: read('STALLED_INTERVAL_MS'),
-    nodeId: read('NODE_ID') ?? generateNodeId(),
-    prefix: read('BEAMLINE_PREFIX'),
-    logLevel: read('LOG_LEVEL'),
-    prestartThreads: read('PRESTART_THREADS'),
+    redisUrl: vars.read('REDIS_URL', redisUrl, DEFAULT_REDIS_URL),
+    metricsPort: vars.read('METRICS_PORT', wholeNumber(0, 65_535), '9464'),
+    metricsHost: vars.read('METRICS_HOST', z.string().min(1, 'a host name or address to listen on'), '0.0.0.0'),
+    concurrency: vars.read(
+      'WORKER_CONCURRENCY',
+      wholeNumber(1, 10_000),
+      String(Math.max(8, os.availableParallelism() * 4)),
+    ),
+    drainDeadlineMs: vars.read('DRAIN_DEADLINE_MS', wholeNumber(0, 86_400_000), '30000'),
+    lockDurationMs: vars.read('LOCK_DURATION_MS', wholeNumber(500, 3_600_000), '30000'),
+    stalledIntervalMs: vars.read('STALLED_INTERVAL_MS', wholeNumber(500, 3_600_000), '30000'),
+    nodeId: vars.read('NODE_ID', name, undefined) ?? generateNodeId(),
+    prefix: vars.read('BEAMLINE_PREFIX', keyPrefix, 'beamline'),
+    logLevel: vars.read('LOG_LEVEL', logLevel, 'info'),
+    prestartThreads: vars.read('PRESTART_THREADS', wholeNumber(0, 1000), '2'),
   };
-  if (problems.length > 0) throw new ConfigError(problems);
+  vars.check('worker');
   return config as WorkerConfig;
 }
+
+export { ConfigError };

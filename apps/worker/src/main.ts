@@ -1,10 +1,8 @@
 #!/usr/bin/env node
+import { EXIT_CONFIG } from '@beamline/jobs';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config.js';
 import { WorkerNode } from './worker-node.js';
-
-/** Exit status for a configuration error (sysexits EX_CONFIG). */
-const EXIT_CONFIG = 78;
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;

@@ -1,4 +1,14 @@
 export { type ControlMessage, ControlPublisher, decodeControl, encodeControl } from './control.js';
+export {
+  ConfigError,
+  DEFAULT_REDIS_URL,
+  EnvReader,
+  EXIT_CONFIG,
+  keyPrefix,
+  logLevel,
+  redisUrl,
+  wholeNumber,
+} from './env.js';
 export { describeExit, type JobExit } from './exit-reason.js';
 export {
   type CancelOutcome,
