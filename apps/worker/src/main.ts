@@ -1,18 +1,11 @@
 #!/usr/bin/env node
-import { EXIT_CONFIG } from '@beamline/jobs';
+import { configOrExit } from '@beamline/jobs';
 import { pino } from 'pino';
-import { ConfigError, loadConfig } from './config.js';
+import { loadConfig } from './config.js';
 import { WorkerNode } from './worker-node.js';
 
 async function main(): Promise<void> {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    process.exit(EXIT_CONFIG);
-  }
+  const config = configOrExit(loadConfig);
   const logger = pino({ level: config.logLevel, base: { node: config.nodeId } });
   const worker = await WorkerNode.start(config, logger, {
     onFatal: () => {

@@ -59,3 +59,17 @@ export class EnvReader {
     if (this.problems.length > 0) throw new ConfigError(this.problems, what);
   }
 }
+
+/**
+ * The configuration, or — when the environment is wrong — the message naming each variable on
+ * stderr and exit status 78. For an app's entry point.
+ */
+export function configOrExit<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(EXIT_CONFIG);
+  }
+}

@@ -1,6 +1,7 @@
 export { type ControlMessage, ControlPublisher, decodeControl, encodeControl } from './control.js';
 export {
   ConfigError,
+  configOrExit,
   DEFAULT_REDIS_URL,
   EnvReader,
   EXIT_CONFIG,
