@@ -1,3 +1,5 @@
+import { setImmediate } from 'node:timers';
+
 /** A source of time and timers. The runtime reads time only through a Clock, so tests can drive it. */
 export interface Clock {
   /** Milliseconds on a monotonic scale. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import process from 'node:process';
 
 /** A process identifier: `<node-id>.<serial>`, unique across every node of a cluster. */
 export type Pid = string;

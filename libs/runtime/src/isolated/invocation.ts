@@ -1,4 +1,3 @@
-import type { MessagePort } from 'node:worker_threads';
 import { systemClock } from '../clock.js';
 import { TIMEOUT, type Timeout } from '../context.js';
 import { BadArgError } from '../errors.js';
@@ -10,7 +9,7 @@ import { type ExitReason, ProcessExit } from '../reason.js';
 import { assertReceiveArguments, receiveMessage } from '../receive.js';
 import { assertTimeout } from '../timeouts.js';
 import type { FunctionContext } from './function-context.js';
-import { type FromThread, LOG_LEVELS, type LogLevel, SHARED, type ThreadSpawnOptions } from './protocol.js';
+import { type FromThread, LOG_LEVELS, type LogLevel, type ThreadSpawnOptions } from './protocol.js';
 import { fromTransferred, type TransferredError } from './transfer.js';
 
 const NEVER: Matcher = () => false;
@@ -18,9 +17,19 @@ const NEVER: Matcher = () => false;
 type Request = FromThread & { readonly serial: number };
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
+/** How an invocation talks to its node: messages out, and the mailbox figures the node shows. */
+export interface InvocationChannel {
+  /** Sends a message to the node; throws when the value cannot be structured-cloned. */
+  post(message: FromThread): void;
+  /** A message has left the mailbox. */
+  taken(serial: number): void;
+  /** The body starts or stops waiting in receive. */
+  waiting(serial: number, on: boolean): void;
+}
+
 /**
- * One run of a function inside its thread: the process's mailbox and the `ctx` its body sees.
- * Runs in the isolate thread.
+ * One run of a function inside its sandbox: the process's mailbox and the `ctx` its body sees.
+ * Runs in the sandbox process.
  */
 export class Invocation implements FunctionContext {
   private readonly mailbox = new Mailbox();
@@ -38,8 +47,7 @@ export class Invocation implements FunctionContext {
     readonly self: Pid,
     readonly nodeId: string,
     trapExit: boolean,
-    private readonly port: MessagePort,
-    private readonly shared: Int32Array,
+    private readonly channel: InvocationChannel,
   ) {
     this.trapping = trapExit;
   }
@@ -74,7 +82,7 @@ export class Invocation implements FunctionContext {
     if (this.mailbox.isWaiting) this.mailbox.abort(new ProcessExit(this.self, reason));
     this.mailbox.clear();
     this.pendingSpawns.clear();
-    Atomics.store(this.shared, SHARED.waiting, 0);
+    this.channel.waiting(this.serial, false);
     this.controller?.abort(new ProcessExit(this.self, reason));
   }
 
@@ -202,23 +210,23 @@ export class Invocation implements FunctionContext {
   private post(request: DistributiveOmit<Request, 'serial'>): void {
     if (this.ended) return;
     try {
-      this.port.postMessage({ ...request, serial: this.serial });
+      this.channel.post({ ...request, serial: this.serial } as FromThread);
     } catch (error) {
       throw new BadArgError(
-        `${request.t}: the value cannot be copied to another thread (${error instanceof Error ? error.message : String(error)}). Send plain data: objects, arrays, strings, numbers, Maps, Sets, Dates, Errors.`,
+        `${request.t}: the value cannot be copied out of the sandbox (${error instanceof Error ? error.message : String(error)}). Send plain data: objects, arrays, strings, numbers, Maps, Sets, Dates, Errors.`,
       );
     }
   }
 
   /** A message has left the queue: the node's count of queued messages goes down. */
   private taken(): void {
-    Atomics.sub(this.shared, SHARED.queueLength, 1);
+    this.channel.taken(this.serial);
   }
 
   /** Publishes whether the body waits in receive, for the node's processInfo. */
   followMailbox(): void {
     if (this.ended) return;
-    Atomics.store(this.shared, SHARED.waiting, this.mailbox.isWaiting ? 1 : 0);
+    this.channel.waiting(this.serial, this.mailbox.isWaiting);
   }
 }
 

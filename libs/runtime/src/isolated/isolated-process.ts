@@ -5,8 +5,9 @@ import type { Pid } from '../pid.js';
 import { Process, type ProcessStatus } from '../process.js';
 import { describeReason, type ExitReason } from '../reason.js';
 import type { FunctionModule } from './function-module.js';
-import type { IsolateThread } from './isolate-thread.js';
+import type { Sandbox } from './sandbox.js';
 import type { ProcessLimits } from './limits.js';
+import type { OutputLimiter } from './output-limits.js';
 import type { LogLevel } from './protocol.js';
 
 export interface LogEntry {
@@ -22,6 +23,11 @@ export interface IsolatedSpawnOptions extends SpawnOptions, ProcessLimits {
   readonly onProgress?: (value: unknown) => void;
   /** Receives what the function logs with `ctx.log`. */
   readonly onLog?: (entry: LogEntry) => void;
+  /**
+   * The security domain (a tenant) the process belongs to: a sandbox that ran one domain's code
+   * is never reused for another's, and processes it spawns belong to the same domain.
+   */
+  readonly tenant?: string;
   /** Receives the process's CPU time when it ends (before its exit signals go out). */
   readonly onUsage?: (usage: { readonly cpuTimeNs: number }) => void;
 }
@@ -41,7 +47,7 @@ export type Phase = 'queued' | 'running' | 'finished' | 'ended';
 /** A process whose body is a function module running on its own isolate thread. */
 export class IsolatedProcess extends Process {
   phase: Phase = 'queued';
-  thread: IsolateThread | undefined;
+  thread: Sandbox | undefined;
   /** Messages that arrived before the process had a thread, copied at send time. */
   buffered: unknown[] = [];
   /** CPU time accounted so far, and the thread's counter when last read. */
@@ -52,6 +58,8 @@ export class IsolatedProcess extends Process {
   /** Timers of the wall-clock and CPU limits. */
   timers: Array<ReturnType<typeof setTimeout>> = [];
   private lastHeapBytes: number | undefined;
+  /** Rates of the output the process sends to the node, made on its first output. */
+  output: OutputLimiter | undefined;
 
   constructor(
     private readonly host: IsolatedHost,
@@ -70,7 +78,7 @@ export class IsolatedProcess extends Process {
   }
 
   override get memory(): number | undefined {
-    if (this.thread) this.lastHeapBytes = this.thread.heapBytes || undefined;
+    if (this.thread) this.lastHeapBytes = this.thread.memoryBytes() || undefined;
     return this.lastHeapBytes;
   }
 
@@ -110,7 +118,7 @@ export class IsolatedProcess extends Process {
 
   /** Keeps the last heap reading once the thread is gone. */
   detach(): void {
-    if (this.thread) this.lastHeapBytes = this.thread.heapBytes || undefined;
+    if (this.thread) this.lastHeapBytes = this.thread.memoryBytes() || undefined;
     this.thread = undefined;
   }
 }

@@ -1,5 +1,5 @@
 import type { Priority } from '../priority.js';
-import { ownNice, setThreadNice } from './os-thread.js';
+import { ownNice } from './os-process.js';
 
 /**
  * How far below the main thread each priority runs, in nice steps. Raising a thread's nice
@@ -10,7 +10,7 @@ const NICE_OFFSETS: Record<Exclude<Priority, 'low'>, number> = { max: 1, high: 2
 const WEAKEST = 19;
 
 export interface PriorityEnforcement {
-  /** True once nice values have been applied to isolate threads; false when the OS refused. */
+  /** True once nice values have been applied to sandbox processes; false when the OS refused. */
   readonly enforced: boolean;
   /** Why priorities only order the run queue, when they do not reach the CPU. */
   readonly reason: string | undefined;
@@ -18,7 +18,16 @@ export interface PriorityEnforcement {
   readonly niceByPriority: Record<Priority, number>;
 }
 
-/** Maps priorities to nice values and applies them to threads, remembering whether the OS lets it. */
+/** Something a nice value can be applied to: every thread of a sandbox process. */
+export interface Reniceable {
+  nice: number | undefined;
+  /** False until the OS process is known (a sandbox that has not reported ready). */
+  readonly reniceable: boolean;
+  /** Applies the nice value; returns the OS's refusal. */
+  renice(nice: number): string | undefined;
+}
+
+/** Maps priorities to nice values and applies them to sandboxes, remembering whether the OS lets it. */
 export class NicePolicy {
   readonly mainThreadNice = ownNice();
   readonly niceByPriority: Record<Priority, number>;
@@ -40,20 +49,20 @@ export class NicePolicy {
    * lower it (that needs CAP_SYS_NICE): a warm thread that ran low work then cannot serve
    * normal work, and a fresh thread is taken instead.
    */
-  apply(thread: { tid: number | undefined; nice: number | undefined }, priority: Priority): boolean {
+  apply(thread: Reniceable, priority: Priority): boolean {
     const nice = this.niceByPriority[priority];
     if (thread.nice === nice) return true;
-    if (thread.tid === undefined) {
-      this.refusal ??= 'the OS does not expose thread ids (/proc/thread-self); nice values need Linux';
+    if (!thread.reniceable) {
+      this.refusal ??= 'the OS does not expose the sandbox process yet, or nice values need Linux';
       return true;
     }
-    const error = setThreadNice(thread.tid, nice);
+    const error = thread.renice(nice);
     if (error === undefined) {
       thread.nice = nice;
       this.applied = true;
       return true;
     }
-    if (!this.applied) this.refusal = `setpriority on isolate threads failed: ${error}`;
+    if (!this.applied) this.refusal = `setpriority on sandbox threads failed: ${error}`;
     const lowering = thread.nice !== undefined && nice < thread.nice;
     return !lowering;
   }
@@ -61,7 +70,7 @@ export class NicePolicy {
   status(): PriorityEnforcement {
     return {
       enforced: this.applied,
-      reason: this.applied ? undefined : (this.refusal ?? 'no isolate thread has run yet'),
+      reason: this.applied ? undefined : (this.refusal ?? 'no sandbox has run yet'),
       mainThreadNice: this.mainThreadNice,
       niceByPriority: { ...this.niceByPriority },
     };

@@ -4,21 +4,11 @@ import type { ExitReason } from '../reason.js';
 import type { TransferredError } from './transfer.js';
 
 /**
- * The messages between the node's main thread and an isolate thread. Every message about an
- * invocation carries its serial, so that what a finished invocation left in flight is dropped
- * instead of reaching the next one on a reused thread.
+ * The messages between a node and its sandbox processes. Every message about an invocation
+ * carries its serial, so that what a finished invocation left in flight is dropped instead of
+ * reaching the next one on a reused sandbox. Everything a sandbox sends is untrusted: the node
+ * checks each message (validate-message.ts) before it acts on it.
  */
-
-/** Slots of the Int32Array that each thread shares with the main thread. */
-export const SHARED = {
-  /** Messages posted to the process and not yet taken by a receive. */
-  queueLength: 0,
-  /** 1 while the body waits in receive. */
-  waiting: 1,
-  /** V8 heap used by the isolate, in KiB, sampled. */
-  heapKiB: 2,
-} as const;
-export const SHARED_SLOTS = 4;
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -51,7 +41,25 @@ export type ToThread =
       readonly id: number;
       readonly value?: unknown;
       readonly error?: TransferredError;
-    };
+    }
+  | { readonly t: 'fetched'; readonly serial: number; readonly id: number; readonly response?: FetchResponse; readonly error?: string };
+
+/** An outbound HTTP request a job makes with `fetch`; the node performs it under its egress policy. */
+export interface FetchRequest {
+  readonly url: string;
+  readonly method: string;
+  readonly headers: readonly (readonly [string, string])[];
+  readonly body?: Uint8Array;
+}
+
+export interface FetchResponse {
+  readonly url: string;
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: readonly (readonly [string, string])[];
+  readonly body: Uint8Array;
+  readonly redirected: boolean;
+}
 
 export type Outcome =
   | { readonly kind: 'return'; readonly value: unknown }
@@ -61,7 +69,10 @@ export type Outcome =
 export type Fault = 'uncaught_exception' | 'unhandled_rejection';
 
 export type FromThread =
-  | { readonly t: 'ready'; readonly tid: number | undefined }
+  | { readonly t: 'ready' }
+  /** Messages the body took from its mailbox (a running count) and whether it waits in receive. */
+  | { readonly t: 'status'; readonly serial: number; readonly taken: number; readonly waiting: boolean }
+  | { readonly t: 'fetch'; readonly serial: number; readonly id: number; readonly request: FetchRequest }
   | {
       readonly t: 'done';
       readonly serial: number;

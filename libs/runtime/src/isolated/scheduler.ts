@@ -12,11 +12,13 @@ import type { Process } from '../process.js';
 import { type ExitReason, isOrderlyExit, ProcessExit, type ReasonLabel, reasonLabel } from '../reason.js';
 import { Accounting, type MainThreadStats } from './accounting.js';
 import { assertFunctionModule, type FunctionModule } from './function-module.js';
-import type { IsolateThread, ThreadDeath } from './isolate-thread.js';
+import type { Sandbox, SandboxDeath } from './sandbox.js';
 import { IsolatedProcess, type IsolatedSpawnOptions, type LogEntry } from './isolated-process.js';
 import { assertLimits, MAX_LIMIT_MS, type ProcessLimits } from './limits.js';
 import { NicePolicy, type PriorityEnforcement } from './nice.js';
-import type { FromThread, Outcome, ThreadSpawnOptions } from './protocol.js';
+import { DEFAULT_OUTPUT_RATES, type OutputKind, OutputLimiter, type OutputRate } from './output-limits.js';
+import type { FetchRequest, FetchResponse, FromThread, Outcome, ThreadSpawnOptions } from './protocol.js';
+import { type SandboxHost, sandboxHost } from './sandbox-command.js';
 import { RunQueue } from './run-queue.js';
 import { type PoolStats, ThreadPool } from './thread-pool.js';
 import { fromTransferred, toTransferred } from './transfer.js';
@@ -40,8 +42,19 @@ export interface SchedulerOptions {
   readonly sampleIntervalMs?: number;
   /** The sliding window of utilization and main-thread figures. Default 5 s. */
   readonly windowMs?: number;
-  /** How often each thread samples its heap. Default 100 ms. */
-  readonly heapSampleMs?: number;
+  /** How often the memory of each sandbox with a memory limit is read. Default 20 ms. */
+  readonly memorySampleMs?: number;
+  /** The largest message a sandbox may send (a result, a message, a log line). Default 16 MiB. */
+  readonly maxMessageBytes?: number;
+  /** Rates of output (logs, progress, messages, fetches) a process may send; beyond them it is dropped and counted. */
+  readonly outputRates?: Partial<Record<OutputKind, OutputRate>>;
+  /** Refuse to start unless sandboxes get their own kernel namespaces (Linux user namespaces). Default false. */
+  readonly requireNamespaces?: boolean;
+  /**
+   * Performs a job's outbound `fetch` (the sandbox has no network). Without it, fetch fails.
+   * The worker node passes one that applies its egress policy for the process's tenant.
+   */
+  readonly fetch?: (from: Pid, request: FetchRequest) => Promise<FetchResponse>;
   /** Finds the function an isolated body names in `ctx.spawn`, beyond those given to `define`. */
   readonly resolveFunction?: FunctionResolver;
   /**
@@ -49,10 +62,12 @@ export interface SchedulerOptions {
    * not, or undefined to allow. A refused process ends with a BadArgError giving that reason
    * (a worker node keeps job code away from its supervisors and from other tenants' jobs).
    */
-  readonly signalGuard?: (from: Pid, to: Pid | string, operation: 'send' | 'exit' | 'link') => string | undefined;
+  readonly signalGuard?: (from: Pid, to: Pid | string, operation: GuardedOperation) => string | undefined;
   /** Receives `ctx.log` lines of processes spawned without their own `onLog`. */
   readonly onLog?: (entry: LogEntry) => void;
 }
+
+export type GuardedOperation = 'send' | 'exit' | 'link' | 'monitor';
 
 export interface SchedulerStats {
   readonly nodeId: string;
@@ -70,8 +85,12 @@ export interface SchedulerStats {
   readonly mainThread: MainThreadStats;
   readonly pool: PoolStats;
   readonly priorities: PriorityEnforcement;
-  /** Where CPU time comes from: the kernel's per-thread schedstat, or nowhere (not Linux). */
-  readonly cpuAccounting: 'schedstat' | 'unavailable';
+  /** Where CPU time comes from: the kernel's per-process accounting (/proc/<pid>/stat), or nowhere (not Linux). */
+  readonly cpuAccounting: 'procstat' | 'unavailable';
+  /** How sandboxes are confined on this host. */
+  readonly sandbox: Omit<SandboxHost, 'baselineDataBytes'>;
+  /** Output dropped because a process sent it faster than its rate, by kind. */
+  readonly dropped: Record<OutputKind, number>;
   /** Isolated processes spawned, and their exits by reason. */
   readonly spawns: number;
   readonly exits: Partial<Record<ReasonLabel, number>>;
@@ -90,11 +109,15 @@ type Relation = 'none' | 'link' | 'monitor';
 
 const schedulers = new WeakSet<Kernel>();
 
-/** Where the thread entry script is: beside this module once built; under dist when run from source. */
-function threadScript(): URL {
+/** Where the sandbox entry script is: beside this module once built; under dist when run from source. */
+function sandboxEntry(): URL {
   const here = import.meta.url;
-  return here.endsWith('.ts') ? new URL('../../dist/isolated/thread.js', here) : new URL('./thread.js', here);
+  return here.endsWith('.ts')
+    ? new URL('../../dist/isolated/sandbox-entry.js', here)
+    : new URL('./sandbox-entry.js', here);
 }
+
+const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 /**
  * Runs isolated processes for a node: each one a function module on its own V8 isolate
@@ -107,13 +130,17 @@ export class Scheduler {
   private readonly kernel: Kernel;
   private readonly pool: ThreadPool;
   private readonly runQueue = new RunQueue<IsolatedProcess>();
-  private readonly owners = new Map<IsolateThread, IsolatedProcess>();
+  private readonly owners = new Map<Sandbox, IsolatedProcess>();
   private readonly accounting: Accounting;
   private readonly nice = new NicePolicy();
   private readonly functions = new Map<string, FunctionModule>();
   private readonly sampler: ReturnType<typeof setInterval>;
   private readonly defaultLimits: ProcessLimits;
-  private readonly cpuAccounting = existsSync('/proc/thread-self');
+  private readonly cpuAccounting = existsSync('/proc/self/stat');
+  private readonly host: SandboxHost;
+  private readonly memorySampler: ReturnType<typeof setInterval>;
+  private readonly outputRates: Readonly<Record<OutputKind, OutputRate>>;
+  private readonly dropped: Record<OutputKind, number> = { log: 0, progress: 0, send: 0, fetch: 0 };
   private readonly windowMs: number;
   private live = 0;
   private spawns = 0;
@@ -131,13 +158,19 @@ export class Scheduler {
     this.defaultLimits = options.defaultLimits ?? {};
     assertLimits(this.defaultLimits, 'defaultLimits');
     this.windowMs = positiveMs(options.windowMs ?? 5000, 'windowMs');
+    this.host = sandboxHost();
+    if (options.requireNamespaces && this.host.isolation !== 'namespaces') {
+      throw new BadArgError(`Sandboxes need kernel namespaces on this node and cannot have them: ${this.host.reason}.`);
+    }
+    this.outputRates = { ...DEFAULT_OUTPUT_RATES, ...options.outputRates };
     const poolOptions = {
-      script: threadScript(),
+      entry: sandboxEntry(),
+      host: this.host,
+      maxMessageBytes: wholeAtLeast(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, 1024, 'maxMessageBytes'),
       prestart: wholeAtLeast(options.prestart ?? 2, 0, 'prestart'),
       idleTimeoutMs: positiveMs(options.idleTimeoutMs ?? 30_000, 'idleTimeoutMs'),
       maxIdle: wholeAtLeast(options.maxIdleThreads ?? this.maxProcesses, 0, 'maxIdleThreads'),
       defaultMemoryMb: this.defaultLimits.memoryMb,
-      heapSampleMs: positiveMs(options.heapSampleMs ?? 100, 'heapSampleMs'),
     };
     const sampleIntervalMs = positiveMs(options.sampleIntervalMs ?? 100, 'sampleIntervalMs');
     this.accounting = new Accounting(this.cores, this.windowMs);
@@ -148,6 +181,8 @@ export class Scheduler {
     });
     this.sampler = setInterval(() => this.sample(), sampleIntervalMs);
     this.sampler.unref();
+    this.memorySampler = setInterval(() => this.watchMemory(), positiveMs(options.memorySampleMs ?? 20, 'memorySampleMs'));
+    this.memorySampler.unref();
     schedulers.add(this.kernel);
   }
 
@@ -208,7 +243,9 @@ export class Scheduler {
       mainThread: this.accounting.mainThread(),
       pool: this.pool.stats(),
       priorities: this.nice.status(),
-      cpuAccounting: this.cpuAccounting ? 'schedstat' : 'unavailable',
+      cpuAccounting: this.cpuAccounting ? 'procstat' : 'unavailable',
+      sandbox: { isolation: this.host.isolation, reason: this.host.reason, unprivileged: this.host.unprivileged },
+      dropped: { ...this.dropped },
       spawns: this.spawns,
       exits: Object.fromEntries(this.exits),
       processes: this.node.stats().processes,
@@ -224,6 +261,7 @@ export class Scheduler {
     for (const pid of isolated) this.node.exit(pid, 'kill');
     await Promise.all(ended);
     clearInterval(this.sampler);
+    clearInterval(this.memorySampler);
     this.accounting.close();
     await this.pool.close();
     schedulers.delete(this.kernel);
@@ -254,7 +292,7 @@ export class Scheduler {
     if (options.name !== undefined) assertValidName(options.name);
     assertLimits(options, 'options');
     if (options.cpuMs !== undefined && !this.cpuAccounting) {
-      throw new BadArgError('options.cpuMs needs per-thread CPU accounting (Linux /proc); this OS has none.');
+      throw new BadArgError('options.cpuMs needs per-process CPU accounting (Linux /proc); this OS has none.');
     }
     if (options.name !== undefined) this.kernel.assertNameFree(options.name);
     const limits: IsolatedSpawnOptions = { ...this.defaultLimits, ...options };
@@ -286,7 +324,9 @@ export class Scheduler {
 
   private start(process: IsolatedProcess): void {
     const { module } = process;
-    const thread = this.pool.acquire(module.id, process.options.memoryMb, (t) => this.nice.apply(t, process.priority));
+    const thread = this.pool.acquire(module.id, process.options.memoryMb, process.options.tenant, (t) =>
+      this.nice.apply(t, process.priority),
+    );
     if (thread.ready) this.nice.apply(thread, process.priority);
     this.live++;
     this.owners.set(thread, process);
@@ -343,7 +383,7 @@ export class Scheduler {
     process.timers.push(timer);
   }
 
-  private limitReached(process: IsolatedProcess, reason: 'timeout' | 'cpu_limit'): void {
+  private limitReached(process: IsolatedProcess, reason: 'timeout' | 'cpu_limit' | 'memory_limit'): void {
     if (process.phase !== 'running') return;
     this.crashReport(process, reason);
     this.kernel.terminate(process, reason);
@@ -351,7 +391,7 @@ export class Scheduler {
 
   // ── the thread's side ──────────────────────────────────────────────────────────────────
 
-  private threadReady(thread: IsolateThread): void {
+  private threadReady(thread: Sandbox): void {
     this.pool.threadReady(thread);
     const process = this.owners.get(thread);
     if (!process) return;
@@ -359,7 +399,7 @@ export class Scheduler {
     process.lastCpuReading ??= thread.cpuNs();
   }
 
-  private threadMessage(thread: IsolateThread, message: FromThread): void {
+  private threadMessage(thread: Sandbox, message: FromThread): void {
     if (message.t === 'ready') return;
     const process = this.owners.get(thread);
     if (!process || message.serial !== thread.serial || process.phase !== 'running') {
@@ -381,6 +421,7 @@ export class Scheduler {
         break;
       }
       case 'send':
+        if (!this.allowOutput(process, 'send')) break;
         if (this.refused(process, message.to, 'send')) break;
         this.asProcess(process, () => this.kernel.send(process.pid, message.to, message.message));
         break;
@@ -398,6 +439,7 @@ export class Scheduler {
         this.kernel.unlink(process, message.pid);
         break;
       case 'monitor':
+        if (this.refused(process, message.target, 'monitor')) break;
         this.asProcess(process, () => this.kernel.monitor(process, message.target, message.ref));
         break;
       case 'demonitor':
@@ -410,9 +452,14 @@ export class Scheduler {
         this.spawnForThread(process, message);
         break;
       case 'progress':
+        if (!this.allowOutput(process, 'progress')) break;
         this.callback(process, 'onProgress', () => process.options.onProgress?.(message.value));
         break;
+      case 'fetch':
+        this.fetchFor(thread, process, message);
+        break;
       case 'log': {
+        if (!this.allowOutput(process, 'log')) break;
         const entry: LogEntry = { pid: process.pid, level: message.level, message: message.message };
         const onLog = process.options.onLog ?? this.options.onLog;
         this.callback(process, 'onLog', () => onLog?.(entry));
@@ -421,7 +468,7 @@ export class Scheduler {
     }
   }
 
-  private threadDied(thread: IsolateThread, death: ThreadDeath): void {
+  private threadDied(thread: Sandbox, death: SandboxDeath): void {
     const process = this.owners.get(thread);
     if (!process) {
       this.pool.forget(thread);
@@ -432,8 +479,8 @@ export class Scheduler {
       this.crashReport(process, 'memory_limit');
       this.kernel.terminate(process, 'memory_limit');
     } else if (death.kind === 'exit') {
-      const error = new Error(`The function called process.exit(${death.code}), which ends its isolate.`);
-      error.name = 'ProcessExitCalled';
+      const error = new Error(`The sandbox exited with code ${death.code} while the function ran.`);
+      error.name = 'SandboxExited';
       this.fail(process, { error, fault: 'process_exit' });
     } else {
       this.fail(process, { error: death.error, fault: 'uncaught_exception' });
@@ -461,8 +508,37 @@ export class Scheduler {
     this.kernel.terminate(process, reason);
   }
 
+  /** Whether one more item of output may go through; counts what is dropped. */
+  private allowOutput(process: IsolatedProcess, kind: OutputKind): boolean {
+    process.output ??= new OutputLimiter(this.outputRates);
+    if (process.output.take(kind)) return true;
+    this.dropped[kind]++;
+    return false;
+  }
+
+  /** Performs a fetch for the process through the node's `fetch` option; the answer goes to the same invocation only. */
+  private fetchFor(thread: Sandbox, process: IsolatedProcess, message: Extract<FromThread, { t: 'fetch' }>): void {
+    const answer = (reply: { response?: FetchResponse; error?: string }) => {
+      if (process.thread !== thread || thread.serial !== message.serial || process.phase !== 'running') return;
+      thread.post({ t: 'fetched', serial: message.serial, id: message.id, ...reply });
+    };
+    if (!this.allowOutput(process, 'fetch')) {
+      answer({ error: 'too many requests from this job; slow down' });
+      return;
+    }
+    const perform = this.options.fetch;
+    if (!perform) {
+      answer({ error: 'this node offers jobs no network access' });
+      return;
+    }
+    perform(process.pid, message.request).then(
+      (response) => answer({ response }),
+      (error: unknown) => answer({ error: error instanceof Error ? error.message : String(error) }),
+    );
+  }
+
   /** Ends the process with a BadArgError when the signal guard refuses what it asked for. */
-  private refused(process: IsolatedProcess, to: Pid | string, operation: 'send' | 'exit' | 'link'): boolean {
+  private refused(process: IsolatedProcess, to: Pid | string, operation: GuardedOperation): boolean {
     const refusal = this.options.signalGuard?.(process.pid, to, operation);
     if (refusal === undefined) return false;
     this.fail(process, { error: new BadArgError(`${operation} to ${to} refused: ${refusal}`) });
@@ -480,7 +556,7 @@ export class Scheduler {
   }
 
   private spawnForThread(parent: IsolatedProcess, request: Extract<FromThread, { t: 'spawn' }>): void {
-    const thread = parent.thread as IsolateThread;
+    const thread = parent.thread as Sandbox;
     const reply = (value: unknown, error?: unknown) => {
       if (parent.thread !== thread || thread.serial !== request.serial) return;
       thread.post({
@@ -503,7 +579,8 @@ export class Scheduler {
         return;
       }
       try {
-        const options = threadSpawnOptions(request.options);
+        const tenant = parent.options.tenant;
+        const options = { ...threadSpawnOptions(request.options), ...(tenant === undefined ? {} : { tenant }) };
         reply(this.spawnIsolated(module, request.input, options, parent, request.relation, request.ref).pid);
       } catch (error) {
         reply(undefined, error);
@@ -534,7 +611,7 @@ export class Scheduler {
       process.buffered = [];
       return;
     }
-    const thread = process.thread as IsolateThread;
+    const thread = process.thread as Sandbox;
     this.collectCpu(process);
     this.callback(process, 'onUsage', () => process.options.onUsage?.({ cpuTimeNs: process.cpuNs }));
     this.owners.delete(thread);
@@ -572,6 +649,20 @@ export class Scheduler {
   private sample(): void {
     for (const process of this.owners.values()) this.collectCpu(process);
     this.accounting.tick();
+  }
+
+  /**
+   * Kills a running process whose sandbox holds more memory than its limit: heap, array buffers
+   * and anything else it allocated, as the kernel counts it (resident memory above the
+   * sandbox's own at start). The data-segment limit stops single allocations far beyond it.
+   */
+  private watchMemory(): void {
+    for (const [thread, process] of this.owners) {
+      const limitMb = process.options.memoryMb;
+      if (limitMb === undefined || process.phase !== 'running') continue;
+      const used = thread.memoryBytes();
+      if (used !== undefined && used > limitMb * 1024 * 1024) this.limitReached(process, 'memory_limit');
+    }
   }
 
   private crashReport(process: IsolatedProcess, reason: ExitReason): void {

@@ -1,7 +1,10 @@
-import { IsolateThread, type ThreadEvents } from './isolate-thread.js';
+import { Sandbox, type SandboxEvents } from './sandbox.js';
+import type { SandboxHost } from './sandbox-command.js';
 
 export interface ThreadPoolOptions {
-  readonly script: URL;
+  readonly entry: URL;
+  readonly host: SandboxHost;
+  readonly maxMessageBytes: number;
   /** Threads kept started with no function loaded, to hide the cold start. */
   readonly prestart: number;
   /** An idle thread with a function loaded is terminated after this long unused. */
@@ -9,7 +12,6 @@ export interface ThreadPoolOptions {
   /** At most this many warm idle threads are kept (pre-started ones aside); beyond it, a released thread is terminated. */
   readonly maxIdle: number;
   readonly defaultMemoryMb: number | undefined;
-  readonly heapSampleMs: number;
 }
 
 export interface PoolStats {
@@ -37,10 +39,10 @@ const MAX_FAILED_STARTS = 3;
  * that process ended normally.
  */
 export class ThreadPool {
-  private readonly fresh: IsolateThread[] = [];
-  private readonly warm = new Map<string, IsolateThread[]>();
-  private readonly idleTimers = new Map<IsolateThread, ReturnType<typeof setTimeout>>();
-  private readonly busy = new Set<IsolateThread>();
+  private readonly fresh: Sandbox[] = [];
+  private readonly warm = new Map<string, Sandbox[]>();
+  private readonly idleTimers = new Map<Sandbox, ReturnType<typeof setTimeout>>();
+  private readonly busy = new Set<Sandbox>();
   private readonly discarding = new Set<Promise<void>>();
   private started = 0;
   private reaped = 0;
@@ -51,17 +53,26 @@ export class ThreadPool {
 
   constructor(
     private readonly options: ThreadPoolOptions,
-    private readonly events: ThreadEvents,
+    private readonly events: SandboxEvents,
   ) {
     this.refill();
   }
 
   /**
-   * A thread for `moduleId` with heap limit `memoryMb`: a warm one that `accept`s (the nice value
-   * it needs could be applied), else a pre-started one, else a new one.
+   * A sandbox for `moduleId` of `tenant` with heap limit `memoryMb`: a warm one that ran the same
+   * function for the same tenant and `accept`s (the nice value it needs could be applied), else a
+   * pre-started one that never ran anything, else a new one. Warm sandboxes are never shared
+   * between tenants.
    */
-  acquire(moduleId: string, memoryMb: number | undefined, accept: (thread: IsolateThread) => boolean): IsolateThread {
-    const thread = this.takeWarm(moduleId, memoryMb, accept) ?? this.takeFresh(memoryMb) ?? this.create(memoryMb);
+  acquire(
+    moduleId: string,
+    memoryMb: number | undefined,
+    tenant: string | undefined,
+    accept: (thread: Sandbox) => boolean,
+  ): Sandbox {
+    const thread =
+      this.takeWarm(moduleId, memoryMb, tenant, accept) ?? this.takeFresh(memoryMb) ?? this.create(memoryMb);
+    thread.tenant = tenant;
     this.busy.add(thread);
     thread.hold(true);
     this.scheduleRefill();
@@ -69,14 +80,14 @@ export class ThreadPool {
   }
 
   /** Takes back a thread whose process ended normally, to be reused for the same function version. */
-  release(thread: IsolateThread): void {
+  release(thread: Sandbox): void {
     this.busy.delete(thread);
     if (this.closed || thread.dead || thread.moduleId === undefined || this.idleTimers.size >= this.options.maxIdle) {
       void this.discard(thread);
       return;
     }
     thread.hold(false);
-    const key = warmKey(thread.moduleId, thread.memoryMb);
+    const key = warmKey(thread.moduleId, thread.memoryMb, thread.tenant);
     const list = this.warm.get(key);
     if (list) list.push(thread);
     else this.warm.set(key, [thread]);
@@ -89,7 +100,7 @@ export class ThreadPool {
   }
 
   /** Terminates a thread (after a crash, a kill or a limit, it is never reused). */
-  discard(thread: IsolateThread): Promise<void> {
+  discard(thread: Sandbox): Promise<void> {
     this.forget(thread);
     const gone = thread.terminate();
     this.discarding.add(gone);
@@ -98,12 +109,12 @@ export class ThreadPool {
   }
 
   /** A thread reported it is ready: pre-starting may go on. */
-  threadReady(thread: IsolateThread): void {
+  threadReady(thread: Sandbox): void {
     if (thread.ready) this.failedStartsInARow = 0;
   }
 
   /** Removes a thread that died on its own from wherever the pool keeps it. */
-  forget(thread: IsolateThread): void {
+  forget(thread: Sandbox): void {
     if (thread.dead && !thread.ready && !thread.terminated) {
       this.failedStarts++;
       this.failedStartsInARow++;
@@ -117,7 +128,7 @@ export class ThreadPool {
     const freshIndex = this.fresh.indexOf(thread);
     if (freshIndex >= 0) this.fresh.splice(freshIndex, 1);
     if (thread.moduleId !== undefined) {
-      const key = warmKey(thread.moduleId, thread.memoryMb);
+      const key = warmKey(thread.moduleId, thread.memoryMb, thread.tenant);
       const list = this.warm.get(key);
       const index = list?.indexOf(thread) ?? -1;
       if (list && index >= 0) {
@@ -149,12 +160,13 @@ export class ThreadPool {
   private takeWarm(
     moduleId: string,
     memoryMb: number | undefined,
-    accept: (thread: IsolateThread) => boolean,
-  ): IsolateThread | undefined {
-    const list = this.warm.get(warmKey(moduleId, memoryMb));
+    tenant: string | undefined,
+    accept: (thread: Sandbox) => boolean,
+  ): Sandbox | undefined {
+    const list = this.warm.get(warmKey(moduleId, memoryMb, tenant));
     if (!list) return undefined;
     for (let i = list.length - 1; i >= 0; i--) {
-      const thread = list[i] as IsolateThread;
+      const thread = list[i] as Sandbox;
       if (!accept(thread)) continue;
       this.forget(thread);
       return thread;
@@ -162,19 +174,17 @@ export class ThreadPool {
     return undefined;
   }
 
-  private takeFresh(memoryMb: number | undefined): IsolateThread | undefined {
+  private takeFresh(memoryMb: number | undefined): Sandbox | undefined {
     if (memoryMb !== this.options.defaultMemoryMb) return undefined;
     const thread = this.fresh.pop();
     if (thread) this.forget(thread);
     return thread;
   }
 
-  private create(memoryMb: number | undefined): IsolateThread {
+  private create(memoryMb: number | undefined): Sandbox {
     this.started++;
-    return new IsolateThread(
-      { script: this.options.script, memoryMb, heapSampleMs: this.options.heapSampleMs },
-      this.events,
-    );
+    const { entry, host, maxMessageBytes } = this.options;
+    return new Sandbox({ entry, host, memoryMb, maxMessageBytes }, this.events);
   }
 
   private scheduleRefill(): void {
@@ -196,6 +206,6 @@ export class ThreadPool {
   }
 }
 
-function warmKey(moduleId: string, memoryMb: number | undefined): string {
-  return `${memoryMb ?? 'default'}\u0000${moduleId}`;
+function warmKey(moduleId: string, memoryMb: number | undefined, tenant: string | undefined): string {
+  return JSON.stringify([tenant ?? null, memoryMb ?? null, moduleId]);
 }

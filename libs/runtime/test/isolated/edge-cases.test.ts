@@ -1,5 +1,10 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BadArgError, functionModule, systemClock } from '../../src/index.js';
+import { sandboxHost } from '../../src/isolated/sandbox-command.js';
 import { ThreadPool } from '../../src/isolated/thread-pool.js';
 import { functions, isolatedNode, until, untilRunning } from './setup.js';
 
@@ -85,10 +90,20 @@ describe('timers longer than setTimeout allows', () => {
 
 describe('ThreadPool', () => {
   it('stops pre-starting threads when they keep dying before they are ready', async () => {
-    const broken = new URL(`data:text/javascript,${encodeURIComponent("throw new Error('broken thread script');")}`);
+    const dir = mkdtempSync(join(tmpdir(), 'beamline-broken-'));
+    writeFileSync(join(dir, 'broken.mjs'), "throw new Error('broken sandbox entry');");
+    const broken = pathToFileURL(join(dir, 'broken.mjs'));
     const deaths: string[] = [];
     const pool = new ThreadPool(
-      { script: broken, prestart: 2, idleTimeoutMs: 1000, maxIdle: 4, defaultMemoryMb: undefined, heapSampleMs: 100 },
+      {
+        entry: broken,
+        host: sandboxHost(),
+        maxMessageBytes: 1024 * 1024,
+        prestart: 2,
+        idleTimeoutMs: 1000,
+        maxIdle: 4,
+        defaultMemoryMb: undefined,
+      },
       {
         onReady: () => undefined,
         onMessage: () => undefined,

@@ -283,7 +283,7 @@ describe('the function module and its ctx', () => {
     const { scheduler } = isolatedNode();
     const outcome = await scheduler.run(functionModule('export default async () => () => 1;', 'returns-closure'));
     expect(isErrorReason(outcome.reason) && (outcome.reason.error as Error).message).toMatch(
-      /returned a value that cannot be copied out of its isolate/,
+      /returned a value that cannot be copied out of its sandbox/,
     );
   });
 

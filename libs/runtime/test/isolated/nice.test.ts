@@ -13,23 +13,23 @@ describe('NicePolicy', () => {
 
   it('says priorities are not enforced, and why, when the OS refuses to set a nice value', () => {
     const policy = new NicePolicy();
-    const gone = { tid: 2 ** 30, nice: undefined };
-    expect(policy.apply(gone, 'low')).toBe(true);
+    const refusing = { nice: undefined, reniceable: true, renice: () => 'EPERM' };
+    expect(policy.apply(refusing, 'low')).toBe(true);
     expect(policy.status()).toMatchObject({
       enforced: false,
-      reason: expect.stringMatching(/setpriority on isolate threads failed/),
+      reason: expect.stringMatching(/setpriority on sandbox threads failed: EPERM/),
     });
   });
 
-  it('says so when the OS gives no thread ids', () => {
+  it('says so when the sandbox process is not known to the OS', () => {
     const policy = new NicePolicy();
-    expect(policy.apply({ tid: undefined, nice: undefined }, 'normal')).toBe(true);
+    expect(policy.apply({ nice: undefined, reniceable: false, renice: () => undefined }, 'normal')).toBe(true);
     expect(policy.status()).toMatchObject({ enforced: false, reason: expect.stringMatching(/need Linux/) });
   });
 
-  it('refuses a warm thread when the OS will not lower its nice value', () => {
+  it('refuses a warm sandbox when the OS will not lower its nice value', () => {
     const policy = new NicePolicy();
-    const refused = { tid: 2 ** 30, nice: 19 };
+    const refused = { nice: 19, reniceable: true, renice: () => 'EACCES' };
     expect(policy.apply(refused, 'max')).toBe(false);
   });
 });

@@ -1,0 +1,117 @@
+import { formatWithOptions } from 'node:util';
+import vm from 'node:vm';
+import type { LogLevel } from './protocol.js';
+
+/**
+ * The globals job code sees, installed in a sandbox process before any job code loads. Runs in
+ * the sandbox, never in the node.
+ *
+ * Job code gets what ECMAScript defines plus a Workers-like runtime (the list below); every
+ * other global Node adds (`process`, `Buffer`, `require`-like hooks, `setImmediate`, channels,
+ * sockets) is removed. This is the API surface, not the security boundary: the sandbox process
+ * itself (namespaces, permission model, rlimits) is what holds if job code gets past it.
+ */
+export const JOB_RUNTIME_GLOBALS = [
+  'console',
+  'setTimeout',
+  'clearTimeout',
+  'setInterval',
+  'clearInterval',
+  'queueMicrotask',
+  'structuredClone',
+  'fetch',
+  'Request',
+  'Response',
+  'Headers',
+  'FormData',
+  'Blob',
+  'File',
+  'URL',
+  'URLSearchParams',
+  'TextEncoder',
+  'TextDecoder',
+  'TextEncoderStream',
+  'TextDecoderStream',
+  'AbortController',
+  'AbortSignal',
+  'Event',
+  'EventTarget',
+  'DOMException',
+  'crypto',
+  'Crypto',
+  'CryptoKey',
+  'SubtleCrypto',
+  'atob',
+  'btoa',
+  'performance',
+  'ReadableStream',
+  'WritableStream',
+  'TransformStream',
+  'ReadableStreamDefaultReader',
+  'WritableStreamDefaultWriter',
+  'ByteLengthQueuingStrategy',
+  'CountQueuingStrategy',
+  'CompressionStream',
+  'DecompressionStream',
+] as const;
+
+export interface JobConsoleSink {
+  /** Where console output goes: the log of the invocation running now (dropped between invocations). */
+  log(level: LogLevel, line: string): void;
+}
+
+const CONSOLE_LEVELS: Record<string, LogLevel> = {
+  debug: 'debug',
+  trace: 'debug',
+  log: 'info',
+  info: 'info',
+  warn: 'warn',
+  error: 'error',
+};
+
+/** A console whose lines become the job's log entries (bounded by the node), never the sandbox's stdout. */
+function jobConsole(sink: JobConsoleSink): Console {
+  const format = (args: unknown[]) => formatWithOptions({ depth: 4, maxArrayLength: 100, maxStringLength: 10_000 }, ...args);
+  const methods: Record<string, (...args: unknown[]) => void> = {};
+  for (const [name, level] of Object.entries(CONSOLE_LEVELS)) {
+    methods[name] = (...args: unknown[]) => sink.log(level, format(args));
+  }
+  const ignored = ['assert', 'count', 'countReset', 'dir', 'dirxml', 'group', 'groupCollapsed', 'groupEnd', 'table', 'time', 'timeEnd', 'timeLog'];
+  for (const name of ignored) methods[name] = () => undefined;
+  methods.assert = (condition: unknown, ...args: unknown[]) => {
+    if (!condition) sink.log('error', `Assertion failed${args.length > 0 ? `: ${format(args)}` : ''}`);
+  };
+  methods.dir = (value: unknown) => sink.log('info', format([value]));
+  methods.table = (value: unknown) => sink.log('info', format([value]));
+  return Object.freeze(methods) as unknown as Console;
+}
+
+/** Names ECMAScript itself puts on a global object: those of a fresh context, which has nothing of Node. */
+function languageGlobals(): Set<string> {
+  return new Set(Object.getOwnPropertyNames(vm.runInNewContext('globalThis')));
+}
+
+/**
+ * Replaces the sandbox's globals with the job runtime: `console` into the job's log, `fetch`
+ * through the node, and nothing of Node's own. Returns what it could not remove (non-configurable
+ * properties), which the caller treats as a fault of the runtime.
+ */
+export function confineGlobals(sink: JobConsoleSink, fetch: typeof globalThis.fetch): string[] {
+  const keep = new Set<string>([...languageGlobals(), ...JOB_RUNTIME_GLOBALS]);
+  const global = globalThis as unknown as Record<string, unknown>;
+  const stuck: string[] = [];
+  for (const name of Object.getOwnPropertyNames(globalThis)) {
+    if (keep.has(name)) continue;
+    if (!Reflect.deleteProperty(globalThis, name)) {
+      try {
+        global[name] = undefined;
+      } catch {
+        stuck.push(name);
+      }
+      if (global[name] !== undefined) stuck.push(name);
+    }
+  }
+  Object.defineProperty(globalThis, 'console', { value: jobConsole(sink), writable: true, configurable: true });
+  Object.defineProperty(globalThis, 'fetch', { value: fetch, writable: true, configurable: true });
+  return stuck;
+}

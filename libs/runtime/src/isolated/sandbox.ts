@@ -1,0 +1,266 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { Duplex } from 'node:stream';
+import { encodeFrame, FrameReader, FrameTooLargeError } from './frames.js';
+import { childrenOf, ProcessClock, setProcessNice } from './os-process.js';
+import type { FromThread, ToThread } from './protocol.js';
+import { type SandboxHost, sandboxCommand } from './sandbox-command.js';
+import { validateFromSandbox } from './validate-message.js';
+
+/** How a sandbox ended on its own (not terminated by the scheduler). */
+export type SandboxDeath =
+  | { readonly kind: 'out_of_memory'; readonly error: Error }
+  | { readonly kind: 'error'; readonly error: Error }
+  | { readonly kind: 'exit'; readonly code: number };
+
+export interface SandboxEvents {
+  /** The sandbox has started, confined its globals and is known to the kernel. */
+  onReady(sandbox: Sandbox): void;
+  /** A message from the sandbox, already checked to be well-formed. */
+  onMessage(sandbox: Sandbox, message: FromThread): void;
+  /** The sandbox died without being asked to, or broke the protocol and was killed. */
+  onDeath(sandbox: Sandbox, death: SandboxDeath): void;
+}
+
+export interface SandboxSettings {
+  readonly entry: URL;
+  readonly host: SandboxHost;
+  /** Heap limit (V8 old generation), megabytes; undefined for V8's default. */
+  readonly memoryMb: number | undefined;
+  /** The largest message the node accepts from a sandbox. */
+  readonly maxMessageBytes: number;
+}
+
+const STDERR_TAIL_BYTES = 4096;
+const OUT_OF_MEMORY = /heap out of memory|Reached heap limit|Allocation failed|Fatal JavaScript out of memory|Ineffective mark-compacts/i;
+
+/**
+ * A sandbox process on the node's side: one OS process (confined by sandbox-command.ts) that
+ * runs one isolated process at a time, reused only for the same function version, heap limit
+ * and tenant. Everything it sends is checked; a message that breaks the protocol kills it.
+ */
+export class Sandbox {
+  readonly memoryMb: number | undefined;
+  private readonly child: ChildProcess;
+  private readonly channel: Duplex;
+  private readonly reader: FrameReader;
+  /** The sandbox's Node process in the host's PID namespace, once it has reported ready. */
+  private clock: ProcessClock | undefined;
+  /** The nice value last applied. */
+  nice: number | undefined;
+  /** The function version whose module this sandbox has loaded. */
+  moduleId: string | undefined;
+  /** The tenant (security domain) whose code this sandbox has run; never reused for another. */
+  tenant: string | undefined;
+  /** Serial of the invocation running or last run; messages carrying another serial are stale. */
+  serial = 0;
+  /** True from the moment the scheduler terminates the sandbox or it dies. */
+  dead = false;
+  /** True once the scheduler has asked the sandbox to terminate (as opposed to it dying). */
+  terminated = false;
+  /** Set when work left by an ended invocation faulted: the sandbox is not reused. */
+  tainted = false;
+  ready = false;
+  /** Resident memory when the sandbox became ready: what the runtime itself uses. */
+  private baselineBytes = 0;
+  private posted = 0;
+  private taken = 0;
+  private isWaiting = false;
+  private stderrTail = '';
+  private readonly exited: Promise<void>;
+
+  constructor(
+    settings: SandboxSettings,
+    private readonly events: SandboxEvents,
+  ) {
+    this.memoryMb = settings.memoryMb;
+    this.reader = new FrameReader(settings.maxMessageBytes);
+    const { command, args } = sandboxCommand(settings.host, settings.entry, settings.memoryMb);
+    this.child = spawn(command, args, { env: {}, stdio: ['ignore', 'ignore', 'pipe', 'pipe'], cwd: '/' });
+    this.channel = this.child.stdio[3] as Duplex;
+    this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
+    this.child.stderr?.setEncoding('latin1');
+    this.child.stderr?.on('data', (text: string) => {
+      this.stderrTail = (this.stderrTail + text).slice(-STDERR_TAIL_BYTES);
+    });
+    this.channel.on('data', (chunk: Buffer) => this.receive(chunk));
+    this.channel.on('error', () => undefined);
+    this.child.on('error', (error) => this.died({ kind: 'error', error }));
+    this.child.on('exit', (code, signal) => this.exitedOnItsOwn(code, signal));
+  }
+
+  post(message: ToThread): void {
+    if (this.dead) return;
+    this.channel.write(encodeFrame(message));
+  }
+
+  /** The sandbox's OS process id in the host's namespace (undefined before ready). */
+  get pid(): number | undefined {
+    return this.clock?.pid;
+  }
+
+  get reniceable(): boolean {
+    return this.clock !== undefined && !this.dead;
+  }
+
+  renice(nice: number): string | undefined {
+    if (!this.clock) return 'the sandbox process is not known yet';
+    return setProcessNice(this.clock.pid, nice);
+  }
+
+  /** Nanoseconds of CPU all threads of the sandbox have used (undefined before ready or once gone). */
+  cpuNs(): number | undefined {
+    return this.clock?.cpuNs();
+  }
+
+  /** Memory the sandbox holds beyond what its runtime held when it started (bytes). */
+  memoryBytes(): number | undefined {
+    const resident = this.clock?.residentBytes();
+    return resident === undefined ? undefined : Math.max(0, resident - this.baselineBytes);
+  }
+
+  /** Messages posted to the current invocation and not yet taken by a receive. */
+  get queueLength(): number {
+    return Math.max(0, this.posted - this.taken);
+  }
+
+  get waiting(): boolean {
+    return this.isWaiting;
+  }
+
+  /** Starts counting messages for a new invocation. */
+  resetCounters(): void {
+    this.posted = 0;
+    this.taken = 0;
+    this.isWaiting = false;
+  }
+
+  /** Counts messages posted to (or, with -1, withdrawn from) the current invocation's queue. */
+  countPosted(delta: 1 | -1): void {
+    this.posted += delta;
+  }
+
+  /** Stops the sandbox at whatever instruction it is on; resolves once it is gone. */
+  async terminate(): Promise<void> {
+    this.terminated = true;
+    this.markDead();
+    this.hold(true);
+    this.kill();
+    await this.exited;
+  }
+
+  /** Idle sandboxes must not keep the node's OS process alive; busy ones do. */
+  hold(busy: boolean): void {
+    const handles = [this.child, this.channel as unknown as { ref(): void; unref(): void }, this.child.stderr as unknown as { ref(): void; unref(): void } | null];
+    for (const handle of handles) {
+      if (!handle) continue;
+      if (busy) handle.ref();
+      else handle.unref();
+    }
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this.dead) return;
+    let values: unknown[];
+    try {
+      values = this.reader.push(chunk);
+    } catch (error) {
+      const why = error instanceof FrameTooLargeError ? error.message : 'bytes that are not a message';
+      this.violation(`the sandbox sent ${why}`);
+      return;
+    }
+    for (const value of values) {
+      if (this.dead) return;
+      const message = validateFromSandbox(value);
+      if (typeof message === 'string') {
+        this.violation(message);
+        return;
+      }
+      if (message.t === 'ready') {
+        if (this.ready) {
+          this.violation('the sandbox reported ready twice');
+          return;
+        }
+        this.becameReady();
+        continue;
+      }
+      if (message.t === 'status') {
+        if (message.serial === this.serial) {
+          this.taken = Math.min(message.taken, this.posted);
+          this.isWaiting = message.waiting;
+        }
+        continue;
+      }
+      this.events.onMessage(this, message);
+    }
+  }
+
+  private becameReady(): void {
+    const pid = this.sandboxPid();
+    if (pid !== undefined) {
+      this.clock = new ProcessClock(pid);
+      this.baselineBytes = this.clock.residentBytes() ?? 0;
+    }
+    this.ready = true;
+    this.events.onReady(this);
+  }
+
+  /** The Node process inside the wrapper commands: the wrapper's only child when namespaces are used. */
+  private sandboxPid(): number | undefined {
+    const wrapper = this.child.pid;
+    if (wrapper === undefined) return undefined;
+    const children = childrenOf(wrapper);
+    return children.length === 1 ? children[0] : wrapper;
+  }
+
+  private violation(why: string): void {
+    this.died({ kind: 'error', error: protocolError(why) });
+    this.kill();
+  }
+
+  private exitedOnItsOwn(code: number | null, signal: NodeJS.Signals | null): void {
+    this.clock?.close();
+    if (this.dead) return;
+    if (OUT_OF_MEMORY.test(this.stderrTail) || signal === 'SIGSEGV' || signal === 'SIGBUS') {
+      this.died({ kind: 'out_of_memory', error: new Error('The sandbox ran out of memory.') });
+    } else if (!this.ready) {
+      const lastLine = this.stderrTail.trim().split('\n').at(-1) ?? '';
+      const error = new Error(`The sandbox failed to start (${signal ?? `exit ${code}`}): ${lastLine}`);
+      error.name = 'SandboxStartFailed';
+      this.died({ kind: 'error', error });
+    } else if (signal !== null) {
+      const error = new Error(`The sandbox was ended by ${signal}.`);
+      error.name = 'SandboxCrashed';
+      this.died({ kind: 'error', error });
+    } else {
+      this.died({ kind: 'exit', code: code ?? 0 });
+    }
+  }
+
+  private died(death: SandboxDeath): void {
+    if (this.dead) return;
+    this.markDead();
+    this.events.onDeath(this, death);
+  }
+
+  private kill(): void {
+    const pid = this.clock?.pid;
+    if (pid !== undefined && pid !== this.child.pid) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    this.child.kill('SIGKILL');
+  }
+
+  private markDead(): void {
+    this.dead = true;
+  }
+}
+
+function protocolError(why: string): Error {
+  const error = new Error(`The job broke the sandbox protocol and was killed: ${why}.`);
+  error.name = 'ProtocolViolation';
+  return error;
+}
