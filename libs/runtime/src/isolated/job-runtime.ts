@@ -7,8 +7,8 @@ import type { LogLevel } from './protocol.js';
  * the sandbox, never in the node.
  *
  * Job code gets what ECMAScript defines plus a Workers-like runtime (the list below); every
- * other global Node adds (`process`, `Buffer`, `require`-like hooks, `setImmediate`, channels,
- * sockets) is removed. This is the API surface, not the security boundary: the sandbox process
+ * other global Node adds (`process`, `setImmediate`, `global`, channels, sockets, storage) is
+ * removed. This is the API surface, not the security boundary: the sandbox process
  * itself (namespaces, permission model, rlimits) is what holds if job code gets past it.
  */
 export const JOB_RUNTIME_GLOBALS = [
@@ -53,6 +53,11 @@ export const JOB_RUNTIME_GLOBALS = [
   'CountQueuingStrategy',
   'CompressionStream',
   'DecompressionStream',
+  // No authority, and Node's own fetch, streams, Blob and structuredClone reach for them at run time.
+  'Buffer',
+  'MessageChannel',
+  'MessagePort',
+  'MessageEvent',
 ] as const;
 
 export interface JobConsoleSink {
