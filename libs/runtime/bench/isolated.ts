@@ -7,7 +7,7 @@ import { gc, type Summary, summarize } from './stats.js';
 
 /**
  * Isolated-process figures against bare worker threads (and a child process) measured in the
- * same run: warm dispatch, cold start, RSS per live process, timeout-to-gone, slowdown beside
+ * same run: warm dispatch, cold start, PSS per live process, timeout-to-gone, slowdown beside
  * hogs by priority, short-job latency beside hogs, and utilization accuracy.
  */
 
@@ -58,9 +58,22 @@ function withScheduler<T>(
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const ms = (from: number) => performance.now() - from;
 
-function rssBytes(): number {
-  gc();
-  return process.memoryUsage().rss;
+/** Proportional set size (shared pages split between their users) of a process and all its descendants. */
+function pssOfTree(pid: number = process.pid): number {
+  if (pid === process.pid) gc();
+  let kb = 0;
+  try {
+    kb = Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    children = [];
+  }
+  return kb * 1024 + children.reduce((sum, child) => sum + pssOfTree(child), 0);
 }
 
 // ── dispatch and start ───────────────────────────────────────────────────────────────────
@@ -118,20 +131,20 @@ async function rawWorkerStart(): Promise<number> {
 
 // ── memory ───────────────────────────────────────────────────────────────────────────────
 
-/** Bytes of RSS per isolated process waiting in receive, LIVE_PROCESSES alive. */
-function rssPerIsolated(): Promise<number> {
+/** Bytes of PSS (node and sandboxes) per isolated process waiting in receive, LIVE_PROCESSES alive. */
+function pssPerIsolated(): Promise<number> {
   return withScheduler({ prestart: 0 }, async (node, scheduler) => {
-    const before = rssBytes();
+    const before = pssOfTree();
     const pids = Array.from({ length: LIVE_PROCESSES }, () => scheduler.spawn(ponger));
     while (!pids.every((pid) => node.processInfo(pid)?.status === 'waiting')) await sleep(10);
     await sleep(200);
-    return (rssBytes() - before) / LIVE_PROCESSES;
+    return (pssOfTree() - before) / LIVE_PROCESSES;
   });
 }
 
-/** Baseline: bytes of RSS per bare idle worker thread. */
-async function rssPerRawThread(): Promise<number> {
-  const before = rssBytes();
+/** Baseline (the design before sandboxes): bytes of PSS per bare idle worker thread. */
+async function pssPerRawThread(): Promise<number> {
+  const before = pssOfTree();
   const workers = Array.from({ length: LIVE_PROCESSES }, () => new Worker(RAW_ECHO, { eval: true }));
   await Promise.all(
     workers.map(
@@ -143,19 +156,18 @@ async function rssPerRawThread(): Promise<number> {
     ),
   );
   await sleep(200);
-  const perThread = (rssBytes() - before) / LIVE_PROCESSES;
+  const perThread = (pssOfTree() - before) / LIVE_PROCESSES;
   await Promise.all(workers.map((w) => w.terminate()));
   return perThread;
 }
 
-/** For comparison: RSS of an idle Node child process (what a sandboxed child-process job costs). */
-async function rssOfChildProcess(): Promise<number> {
+/** For comparison: PSS of an idle plain Node child process (what BullMQ's child-process sandbox costs). */
+async function pssOfChildProcess(): Promise<number> {
   const child = spawnChild(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
   await sleep(500);
-  const status = readFileSync(`/proc/${child.pid}/status`, 'latin1');
+  const pss = pssOfTree(child.pid as number);
   child.kill('SIGKILL');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
-  return kb * 1024;
+  return pss;
 }
 
 // ── killing ──────────────────────────────────────────────────────────────────────────────
@@ -289,27 +301,27 @@ async function main(): Promise<void> {
   const cold = await repeat(() => coldStart(0));
   const prestarted = await repeat(() => coldStart(1));
   const rawStart = await repeat(rawWorkerStart);
-  row('cold start, new thread', 'ms', cold, rawStart, 'new Worker to first answer', '—', undefined);
-  row('cold start, pre-started thread', 'ms', prestarted, rawStart, 'new Worker to first answer', '—', undefined);
+  row('cold start, new sandbox', 'ms', cold, rawStart, 'new Worker to first answer', '—', undefined);
+  row('cold start, pre-started sandbox', 'ms', prestarted, rawStart, 'new Worker to first answer', '—', undefined);
 
-  const rss = await repeat(rssPerIsolated, 3);
-  const rawRss = await repeat(rssPerRawThread, 3);
-  const childRss = await repeat(rssOfChildProcess, 3);
+  const pss = await repeat(pssPerIsolated, 3);
+  const rawPss = await repeat(pssPerRawThread, 3);
+  const childPss = await repeat(pssOfChildProcess, 3);
   const mb = 1 / (1024 * 1024);
   row(
-    `RSS per live isolated process (${LIVE_PROCESSES} alive)`,
+    `PSS per live isolated process (${LIVE_PROCESSES} alive, node + sandboxes)`,
     'MB',
-    scale(rss, mb),
-    scale(rawRss, mb),
+    scale(pss, mb),
+    scale(rawPss, mb),
     'bare worker thread',
-    '≤ 10 MB',
-    rss.median * mb <= 10,
+    '—',
+    undefined,
   );
   row(
-    'RSS of an idle Node child process (for comparison)',
+    'PSS of an idle plain Node child process (for comparison)',
     'MB',
-    scale(childRss, mb),
-    scale(rss, mb),
+    scale(childPss, mb),
+    scale(pss, mb),
     'isolated process',
     '—',
     undefined,
@@ -387,9 +399,9 @@ async function main(): Promise<void> {
 
   report('Isolated processes', rows, RUNS, 'isolated-results.json', {
     shortJobLatenciesMs: latencyRuns,
-    childProcessRssMB: childRss.median * mb,
+    childProcessPssMB: childPss.median * mb,
   });
-  console.log(`\nIdle Node child process RSS: ${fmt(childRss.median * mb)} MB`);
+  console.log(`\nIdle Node child process PSS: ${fmt(childPss.median * mb)} MB`);
 }
 
 await main();

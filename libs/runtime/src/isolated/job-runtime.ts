@@ -7,8 +7,8 @@ import type { LogLevel } from './protocol.js';
  * the sandbox, never in the node.
  *
  * Job code gets what ECMAScript defines plus a Workers-like runtime (the list below); every
- * other global Node adds (`process`, `setImmediate`, `global`, channels, sockets, storage) is
- * removed. This is the API surface, not the security boundary: the sandbox process
+ * other global Node adds (`process`, `setImmediate`, `BroadcastChannel`, `WebSocket`, storage)
+ * is removed. This is the API surface, not the security boundary: the sandbox process
  * itself (namespaces, permission model, rlimits) is what holds if job code gets past it.
  */
 export const JOB_RUNTIME_GLOBALS = [
@@ -55,6 +55,7 @@ export const JOB_RUNTIME_GLOBALS = [
   'DecompressionStream',
   // No authority, and Node's own fetch, streams, Blob and structuredClone reach for them at run time.
   'Buffer',
+  'global',
   'MessageChannel',
   'MessagePort',
   'MessageEvent',
