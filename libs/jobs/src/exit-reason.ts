@@ -6,7 +6,7 @@ export interface JobExit {
   readonly reason: string;
   readonly message: string;
   readonly error?: { readonly name: string; readonly message: string; readonly stack: string | undefined };
-  /** For faults outside the body: process_exit, uncaught_exception, unhandled_rejection. */
+  /** For faults outside the body: uncaught_exception, unhandled_rejection, sandbox_crashed, protocol_violation. */
   readonly fault?: string;
   readonly at: number;
 }

@@ -21,6 +21,7 @@ export type { IsolatedSpawnOptions, LogEntry } from './isolated/isolated-process
 export type { ProcessLimits } from './isolated/limits.js';
 export type { PriorityEnforcement } from './isolated/nice.js';
 export type { LogLevel, ThreadSpawnOptions } from './isolated/protocol.js';
+export type { PoolStats } from './isolated/sandbox-pool.js';
 export {
   type FunctionResolver,
   type RunOutcome,
@@ -28,7 +29,6 @@ export {
   type SchedulerOptions,
   type SchedulerStats,
 } from './isolated/scheduler.js';
-export type { PoolStats } from './isolated/thread-pool.js';
 export type { RemoteRouter } from './kernel.js';
 export type { Matcher } from './mailbox.js';
 export { type DownMessage, type ExitMessage, isDownMessage, isExitMessage } from './messages.js';

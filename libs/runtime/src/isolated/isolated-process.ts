@@ -5,10 +5,10 @@ import type { Pid } from '../pid.js';
 import { Process, type ProcessStatus } from '../process.js';
 import { describeReason, type ExitReason } from '../reason.js';
 import type { FunctionModule } from './function-module.js';
-import type { Sandbox } from './sandbox.js';
 import type { ProcessLimits } from './limits.js';
 import type { OutputLimiter } from './output-limits.js';
 import type { LogLevel } from './protocol.js';
+import type { Sandbox } from './sandbox.js';
 
 export interface LogEntry {
   readonly pid: Pid;

@@ -77,12 +77,26 @@ const CONSOLE_LEVELS: Record<string, LogLevel> = {
 
 /** A console whose lines become the job's log entries (bounded by the node), never the sandbox's stdout. */
 function jobConsole(sink: JobConsoleSink): Console {
-  const format = (args: unknown[]) => formatWithOptions({ depth: 4, maxArrayLength: 100, maxStringLength: 10_000 }, ...args);
+  const format = (args: unknown[]) =>
+    formatWithOptions({ depth: 4, maxArrayLength: 100, maxStringLength: 10_000 }, ...args);
   const methods: Record<string, (...args: unknown[]) => void> = {};
   for (const [name, level] of Object.entries(CONSOLE_LEVELS)) {
     methods[name] = (...args: unknown[]) => sink.log(level, format(args));
   }
-  const ignored = ['assert', 'count', 'countReset', 'dir', 'dirxml', 'group', 'groupCollapsed', 'groupEnd', 'table', 'time', 'timeEnd', 'timeLog'];
+  const ignored = [
+    'assert',
+    'count',
+    'countReset',
+    'dir',
+    'dirxml',
+    'group',
+    'groupCollapsed',
+    'groupEnd',
+    'table',
+    'time',
+    'timeEnd',
+    'timeLog',
+  ];
   for (const name of ignored) methods[name] = () => undefined;
   methods.assert = (condition: unknown, ...args: unknown[]) => {
     if (!condition) sink.log('error', `Assertion failed${args.length > 0 ? `: ${format(args)}` : ''}`);

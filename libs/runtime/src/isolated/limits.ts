@@ -4,9 +4,9 @@ import { BadArgError } from '../errors.js';
 export interface ProcessLimits {
   /** Wall-clock time from the start of its run (not its wait for a slot); exit reason `timeout`. */
   readonly timeoutMs?: number;
-  /** CPU time, from the kernel's accounting of its thread; exit reason `cpu_limit`. */
+  /** CPU time of all threads of its sandbox, from the kernel's accounting; exit reason `cpu_limit`. */
   readonly cpuMs?: number;
-  /** V8 heap (old generation) in megabytes; exit reason `memory_limit`. */
+  /** Memory in megabytes: the V8 heap limit, and all resident memory its sandbox gains (array buffers included); exit reason `memory_limit`. */
   readonly memoryMb?: number;
 }
 

@@ -25,7 +25,12 @@ export class OutputLimiter {
   private last = performance.now();
 
   constructor(private readonly rates: Readonly<Record<OutputKind, OutputRate>>) {
-    this.tokens = { log: rates.log.burst, progress: rates.progress.burst, send: rates.send.burst, fetch: rates.fetch.burst };
+    this.tokens = {
+      log: rates.log.burst,
+      progress: rates.progress.burst,
+      send: rates.send.burst,
+      fetch: rates.fetch.burst,
+    };
   }
 
   /** Whether one more item of `kind` may go out now. */

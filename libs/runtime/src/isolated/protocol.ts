@@ -42,7 +42,13 @@ export type ToThread =
       readonly value?: unknown;
       readonly error?: TransferredError;
     }
-  | { readonly t: 'fetched'; readonly serial: number; readonly id: number; readonly response?: FetchResponse; readonly error?: string };
+  | {
+      readonly t: 'fetched';
+      readonly serial: number;
+      readonly id: number;
+      readonly response?: FetchResponse;
+      readonly error?: string;
+    };
 
 /** An outbound HTTP request a job makes with `fetch`; the node performs it under its egress policy. */
 export interface FetchRequest {

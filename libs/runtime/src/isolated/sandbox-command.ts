@@ -40,7 +40,17 @@ const MIB = 1024 * 1024;
 /** Young generation, code and runtime allocations above the old-generation heap limit. */
 const DATA_MARGIN_BYTES = 96 * MIB;
 const FALLBACK_BASELINE_BYTES = 1024 * MIB;
-const NAMESPACES = ['--user', '--map-root-user', '--pid', '--fork', '--kill-child', '--mount', '--mount-proc', '--net', '--ipc'];
+const NAMESPACES = [
+  '--user',
+  '--map-root-user',
+  '--pid',
+  '--fork',
+  '--kill-child',
+  '--mount',
+  '--mount-proc',
+  '--net',
+  '--ipc',
+];
 
 let probed: SandboxHost | undefined;
 
@@ -58,7 +68,10 @@ function permissionFlag(): string {
 function baselineData(): number {
   const probe = spawnSync(
     process.execPath,
-    ['-e', 'process.stdout.write(/VmData:\\s+(\\d+)/.exec(require("fs").readFileSync("/proc/self/status","utf8"))?.[1] ?? "")'],
+    [
+      '-e',
+      'process.stdout.write(/VmData:\\s+(\\d+)/.exec(require("fs").readFileSync("/proc/self/status","utf8"))?.[1] ?? "")',
+    ],
     { encoding: 'utf8', timeout: 10_000, env: {} },
   );
   const kib = Number(probe.stdout);
@@ -114,6 +127,11 @@ export function sandboxCommand(host: SandboxHost, entry: URL, memoryMb: number |
     limits.push(`--data=${host.baselineDataBytes + memoryMb * MIB + DATA_MARGIN_BYTES}`);
   }
   const limited = process.platform === 'linux' ? ['prlimit', ...limits, '--', ...node] : node;
-  const [command, args] = wrap(host.unprivileged, host.isolation === 'namespaces', limited[0] as string, limited.slice(1));
+  const [command, args] = wrap(
+    host.unprivileged,
+    host.isolation === 'namespaces',
+    limited[0] as string,
+    limited.slice(1),
+  );
   return { command, args };
 }

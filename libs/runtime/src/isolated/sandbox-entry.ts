@@ -87,13 +87,16 @@ async function sandboxFetch(input: string | URL | Request, init?: RequestInit): 
       'abort',
       () => {
         pendingFetches.delete(id);
-        reject(signal.reason instanceof Error ? signal.reason : new DOMException('The fetch was aborted.', 'AbortError'));
+        reject(
+          signal.reason instanceof Error ? signal.reason : new DOMException('The fetch was aborted.', 'AbortError'),
+        );
       },
       { once: true },
     );
     post({ t: 'fetch', serial, id, request: wire });
   });
-  const nullBody = response.status === 204 || response.status === 205 || response.status === 304 || request.method === 'HEAD';
+  const nullBody =
+    response.status === 204 || response.status === 205 || response.status === 304 || request.method === 'HEAD';
   const result = new Response(nullBody ? null : response.body, {
     status: response.status,
     statusText: response.statusText,
@@ -124,7 +127,8 @@ function refuseImport(specifier: string): never {
 async function load(moduleId: string, source: string | undefined): Promise<IsolatedFunction> {
   if (loaded?.id === moduleId) return loaded.fn;
   if (loaded !== undefined) throw new Error(`This sandbox runs ${loaded.id}; it cannot load ${moduleId}.`);
-  if (source === undefined) throw new Error(`Function ${moduleId} is not loaded in this sandbox and no source came with it.`);
+  if (source === undefined)
+    throw new Error(`Function ${moduleId} is not loaded in this sandbox and no source came with it.`);
   const module = new vm.SourceTextModule(source, {
     identifier: `beamline-function:${moduleId.replace(/\s/g, '_')}`,
     importModuleDynamically: ((specifier: string) => refuseImport(specifier)) as never,

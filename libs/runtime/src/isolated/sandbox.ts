@@ -31,7 +31,10 @@ export interface SandboxSettings {
 }
 
 const STDERR_TAIL_BYTES = 4096;
-const OUT_OF_MEMORY = /heap out of memory|Reached heap limit|Allocation failed|Fatal JavaScript out of memory|Ineffective mark-compacts/i;
+/** A sandbox that has not reported ready by then is killed (Node can hang at start under a too-small data limit). */
+const READY_TIMEOUT_MS = 20_000;
+const OUT_OF_MEMORY =
+  /heap out of memory|Reached heap limit|Allocation failed|Fatal JavaScript out of memory|Ineffective mark-compacts/i;
 
 /**
  * A sandbox process on the node's side: one OS process (confined by sandbox-command.ts) that
@@ -67,6 +70,7 @@ export class Sandbox {
   private isWaiting = false;
   private stderrTail = '';
   private readonly exited: Promise<void>;
+  private readonly readyTimer: ReturnType<typeof setTimeout>;
 
   constructor(
     settings: SandboxSettings,
@@ -86,6 +90,10 @@ export class Sandbox {
     this.channel.on('error', () => undefined);
     this.child.on('error', (error) => this.died({ kind: 'error', error }));
     this.child.on('exit', (code, signal) => this.exitedOnItsOwn(code, signal));
+    this.readyTimer = setTimeout(() => {
+      if (!this.ready) this.violation(`the sandbox did not start within ${READY_TIMEOUT_MS / 1000} s`);
+    }, READY_TIMEOUT_MS);
+    this.readyTimer.unref();
   }
 
   post(message: ToThread): void {
@@ -150,7 +158,11 @@ export class Sandbox {
 
   /** Idle sandboxes must not keep the node's OS process alive; busy ones do. */
   hold(busy: boolean): void {
-    const handles = [this.child, this.channel as unknown as { ref(): void; unref(): void }, this.child.stderr as unknown as { ref(): void; unref(): void } | null];
+    const handles = [
+      this.child,
+      this.channel as unknown as { ref(): void; unref(): void },
+      this.child.stderr as unknown as { ref(): void; unref(): void } | null,
+    ];
     for (const handle of handles) {
       if (!handle) continue;
       if (busy) handle.ref();
@@ -195,6 +207,7 @@ export class Sandbox {
   }
 
   private becameReady(): void {
+    clearTimeout(this.readyTimer);
     const pid = this.sandboxPid();
     if (pid !== undefined) {
       this.clock = new ProcessClock(pid);
@@ -256,6 +269,7 @@ export class Sandbox {
 
   private markDead(): void {
     this.dead = true;
+    clearTimeout(this.readyTimer);
   }
 }
 

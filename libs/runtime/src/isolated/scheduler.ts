@@ -12,15 +12,15 @@ import type { Process } from '../process.js';
 import { type ExitReason, isOrderlyExit, ProcessExit, type ReasonLabel, reasonLabel } from '../reason.js';
 import { Accounting, type MainThreadStats } from './accounting.js';
 import { assertFunctionModule, type FunctionModule } from './function-module.js';
-import type { Sandbox, SandboxDeath } from './sandbox.js';
 import { IsolatedProcess, type IsolatedSpawnOptions, type LogEntry } from './isolated-process.js';
 import { assertLimits, MAX_LIMIT_MS, type ProcessLimits } from './limits.js';
 import { NicePolicy, type PriorityEnforcement } from './nice.js';
 import { DEFAULT_OUTPUT_RATES, type OutputKind, OutputLimiter, type OutputRate } from './output-limits.js';
 import type { FetchRequest, FetchResponse, FromThread, Outcome, ThreadSpawnOptions } from './protocol.js';
-import { type SandboxHost, sandboxHost } from './sandbox-command.js';
 import { RunQueue } from './run-queue.js';
-import { type PoolStats, ThreadPool } from './thread-pool.js';
+import type { Sandbox, SandboxDeath } from './sandbox.js';
+import { type SandboxHost, sandboxHost } from './sandbox-command.js';
+import { type PoolStats, SandboxPool } from './sandbox-pool.js';
 import { fromTransferred, toTransferred } from './transfer.js';
 
 export type FunctionResolver = (id: string) => FunctionModule | undefined | Promise<FunctionModule | undefined>;
@@ -28,13 +28,13 @@ export type FunctionResolver = (id: string) => FunctionModule | undefined | Prom
 export interface SchedulerOptions {
   /** Usable CPUs. Default `os.availableParallelism()`, which follows the cgroup's CPU limit. */
   readonly cores?: number;
-  /** Live isolated processes (each holds a thread) at most; more wait in the run queue. Default cores × 16. */
+  /** Live isolated processes (each holds a sandbox process) at most; more wait in the run queue. Default cores × 16. */
   readonly maxProcesses?: number;
-  /** Threads kept started with no function loaded. Default 2. */
+  /** Sandboxes kept started with no function loaded. Default 2. */
   readonly prestart?: number;
-  /** An idle warm thread is terminated after this long. Default 30 s. */
+  /** An idle warm sandbox is terminated after this long. Default 30 s. */
   readonly idleTimeoutMs?: number;
-  /** Idle threads kept at most. Default `maxProcesses`. */
+  /** Idle sandboxes kept at most. Default `maxProcesses`. */
   readonly maxIdleThreads?: number;
   /** Limits for processes that give none. */
   readonly defaultLimits?: ProcessLimits;
@@ -73,13 +73,13 @@ export interface SchedulerStats {
   readonly nodeId: string;
   readonly cores: number;
   readonly maxProcesses: number;
-  /** Isolated processes holding a thread. */
+  /** Isolated processes holding a sandbox. */
   readonly live: number;
   /** Processes waiting for a slot, by priority. */
   readonly runQueue: Record<Priority, number>;
-  /** CPU time of process threads, by the priority of the process that used it. */
+  /** CPU time of sandboxes, by the priority of the process that used it. */
   readonly cpuSecondsByPriority: Record<Priority, number>;
-  /** CPU time of process threads / (cores × wall time) over the window, 0–1. */
+  /** CPU time of sandboxes / (cores × wall time) over the window, 0–1. */
   readonly utilization: number;
   readonly windowMs: number;
   readonly mainThread: MainThreadStats;
@@ -120,15 +120,15 @@ function sandboxEntry(): URL {
 const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 /**
- * Runs isolated processes for a node: each one a function module on its own V8 isolate
- * thread, with a nice value from its priority, limits that kill it, and CPU time read from the
- * kernel. Processes beyond `maxProcesses` wait in a run queue by priority.
+ * Runs isolated processes for a node: each one a function module in its own sandbox OS process
+ * (ADR 0009), with a nice value from its priority, limits that kill it, and CPU time read from
+ * the kernel. Processes beyond `maxProcesses` wait in a run queue by priority.
  */
 export class Scheduler {
   readonly cores: number;
   readonly maxProcesses: number;
   private readonly kernel: Kernel;
-  private readonly pool: ThreadPool;
+  private readonly pool: SandboxPool;
   private readonly runQueue = new RunQueue<IsolatedProcess>();
   private readonly owners = new Map<Sandbox, IsolatedProcess>();
   private readonly accounting: Accounting;
@@ -174,14 +174,17 @@ export class Scheduler {
     };
     const sampleIntervalMs = positiveMs(options.sampleIntervalMs ?? 100, 'sampleIntervalMs');
     this.accounting = new Accounting(this.cores, this.windowMs);
-    this.pool = new ThreadPool(poolOptions, {
+    this.pool = new SandboxPool(poolOptions, {
       onReady: (thread) => this.threadReady(thread),
       onMessage: (thread, message) => this.threadMessage(thread, message),
       onDeath: (thread, death) => this.threadDied(thread, death),
     });
     this.sampler = setInterval(() => this.sample(), sampleIntervalMs);
     this.sampler.unref();
-    this.memorySampler = setInterval(() => this.watchMemory(), positiveMs(options.memorySampleMs ?? 20, 'memorySampleMs'));
+    this.memorySampler = setInterval(
+      () => this.watchMemory(),
+      positiveMs(options.memorySampleMs ?? 20, 'memorySampleMs'),
+    );
     this.memorySampler.unref();
     schedulers.add(this.kernel);
   }
@@ -313,7 +316,7 @@ export class Scheduler {
     return process;
   }
 
-  /** Gives queued processes threads while slots are free. */
+  /** Gives queued processes sandboxes while slots are free. */
   private dispatch(): void {
     while (this.live < this.maxProcesses) {
       const process = this.runQueue.pop();
@@ -367,9 +370,12 @@ export class Scheduler {
     if (cpuMs !== undefined) this.checkCpuAfter(process, cpuMs);
   }
 
-  /** A thread cannot use more CPU than wall time, so the check comes when the rest of the budget could be gone. */
+  /**
+   * A sandbox cannot use more CPU than wall time × cores, so the check comes when the rest of
+   * the budget could be gone at that rate.
+   */
   private checkCpuAfter(process: IsolatedProcess, cpuMs: number): void {
-    const remainingMs = cpuMs - process.cpuNs / 1e6;
+    const remainingMs = (cpuMs - process.cpuNs / 1e6) / this.cores;
     const timer = setTimeout(
       () => {
         process.timers = process.timers.filter((t) => t !== timer);
@@ -389,10 +395,10 @@ export class Scheduler {
     this.kernel.terminate(process, reason);
   }
 
-  // ── the thread's side ──────────────────────────────────────────────────────────────────
+  // ── the sandbox's side ──────────────────────────────────────────────────────────────────
 
   private threadReady(thread: Sandbox): void {
-    this.pool.threadReady(thread);
+    this.pool.sandboxReady(thread);
     const process = this.owners.get(thread);
     if (!process) return;
     this.nice.apply(thread, process.priority);
@@ -483,7 +489,8 @@ export class Scheduler {
       error.name = 'SandboxExited';
       this.fail(process, { error, fault: 'process_exit' });
     } else {
-      this.fail(process, { error: death.error, fault: 'uncaught_exception' });
+      const fault = death.error.name === 'ProtocolViolation' ? 'protocol_violation' : 'sandbox_crashed';
+      this.fail(process, { error: death.error, fault });
     }
   }
 

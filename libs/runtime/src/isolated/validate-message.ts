@@ -100,7 +100,8 @@ const CHECKS: Record<FromThread['t'], (m: Fields) => boolean> = {
 export function validateFromSandbox(value: unknown): FromThread | string {
   if (!isObject(value)) return 'a message that is not an object';
   const type = value.t;
-  if (typeof type !== 'string' || !Object.hasOwn(CHECKS, type)) return `a message of unknown type ${JSON.stringify(String(type).slice(0, 40))}`;
+  if (typeof type !== 'string' || !Object.hasOwn(CHECKS, type))
+    return `a message of unknown type ${JSON.stringify(String(type).slice(0, 40))}`;
   if (type !== 'ready' && !isSerial(value.serial)) return `a ${type} message without a serial`;
   if (!CHECKS[type as FromThread['t']](value)) return `a malformed ${type} message`;
   return value as FromThread;

@@ -7,10 +7,13 @@ import { isolatedNode, until } from './setup.js';
 
 /** The error message of an `{ error }` exit reason, or the reason itself as text. */
 function failure(reason: unknown): string {
-  return isErrorReason(reason) && reason.error instanceof Error ? `${reason.error.name}: ${reason.error.message}` : String(reason);
+  return isErrorReason(reason) && reason.error instanceof Error
+    ? `${reason.error.name}: ${reason.error.message}`
+    : String(reason);
 }
 
-const probe = (name: string, body: string) => functionModule(`export default async (input, ctx) => {\n${body}\n};`, name);
+const probe = (name: string, body: string) =>
+  functionModule(`export default async (input, ctx) => {\n${body}\n};`, name);
 
 describe('the job runtime has no authority of the node', () => {
   it('offers no Node globals, no environment and no code generation from strings', async () => {
@@ -42,7 +45,9 @@ describe('the job runtime has no authority of the node', () => {
     'refuses to import %s, statically or dynamically, saying how to bundle instead',
     async (specifier) => {
       const { scheduler } = isolatedNode();
-      const dynamic = await scheduler.run(probe('dynamic-import', `return await import(${JSON.stringify(specifier)});`));
+      const dynamic = await scheduler.run(
+        probe('dynamic-import', `return await import(${JSON.stringify(specifier)});`),
+      );
       expect(failure(dynamic.reason)).toContain(`Cannot import "${specifier}"`);
       expect(failure(dynamic.reason)).toContain('bundle its dependencies');
       const staticImport = await scheduler.run(
@@ -164,7 +169,9 @@ describe('limits that cannot be dodged', () => {
       outputRates: { log: { perSecond: 10, burst: 20 } },
       onLog: (entry) => lines.push(entry.message),
     });
-    const outcome = await scheduler.run(probe('flood', 'for (let i = 0; i < 20000; i++) ctx.log(String(i)); return 1;'));
+    const outcome = await scheduler.run(
+      probe('flood', 'for (let i = 0; i < 20000; i++) ctx.log(String(i)); return 1;'),
+    );
     expect(outcome.reason).toBe('normal');
     expect(lines.length).toBeLessThanOrEqual(25);
     expect(scheduler.stats().dropped.log).toBeGreaterThanOrEqual(19_975);
@@ -192,7 +199,9 @@ describe('tenancy', () => {
     const target: Pid = node.spawn(async (ctx) => {
       await ctx.receive(() => false);
     });
-    const outcome = await scheduler.run(probe('monitor', `ctx.monitor(${JSON.stringify(target)}); await ctx.sleep(1000);`));
+    const outcome = await scheduler.run(
+      probe('monitor', `ctx.monitor(${JSON.stringify(target)}); await ctx.sleep(1000);`),
+    );
     expect(asked).toContain('monitor');
     expect(failure(outcome.reason)).toContain('no monitoring of');
   });
@@ -200,7 +209,10 @@ describe('tenancy', () => {
   it('spawned processes belong to the tenant of the process that spawned them', async () => {
     const { scheduler } = isolatedNode();
     scheduler.define(functionModule('let calls = 0;\nexport default async () => ++calls;', 'child-counter'));
-    const parent = probe('parent', "const { pid } = await ctx.spawnMonitor('child-counter'); return await ctx.receive();");
+    const parent = probe(
+      'parent',
+      "const { pid } = await ctx.spawnMonitor('child-counter'); return await ctx.receive();",
+    );
     await scheduler.run(parent, undefined, { tenant: 'a' });
     await until(() => scheduler.stats().live === 0);
     const direct = await scheduler.run(
@@ -267,7 +279,10 @@ describe('the channel from a sandbox is untrusted', () => {
     ['a bad log level', { t: 'log', serial: 1, level: 'fatal', message: 'x' }],
     ['a send to a non-pid', { t: 'send', serial: 1, to: { toString: 1 }, message: 1 }],
     ['a link to a name', { t: 'link', serial: 1, pid: 'not a pid' }],
-    ['a spawn with a bad priority', { t: 'spawn', serial: 1, id: 1, fn: 'f', input: 1, options: { priority: 'root' }, relation: 'none' }],
+    [
+      'a spawn with a bad priority',
+      { t: 'spawn', serial: 1, id: 1, fn: 'f', input: 1, options: { priority: 'root' }, relation: 'none' },
+    ],
     ['a fetch with a bad url', { t: 'fetch', serial: 1, id: 1, request: { url: 42, method: 'GET', headers: [] } }],
     ['a done without outcome', { t: 'done', serial: 1, reusable: true }],
   ])('refuses a message with %s', (_what, message) => {

@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BadArgError, functionModule, systemClock } from '../../src/index.js';
 import { sandboxHost } from '../../src/isolated/sandbox-command.js';
-import { ThreadPool } from '../../src/isolated/thread-pool.js';
+import { SandboxPool } from '../../src/isolated/sandbox-pool.js';
 import { functions, isolatedNode, until, untilRunning } from './setup.js';
 
 describe('edge cases between threads', () => {
@@ -88,13 +88,13 @@ describe('timers longer than setTimeout allows', () => {
   });
 });
 
-describe('ThreadPool', () => {
+describe('SandboxPool', () => {
   it('stops pre-starting threads when they keep dying before they are ready', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'beamline-broken-'));
     writeFileSync(join(dir, 'broken.mjs'), "throw new Error('broken sandbox entry');");
     const broken = pathToFileURL(join(dir, 'broken.mjs'));
     const deaths: string[] = [];
-    const pool = new ThreadPool(
+    const pool = new SandboxPool(
       {
         entry: broken,
         host: sandboxHost(),

@@ -1,15 +1,15 @@
 import { Sandbox, type SandboxEvents } from './sandbox.js';
 import type { SandboxHost } from './sandbox-command.js';
 
-export interface ThreadPoolOptions {
+export interface SandboxPoolOptions {
   readonly entry: URL;
   readonly host: SandboxHost;
   readonly maxMessageBytes: number;
   /** Threads kept started with no function loaded, to hide the cold start. */
   readonly prestart: number;
-  /** An idle thread with a function loaded is terminated after this long unused. */
+  /** An idle sandbox with a function loaded is terminated after this long unused. */
   readonly idleTimeoutMs: number;
-  /** At most this many warm idle threads are kept (pre-started ones aside); beyond it, a released thread is terminated. */
+  /** At most this many warm idle sandboxes are kept (pre-started ones aside); beyond it, a released sandbox is terminated. */
   readonly maxIdle: number;
   readonly defaultMemoryMb: number | undefined;
 }
@@ -17,28 +17,28 @@ export interface ThreadPoolOptions {
 export interface PoolStats {
   /** Threads with a function loaded, waiting to be reused for the same function version. */
   readonly warm: number;
-  /** Pre-started threads with no function loaded. */
+  /** Pre-started sandboxes with no function loaded. */
   readonly prestarted: number;
   /** Threads running a process. */
   readonly busy: number;
   /** Threads started since the pool was created. */
   readonly started: number;
-  /** Idle threads terminated because nobody used them within the idle timeout. */
+  /** Idle sandboxes terminated because nobody used them within the idle timeout. */
   readonly reaped: number;
-  /** Threads that died before they were ready (a broken thread script, no memory). */
+  /** Threads that died before they were ready (a broken sandbox script, no memory). */
   readonly failedStarts: number;
 }
 
-/** After this many threads in a row die before they are ready, pre-starting stops until one succeeds. */
+/** After this many sandboxes in a row die before they are ready, pre-starting stops until one succeeds. */
 const MAX_FAILED_STARTS = 3;
 
 /**
- * Isolate threads that are not running a process: warm ones (a function version loaded, reused
+ * Isolate sandboxes that are not running a process: warm ones (a function version loaded, reused
  * only for that version and heap limit, as an AWS Lambda execution environment is) and fresh
- * pre-started ones. A thread is checked out for one process at a time, and goes back only when
+ * pre-started ones. A sandbox is checked out for one process at a time, and goes back only when
  * that process ended normally.
  */
-export class ThreadPool {
+export class SandboxPool {
   private readonly fresh: Sandbox[] = [];
   private readonly warm = new Map<string, Sandbox[]>();
   private readonly idleTimers = new Map<Sandbox, ReturnType<typeof setTimeout>>();
@@ -52,7 +52,7 @@ export class ThreadPool {
   private closed = false;
 
   constructor(
-    private readonly options: ThreadPoolOptions,
+    private readonly options: SandboxPoolOptions,
     private readonly events: SandboxEvents,
   ) {
     this.refill();
@@ -68,69 +68,69 @@ export class ThreadPool {
     moduleId: string,
     memoryMb: number | undefined,
     tenant: string | undefined,
-    accept: (thread: Sandbox) => boolean,
+    accept: (sandbox: Sandbox) => boolean,
   ): Sandbox {
-    const thread =
+    const sandbox =
       this.takeWarm(moduleId, memoryMb, tenant, accept) ?? this.takeFresh(memoryMb) ?? this.create(memoryMb);
-    thread.tenant = tenant;
-    this.busy.add(thread);
-    thread.hold(true);
+    sandbox.tenant = tenant;
+    this.busy.add(sandbox);
+    sandbox.hold(true);
     this.scheduleRefill();
-    return thread;
+    return sandbox;
   }
 
-  /** Takes back a thread whose process ended normally, to be reused for the same function version. */
-  release(thread: Sandbox): void {
-    this.busy.delete(thread);
-    if (this.closed || thread.dead || thread.moduleId === undefined || this.idleTimers.size >= this.options.maxIdle) {
-      void this.discard(thread);
+  /** Takes back a sandbox whose process ended normally, to be reused for the same function version. */
+  release(sandbox: Sandbox): void {
+    this.busy.delete(sandbox);
+    if (this.closed || sandbox.dead || sandbox.moduleId === undefined || this.idleTimers.size >= this.options.maxIdle) {
+      void this.discard(sandbox);
       return;
     }
-    thread.hold(false);
-    const key = warmKey(thread.moduleId, thread.memoryMb, thread.tenant);
+    sandbox.hold(false);
+    const key = warmKey(sandbox.moduleId, sandbox.memoryMb, sandbox.tenant);
     const list = this.warm.get(key);
-    if (list) list.push(thread);
-    else this.warm.set(key, [thread]);
+    if (list) list.push(sandbox);
+    else this.warm.set(key, [sandbox]);
     const timer = setTimeout(() => {
       this.reaped++;
-      void this.discard(thread);
+      void this.discard(sandbox);
     }, this.options.idleTimeoutMs);
     timer.unref();
-    this.idleTimers.set(thread, timer);
+    this.idleTimers.set(sandbox, timer);
   }
 
-  /** Terminates a thread (after a crash, a kill or a limit, it is never reused). */
-  discard(thread: Sandbox): Promise<void> {
-    this.forget(thread);
-    const gone = thread.terminate();
+  /** Terminates a sandbox (after a crash, a kill or a limit, it is never reused). */
+  discard(sandbox: Sandbox): Promise<void> {
+    this.forget(sandbox);
+    const gone = sandbox.terminate();
     this.discarding.add(gone);
     void gone.finally(() => this.discarding.delete(gone));
     return gone;
   }
 
-  /** A thread reported it is ready: pre-starting may go on. */
-  threadReady(thread: Sandbox): void {
-    if (thread.ready) this.failedStartsInARow = 0;
+  /** A sandbox reported it is ready: pre-starting may go on. */
+  sandboxReady(sandbox: Sandbox): void {
+    if (sandbox.ready) this.failedStartsInARow = 0;
   }
 
-  /** Removes a thread that died on its own from wherever the pool keeps it. */
-  forget(thread: Sandbox): void {
-    if (thread.dead && !thread.ready && !thread.terminated) {
+  /** Removes a sandbox that died on its own from wherever the pool keeps it. */
+  forget(sandbox: Sandbox): void {
+    if (sandbox.dead && !sandbox.ready && !sandbox.terminated) {
       this.failedStarts++;
       this.failedStartsInARow++;
     }
-    this.busy.delete(thread);
-    const timer = this.idleTimers.get(thread);
+    this.busy.delete(sandbox);
+    const timer = this.idleTimers.get(sandbox);
     if (timer) {
       clearTimeout(timer);
-      this.idleTimers.delete(thread);
+      this.idleTimers.delete(sandbox);
     }
-    const freshIndex = this.fresh.indexOf(thread);
+    const freshIndex = this.fresh.indexOf(sandbox);
     if (freshIndex >= 0) this.fresh.splice(freshIndex, 1);
-    if (thread.moduleId !== undefined) {
-      const key = warmKey(thread.moduleId, thread.memoryMb, thread.tenant);
+    if (sandbox.moduleId !== undefined) {
+      const key = warmKey(sandbox.moduleId, sandbox.memoryMb, sandbox.tenant);
       const list = this.warm.get(key);
-      const index = list?.indexOf(thread) ?? -1;
+      const index = list?.indexOf(sandbox) ?? -1;
       if (list && index >= 0) {
         list.splice(index, 1);
         if (list.length === 0) this.warm.delete(key);
@@ -150,35 +150,35 @@ export class ThreadPool {
     };
   }
 
-  /** Terminates every idle thread; threads still busy are the scheduler's to end. */
+  /** Terminates every idle sandbox; sandboxes still busy are the scheduler's to end. */
   async close(): Promise<void> {
     this.closed = true;
     const idle = [...this.fresh, ...this.idleTimers.keys()];
-    await Promise.all([...idle.map((thread) => this.discard(thread)), ...this.discarding]);
+    await Promise.all([...idle.map((sandbox) => this.discard(sandbox)), ...this.discarding]);
   }
 
   private takeWarm(
     moduleId: string,
     memoryMb: number | undefined,
     tenant: string | undefined,
-    accept: (thread: Sandbox) => boolean,
+    accept: (sandbox: Sandbox) => boolean,
   ): Sandbox | undefined {
     const list = this.warm.get(warmKey(moduleId, memoryMb, tenant));
     if (!list) return undefined;
     for (let i = list.length - 1; i >= 0; i--) {
-      const thread = list[i] as Sandbox;
-      if (!accept(thread)) continue;
-      this.forget(thread);
-      return thread;
+      const sandbox = list[i] as Sandbox;
+      if (!accept(sandbox)) continue;
+      this.forget(sandbox);
+      return sandbox;
     }
     return undefined;
   }
 
   private takeFresh(memoryMb: number | undefined): Sandbox | undefined {
     if (memoryMb !== this.options.defaultMemoryMb) return undefined;
-    const thread = this.fresh.pop();
-    if (thread) this.forget(thread);
-    return thread;
+    const sandbox = this.fresh.pop();
+    if (sandbox) this.forget(sandbox);
+    return sandbox;
   }
 
   private create(memoryMb: number | undefined): Sandbox {
@@ -199,9 +199,9 @@ export class ThreadPool {
   private refill(): void {
     if (this.failedStartsInARow >= MAX_FAILED_STARTS) return;
     while (!this.closed && this.fresh.length < this.options.prestart) {
-      const thread = this.create(this.options.defaultMemoryMb);
-      thread.hold(false);
-      this.fresh.push(thread);
+      const sandbox = this.create(this.options.defaultMemoryMb);
+      sandbox.hold(false);
+      this.fresh.push(sandbox);
     }
   }
 }
