@@ -1,9 +1,10 @@
-import { decodeControl, definedLimits, type JobData, type Keys } from '@beamline/jobs';
-import type { ChildSpec, Node, ProcessContext, Scheduler } from '@beamline/runtime';
+import { decodeControl, type JobData, type Keys, OPERATOR_TENANT } from '@beamline/jobs';
+import type { ChildSpec, IsolatedSpawnOptions, Node, Pid, ProcessContext, Scheduler } from '@beamline/runtime';
 import { type Job, Worker, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { JobLaunch } from './job-runner.js';
+import type { ControlRefusal } from './metrics.js';
 
 /**
  * The node's own components, each a green process under the root supervisor: when one fails,
@@ -19,23 +20,77 @@ export function jobChildSpec(node: Node, scheduler: Scheduler): ChildSpec {
     start: (ctx, ...args) => {
       const launch = args[0] as JobLaunch;
       const { data } = launch.job;
-      const pid = scheduler.spawnLink(ctx, launch.moduleSource, data.input, {
-        ...definedLimits(data.limits),
+      // `tenant`: the security domain of the process; the runtime never shares a warm sandbox
+      // between domains.
+      const options: IsolatedSpawnOptions = {
+        ...launch.limits,
+        tenant: launch.tenant,
         priority: data.priority,
         label: `${data.function}@${data.version}`,
         onResult: launch.onResult,
         onProgress: launch.onProgress,
         onLog: launch.onLog,
         onUsage: launch.onUsage,
-      });
+      };
+      const pid = scheduler.spawnLink(ctx, launch.moduleSource, data.input, options);
+      launch.onSpawned(pid);
       node.kernel.onExit(pid, launch.onExit);
       return pid;
     },
   };
 }
 
-/** Listens on this node's control channel and delivers messages and exit signals to local pids. */
-export function controlListener(node: Node, subscriber: Redis, keys: Keys, logger: Logger): ChildSpec {
+/**
+ * A warning that a flood cannot amplify: at most one line per `everyMs` per kind, saying how many
+ * occurrences it stands for.
+ */
+export class RateLimitedWarning {
+  private readonly last = new Map<string, { at: number; suppressed: number }>();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly everyMs = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  warn(kind: string, fields: object, message: string): void {
+    const entry = this.last.get(kind);
+    const now = this.now();
+    if (entry && now - entry.at < this.everyMs) {
+      entry.suppressed++;
+      return;
+    }
+    const suppressed = entry?.suppressed ?? 0;
+    this.last.set(kind, { at: now, suppressed: 0 });
+    this.logger.warn({ ...fields, kind, ...(suppressed > 0 ? { suppressedSinceLast: suppressed } : {}) }, message);
+  }
+}
+
+/** What the control listener needs to know about this node's job processes and where to count refusals. */
+export interface ControlGate {
+  /** The tenant of a live job process of this node, undefined for any other pid. */
+  readonly tenantOf: (pid: Pid) => string | undefined;
+  readonly refused: (reason: ControlRefusal) => void;
+}
+
+/**
+ * Listens on this node's control channel and delivers messages and exit signals to local job
+ * processes: only to a live isolated job process whose tenant is the one the platform stamped
+ * on the message (any job for the operator marker). Everything else is dropped and counted
+ * (`beamline_control_refused_total{reason}`), with at most one warning per reason every 10 s.
+ */
+export function controlListener(
+  node: Node,
+  subscriber: Redis,
+  keys: Keys,
+  logger: Logger,
+  gate: ControlGate,
+): ChildSpec {
+  const warning = new RateLimitedWarning(logger);
+  const refuse = (reason: ControlRefusal, fields: object, message: string) => {
+    gate.refused(reason);
+    warning.warn(reason, fields, message);
+  };
   return {
     id: 'control',
     start: (ctx) =>
@@ -46,18 +101,27 @@ export function controlListener(node: Node, subscriber: Redis, keys: Keys, logge
             if (from !== channel) return;
             const message = decodeControl(text);
             if (!message) {
-              logger.warn({ channel }, 'ignored a malformed control message');
+              refuse('malformed', { channel }, 'dropped malformed or unstamped control messages');
               return;
             }
-            if (node.processInfo(message.to)?.kind !== 'isolated') {
-              logger.warn({ to: message.to, type: message.type }, 'control messages reach job processes only; ignored');
+            const target = gate.tenantOf(message.to);
+            if (target === undefined || node.processInfo(message.to)?.kind !== 'isolated') {
+              refuse('no_such_job', { type: message.type }, 'control messages reach live job processes only; dropped');
+              return;
+            }
+            if (message.tenant !== OPERATOR_TENANT && message.tenant !== target) {
+              refuse('tenant_mismatch', { type: message.type }, "dropped control messages for another tenant's job");
               return;
             }
             try {
               if (message.type === 'send') node.kernel.send(message.from, message.to, message.message);
               else node.kernel.exit(message.from, message.to, message.reason);
             } catch (error) {
-              logger.warn({ err: error, to: message.to }, 'control message could not be delivered');
+              refuse(
+                'undeliverable',
+                { err: error instanceof Error ? error.message : String(error) },
+                'control message could not be delivered',
+              );
             }
           };
           const cleanUp = () => {

@@ -1,17 +1,28 @@
-import { describeExit, type JobData, type Keys, type RunningJob } from '@beamline/jobs';
-import type { ExitReason, LogEntry, Pid, SupervisorClient } from '@beamline/runtime';
-import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
+import { definedLimits, describeExit, type JobData, type Keys, QUEUE_NAME, type RunningJob } from '@beamline/jobs';
+import type { ExitReason, LogEntry, Pid, ProcessLimits, SupervisorClient } from '@beamline/runtime';
+import { DelayedError, type Job, UnrecoverableError, WaitingError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { TenantLimits } from './config.js';
 import type { FunctionCache } from './function-cache.js';
+import { DEFAULT_OUTPUT_LIMITS, JobOutput, type OutputLimits } from './job-output.js';
 import type { WorkerMetrics } from './metrics.js';
 
 /** What the job supervisor's start function needs to spawn a job's process. */
 export interface JobLaunch {
   readonly job: Job<JobData>;
+  /** The job's tenant: the security domain of its process (warm environments are never shared between domains). */
+  readonly tenant: string;
+  /** The limits of this run: the job's, else its function's, else the platform's defaults. */
+  readonly limits: ProcessLimits;
   readonly moduleSource: { readonly id: string; readonly source: string };
   readonly onResult: (value: unknown) => void;
   readonly onExit: (reason: ExitReason) => void;
+  /**
+   * Called by the start function as soon as the process exists, before it can run a line: from
+   * then on the runner knows the pid's tenant (the signal guard refuses pids it does not know).
+   */
+  readonly onSpawned: (pid: Pid) => void;
   readonly onProgress: (value: unknown) => void;
   readonly onLog: (entry: LogEntry) => void;
   readonly onUsage: (usage: { readonly cpuTimeNs: number }) => void;
@@ -25,7 +36,49 @@ interface RunOfJob {
   readonly startedAt: number;
   readonly label: string;
   readonly result: { value: unknown };
+  readonly output: JobOutput;
 }
+
+/** The platform's limits on jobs (from the configuration). */
+export interface JobPolicy {
+  /** Wall-clock limit when neither the job nor its function sets one (a tenant's own default wins). */
+  readonly defaultTimeoutMs: number;
+  /** Memory limit when neither the job nor its function sets one. */
+  readonly defaultMemoryMb: number;
+  /** Jobs of one tenant running at once on this node (a tenant's own figure wins). */
+  readonly tenantMaxRunningPerNode: number;
+  readonly tenantLimits: Readonly<Record<string, TenantLimits>>;
+}
+
+/** The limits of a run: what the job (or its function, at submission) set, else the platform's defaults. */
+export function effectiveLimits(data: JobData, policy: JobPolicy): ProcessLimits {
+  const set = definedLimits(data.limits ?? {});
+  const tenant = Object.hasOwn(policy.tenantLimits, data.tenant) ? policy.tenantLimits[data.tenant] : undefined;
+  return {
+    ...set,
+    timeoutMs: set.timeoutMs ?? tenant?.timeoutMs ?? policy.defaultTimeoutMs,
+    memoryMb: set.memoryMb ?? policy.defaultMemoryMb,
+  };
+}
+
+/** How many jobs of `tenant` may run at once on one node. */
+export function maxRunningOf(tenant: string, policy: JobPolicy): number {
+  const own = Object.hasOwn(policy.tenantLimits, tenant) ? policy.tenantLimits[tenant]?.maxRunningPerNode : undefined;
+  return own ?? policy.tenantMaxRunningPerNode;
+}
+
+/** How long a throttled job waits before it can be taken again (ms; jittered so retakes spread out). */
+const THROTTLE_DELAY_MS = 250;
+/**
+ * How long a slot rests after putting a job back, before it takes another: when the queue is
+ * full of one capped tenant's jobs, each free slot puts back at most a few jobs a second instead
+ * of spinning through the queue at Redis speed.
+ */
+const THROTTLE_PAUSE_MS = 100;
+
+/** How long the tenant of an ended job process is remembered for stamping its last signals (ms). */
+const ENDED_TENANT_TTL_MS = 60_000;
+const ENDED_TENANTS_MAX = 10_000;
 
 /** The reason after which a job is never restarted: somebody asked for its end. */
 const FINAL = new Set(['cancelled']);
@@ -40,14 +93,19 @@ export interface JobRunnerDeps {
   readonly kill: (pid: Pid, reason: ExitReason) => void;
   readonly metrics: WorkerMetrics;
   readonly logger: Logger;
+  readonly policy: JobPolicy;
+  readonly outputLimits?: OutputLimits;
 }
 
 /**
  * Runs one BullMQ job as an isolated process under the job supervisor and turns its exit into
- * the job's outcome: normal → completed with the return value; `shutdown` (the node is
- * draining) → handed back to the queue at once; `cancelled`, or any abnormal exit of a
- * `temporary` job → failed without retry; any other abnormal exit → failed and retried by
- * BullMQ's attempts and backoff, on whichever node takes it.
+ * the job's outcome: normal → completed with the return value; `shutdown` sent by this node
+ * because it is draining (and only that) → handed back to the queue at once, no attempt used;
+ * `cancelled`, or any abnormal exit of a `temporary` job → failed without retry; any other
+ * abnormal exit, `shutdown` from anywhere else included (job code calling ctx.exit('shutdown'),
+ * a signal from another process) → failed and retried by BullMQ's attempts and backoff, on
+ * whichever node takes it. A job whose tenant already has its maximum running on this node is
+ * put back (delayed a moment) without using an attempt.
  */
 export class JobRunner {
   /** Jobs taken by this node and not yet settled: job id → pid (undefined until the process exists). */
@@ -56,14 +114,40 @@ export class JobRunner {
   private readonly handingBack = new Set<Pid>();
   /** Job processes by pid, with their job and tenant, for the signal guard and the heartbeat. */
   private readonly jobs = new Map<Pid, { readonly jobId: string; readonly tenant: string }>();
+  /** Tenants of job processes that ended recently, for the exit signals they send as they end. */
+  private readonly endedTenants = new Map<Pid, { readonly tenant: string; readonly at: number }>();
+  /** Jobs taken by this node and not yet settled, per tenant (for the per-tenant cap). */
+  private readonly runningByTenant = new Map<string, number>();
   private draining = false;
   private idleWaiters = new Set<() => void>();
 
   constructor(private readonly deps: JobRunnerDeps) {}
 
-  /** The tenant of a job process of this node, or undefined for any other pid. */
+  /** The tenant of a live job process of this node, or undefined for any other pid. */
   tenantOf(pid: Pid): string | undefined {
     return this.jobs.get(pid)?.tenant;
+  }
+
+  /**
+   * The tenant to stamp on a control message a process of this node sends to another node: its
+   * job's tenant while it runs, and for a short while after it ended (the exit signals to its
+   * links and monitors go out as it ends). Undefined for the node's own processes.
+   */
+  senderTenantOf(pid: Pid): string | undefined {
+    const live = this.jobs.get(pid)?.tenant;
+    if (live !== undefined) return live;
+    const ended = this.endedTenants.get(pid);
+    if (ended === undefined) return undefined;
+    if (Date.now() - ended.at > ENDED_TENANT_TTL_MS) {
+      this.endedTenants.delete(pid);
+      return undefined;
+    }
+    return ended.tenant;
+  }
+
+  /** Jobs of `tenant` taken by this node and not settled. */
+  runningOf(tenant: string): number {
+    return this.runningByTenant.get(tenant) ?? 0;
   }
 
   /** The job a process of this node runs, if it runs one. */
@@ -102,31 +186,72 @@ export class JobRunner {
     });
   }
 
-  private settled(jobId: string, pid: Pid | undefined): void {
+  private settled(jobId: string, tenant: string): void {
+    const pid = this.running.get(jobId);
     this.running.delete(jobId);
+    const count = (this.runningByTenant.get(tenant) ?? 1) - 1;
+    if (count > 0) this.runningByTenant.set(tenant, count);
+    else this.runningByTenant.delete(tenant);
     if (pid !== undefined) {
       this.handingBack.delete(pid);
       this.jobs.delete(pid);
+      this.rememberEnded(pid, tenant);
     }
     if (this.running.size > 0) return;
     for (const waiter of [...this.idleWaiters]) waiter();
   }
 
+  private rememberEnded(pid: Pid, tenant: string): void {
+    if (this.endedTenants.size >= ENDED_TENANTS_MAX) {
+      const oldest = this.endedTenants.keys().next();
+      if (!oldest.done) this.endedTenants.delete(oldest.value);
+    }
+    this.endedTenants.set(pid, { tenant, at: Date.now() });
+  }
+
   async run(job: Job<JobData>, token: string | undefined): Promise<unknown> {
     const jobId = job.id as string;
+    const tenant = job.data.tenant;
+    if (!this.draining && this.runningOf(tenant) >= maxRunningOf(tenant, this.deps.policy)) {
+      // The tenant has its maximum running here: back to the queue without using an attempt.
+      await job.moveToDelayed(Date.now() + THROTTLE_DELAY_MS + Math.floor(Math.random() * THROTTLE_DELAY_MS), token);
+      this.deps.metrics.tenantThrottled();
+      await new Promise((resolve) => setTimeout(resolve, THROTTLE_PAUSE_MS));
+      throw new DelayedError();
+    }
     this.running.set(jobId, undefined);
-    let pid: Pid | undefined;
+    this.runningByTenant.set(tenant, this.runningOf(tenant) + 1);
     try {
       if (this.draining) {
         await job.moveToWait(token);
         throw new WaitingError();
       }
       const started = await this.start(job);
-      pid = started.pid;
       return await this.settle(job, token, started);
     } finally {
-      this.settled(jobId, pid);
+      this.settled(jobId, tenant);
     }
+  }
+
+  /** Where the job's output goes: its BullMQ log (one RPUSH per batch) and progress, and the node's debug log. */
+  private outputOf(job: Job<JobData>, jobId: string): JobOutput {
+    const { deps } = this;
+    // BullMQ keeps a job's log in the list <prefix>:<queue>:<job id>:logs.
+    const logsKey = `${deps.keys.prefix}:${QUEUE_NAME}:${jobId}:logs`;
+    const debug = deps.logger.isLevelEnabled('debug');
+    return new JobOutput(
+      {
+        appendLogs: (lines) => deps.redis.rpush(logsKey, ...lines),
+        setProgress: (value) => job.updateProgress(value),
+        // Job text reaches the node's log only at debug level and only as a JSON field, so it
+        // cannot forge a log line of its own.
+        ...(debug
+          ? { onLine: (level: string, line: string) => deps.logger.debug({ jobId, jobLevel: level, line }, 'job log') }
+          : {}),
+        onDropped: (kind, count) => deps.metrics.outputDroppedBy(kind, count),
+      },
+      deps.outputLimits ?? DEFAULT_OUTPUT_LIMITS,
+    );
   }
 
   /** Starts the job's process under the job supervisor and records where it runs. */
@@ -146,31 +271,37 @@ export class JobRunner {
     const exited = new Promise<ExitReason>((resolve) => {
       resolveExit = resolve;
     });
+    const output = this.outputOf(job, jobId);
     const launch: JobLaunch = {
       job,
+      tenant: data.tenant,
+      limits: effectiveLimits(data, deps.policy),
       moduleSource: module,
       onResult: (value) => {
         result.value = value;
       },
       onExit: (reason) => resolveExit(reason),
-      onProgress: (value) => {
-        job.updateProgress(value as number | object).catch(() => undefined);
+      onSpawned: (pid) => {
+        this.running.set(jobId, pid);
+        this.jobs.set(pid, { jobId, tenant: data.tenant });
       },
+      onProgress: (value) => output.progress(value),
       onUsage: (usage) => deps.metrics.jobCpu(data.function, usage.cpuTimeNs / 1e9),
-      onLog: (entry) => {
-        const line = typeof entry.message === 'string' ? entry.message : JSON.stringify(entry.message);
-        deps.logger[entry.level]({ jobId, pid: entry.pid }, line);
-        job.log(`[${entry.level}] ${line}`).catch(() => undefined);
-      },
+      onLog: (entry) => output.log(entry.level, entry.message),
     };
-    const started = await deps.jobSupervisor().startChild([launch]);
+    let started: Awaited<ReturnType<SupervisorClient['startChild']>>;
+    try {
+      started = await deps.jobSupervisor().startChild([launch]);
+    } catch (error) {
+      void output.close();
+      throw error;
+    }
     if (!('pid' in started) || typeof started.pid !== 'string') {
+      void output.close();
       throw new Error(`The job supervisor could not start ${label}: ${JSON.stringify(started)}`);
     }
     const pid = started.pid;
-    this.running.set(jobId, pid);
-    this.jobs.set(pid, { jobId, tenant: data.tenant });
-    const run: RunOfJob = { pid, exited, cancelRequested: false, startedAt, label, result };
+    const run: RunOfJob = { pid, exited, cancelRequested: false, startedAt, label, result, output };
     try {
       const entry: RunningJob = { pid, node: deps.nodeId, startedAt, attempt: job.attemptsMade + 1 };
       const marks = await deps.redis
@@ -186,6 +317,7 @@ export class JobRunner {
     } catch (error) {
       deps.kill(pid, 'kill');
       await exited;
+      await output.close();
       throw error;
     }
     deps.logger.debug({ jobId, pid, function: label }, 'job started');
@@ -195,10 +327,12 @@ export class JobRunner {
   /** Turns the process's exit into the job's outcome; the job counts as running until this is done. */
   private async settle(job: Job<JobData>, token: string | undefined, run: RunOfJob): Promise<unknown> {
     const { deps } = this;
-    const { pid, exited, cancelRequested, startedAt, label, result } = run;
+    const { pid, exited, cancelRequested, startedAt, label, result, output } = run;
     const data = job.data;
     const jobId = job.id as string;
     const reason = await exited;
+    // The job's log and last progress are written before its outcome is.
+    await output.close();
     const seconds = (Date.now() - startedAt) / 1000;
     deps.metrics.jobRun(data.function, seconds);
     const cancelled = cancelRequested && reason !== 'normal';

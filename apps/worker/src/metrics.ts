@@ -2,6 +2,9 @@ import type { Node, Report, Scheduler } from '@beamline/runtime';
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** Why a control-channel message or signal was not delivered. */
+export type ControlRefusal = 'malformed' | 'no_such_job' | 'tenant_mismatch' | 'no_sender_tenant' | 'undeliverable';
+
 /** Exit reasons that mean the platform ended the process, counted as kills. */
 const KILL_REASONS = new Set(['killed', 'cancelled', 'timeout', 'cpu_limit', 'memory_limit', 'shutdown']);
 const RUN_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
@@ -15,7 +18,8 @@ function follow(
 ): void {
   const key = `${(counter as unknown as { name: string }).name}${JSON.stringify(labels)}`;
   const delta = total - (seen.get(key) ?? 0);
-  if (delta > 0) counter.inc(labels, delta);
+  // A series exists from its first reading, even at 0 (CPU time comes in 10 ms ticks).
+  if (delta > 0 || !seen.has(key)) counter.inc(labels, Math.max(0, delta));
   seen.set(key, Math.max(total, seen.get(key) ?? 0));
 }
 
@@ -35,6 +39,9 @@ export class WorkerMetrics {
   private readonly intensityExhausted: Counter<string>;
   private readonly cpuSeconds: Counter<string>;
   private readonly stalled: Counter<string>;
+  private readonly controlRefused: Counter<string>;
+  private readonly throttled: Counter<string>;
+  private readonly outputDropped: Counter<string>;
 
   constructor(nodeId: string, node: Node, scheduler: Scheduler, queue: Queue, redisConnected: () => boolean) {
     const registers = [this.registry];
@@ -87,6 +94,17 @@ export class WorkerMetrics {
       collect() {
         for (const [priority, seconds] of Object.entries(scheduler.stats().cpuSecondsByPriority)) {
           follow(cpu, seen, { priority }, seconds);
+        }
+      },
+    });
+    const sandboxDropped = new Counter({
+      name: 'beamline_process_output_dropped_total',
+      help: 'Output isolated processes sent faster than their rate (log, progress, send, fetch), dropped by the runtime before the job layer sees it',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        for (const [kind, count] of Object.entries(scheduler.stats().dropped)) {
+          follow(sandboxDropped, seen, { kind }, count);
         }
       },
     });
@@ -183,6 +201,27 @@ export class WorkerMetrics {
       help: 'Jobs this node found stalled (their node stopped renewing the lock) and recovered',
       registers,
     });
+    this.controlRefused = new Counter({
+      name: 'beamline_control_refused_total',
+      help: 'Control-channel messages and signals not delivered, by reason (malformed, no_such_job, tenant_mismatch, no_sender_tenant, undeliverable)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.throttled = new Counter({
+      name: 'beamline_tenant_throttled_total',
+      help: 'Jobs put back (delayed, no attempt used) because their tenant had its maximum running on this node (no tenant label: /metrics needs no key)',
+      registers,
+    });
+    this.outputDropped = new Counter({
+      name: 'beamline_job_output_dropped_total',
+      help: 'Job output not kept: log lines over the rate or count limit, progress updates superseded or too large',
+      labelNames: ['kind'],
+      registers,
+    });
+    for (const reason of ['malformed', 'no_such_job', 'tenant_mismatch', 'no_sender_tenant', 'undeliverable']) {
+      this.controlRefused.inc({ reason }, 0);
+    }
+    for (const kind of ['log', 'progress']) this.outputDropped.inc({ kind }, 0);
     this.runSeconds = new Histogram({
       name: 'beamline_job_run_seconds',
       help: "Time from a job's process start to its exit, by function",
@@ -257,6 +296,18 @@ export class WorkerMetrics {
 
   jobStalled(): void {
     this.stalled.inc();
+  }
+
+  controlRefusedBy(reason: ControlRefusal, count = 1): void {
+    this.controlRefused.inc({ reason }, count);
+  }
+
+  tenantThrottled(): void {
+    this.throttled.inc();
+  }
+
+  outputDroppedBy(kind: 'log' | 'progress', count: number): void {
+    if (count > 0) this.outputDropped.inc({ kind }, count);
   }
 
   jobHandedBack(): void {

@@ -2,10 +2,13 @@ import type { Server } from 'node:http';
 import { ControlPublisher, FunctionRegistry, Keys, QUEUE_NAME } from '@beamline/jobs';
 import {
   describeReason,
+  isPid,
   Node,
+  nodeOfPid,
   type Pid,
   type Report,
   Scheduler,
+  type SchedulerOptions,
   SupervisorClient,
   startSupervisor,
   startSupervisorLink,
@@ -14,12 +17,23 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { publishBuiltins } from './builtins.js';
-import { ConsumerHandle, consumer, controlListener, heartbeat, jobChildSpec } from './components.js';
+import {
+  ConsumerHandle,
+  consumer,
+  controlListener,
+  heartbeat,
+  jobChildSpec,
+  RateLimitedWarning,
+} from './components.js';
 import type { WorkerConfig } from './config.js';
+import { EgressError, EgressPolicy, type EgressRequest, type EgressResponse, egressFetch } from './egress/index.js';
 import { FunctionCache } from './function-cache.js';
 import { portOf, startHttpServer } from './http-server.js';
 import { JobRunner } from './job-runner.js';
 import { WorkerMetrics } from './metrics.js';
+
+/** What job code may do to another process (the runtime asks the guard before each). */
+export type SignalOperation = 'send' | 'exit' | 'link' | 'monitor';
 
 /** The registered name of the supervisor of job processes. */
 const JOB_SUPERVISOR = 'beamline_jobs';
@@ -40,6 +54,8 @@ export class WorkerNode {
   readonly metrics: WorkerMetrics;
   readonly runner: JobRunner;
   readonly keys: Keys;
+  /** Where job code's fetch may go: public addresses, a tenant's EGRESS_ALLOW, never the platform's services. */
+  readonly egress: EgressPolicy;
   private root: SupervisorClient | undefined;
   private jobs: SupervisorClient | undefined;
   private server: Server | undefined;
@@ -57,20 +73,47 @@ export class WorkerNode {
   ) {
     this.keys = new Keys(config.prefix);
     const control = new ControlPublisher(redis, this.keys);
+    const warning = new RateLimitedWarning(logger);
+    // Signals to processes of other nodes carry the sender's tenant, stamped here from this
+    // node's own record of its job processes (never from anything the job says). The node's own
+    // processes have no tenant: what they send to other nodes is dropped (they have no business
+    // with other nodes' jobs; operators use the API).
+    const stamp = (from: Pid): string | undefined => {
+      const tenant = this.runner.senderTenantOf(from);
+      if (tenant === undefined) {
+        this.metrics.controlRefusedBy('no_sender_tenant');
+        warning.warn('no_sender_tenant', { from }, 'dropped a signal to another node from a process without a tenant');
+      }
+      return tenant;
+    };
     this.node = new Node({
       id: config.nodeId,
       remote: {
-        send: (to, from, message) => void control.send(to, from, message).catch(() => undefined),
-        exit: (to, from, reason) => void control.exit(to, from, reason).catch(() => undefined),
+        send: (to, from, message) => {
+          const tenant = stamp(from);
+          if (tenant !== undefined) void control.send(to, from, message, tenant).catch(() => undefined);
+        },
+        exit: (to, from, reason) => {
+          const tenant = stamp(from);
+          if (tenant !== undefined) void control.exit(to, from, reason, tenant).catch(() => undefined);
+        },
       },
       onReport: (report) => this.onReport(report),
     });
-    this.scheduler = new Scheduler(this.node, {
+    this.egress = new EgressPolicy({ allow: config.egressAllow, deny: config.egressDeny });
+    const schedulerOptions: SchedulerOptions = {
       maxProcesses: config.concurrency,
       prestart: config.prestartThreads,
-      signalGuard: (from, to) => this.guardSignal(from, to),
-      onLog: (entry) => logger.info({ pid: entry.pid }, String(entry.message)),
-    });
+      // Pre-started sandboxes serve jobs with the default memory limit, which most jobs have.
+      defaultLimits: { memoryMb: config.defaultJobMemoryMb },
+      requireNamespaces: config.sandboxRequireNamespaces,
+      signalGuard: (from: Pid, to: Pid | string, operation: SignalOperation) => this.guardSignal(from, to, operation),
+      // Processes spawned without their own onLog (none in practice): debug level, as data.
+      onLog: (entry) => logger.debug({ pid: entry.pid, line: String(entry.message) }, 'process log'),
+      // The sandbox has no network: a job's fetch comes here, checked for its tenant.
+      fetch: (from, request) => this.fetchFor(from, request),
+    };
+    this.scheduler = new Scheduler(this.node, schedulerOptions);
     this.metrics = new WorkerMetrics(config.nodeId, this.node, this.scheduler, queue, () => redis.status === 'ready');
     const registry = new FunctionRegistry(redis, this.keys);
     this.runner = new JobRunner({
@@ -82,6 +125,12 @@ export class WorkerNode {
       kill: (pid, reason) => this.node.exit(pid, reason),
       metrics: this.metrics,
       logger,
+      policy: {
+        defaultTimeoutMs: config.defaultJobTimeoutMs,
+        defaultMemoryMb: config.defaultJobMemoryMb,
+        tenantMaxRunningPerNode: config.tenantMaxRunningPerNode,
+        tenantLimits: config.tenantLimits,
+      },
     });
   }
 
@@ -133,7 +182,10 @@ export class WorkerNode {
             )
           ).ref,
       },
-      controlListener(this.node, this.subscriber, this.keys, logger),
+      controlListener(this.node, this.subscriber, this.keys, logger, {
+        tenantOf: (pid) => this.runner.tenantOf(pid),
+        refused: (reason) => this.metrics.controlRefusedBy(reason),
+      }),
       heartbeat(this.node, this.scheduler, this.redis, this.keys, logger, (pid) => this.runner.jobOf(pid)),
       consumer(
         this.consumerHandle,
@@ -172,20 +224,37 @@ export class WorkerNode {
   }
 
   /**
-   * Job code may message, link to and signal other isolated processes, never the node's own
-   * (supervisors, consumer), and never a job of another tenant.
+   * Decides whether job code may send to, signal, link to or monitor `to`: only a job process of
+   * its own tenant, never the node's own processes (supervisors, consumer) nor a job of another
+   * tenant. A process whose tenant this node does not know may do none of it. A pid of another
+   * node is allowed here: the message goes out stamped with the sender's tenant and that node
+   * checks it. A local pid that no longer lives is allowed (the send is a no-op, a monitor gets
+   * `noproc`), as on the BEAM.
    */
-  private guardSignal(from: Pid, to: Pid | string): string | undefined {
+  guardSignal(from: Pid, to: Pid | string, operation: SignalOperation): string | undefined {
+    const sender = this.runner.tenantOf(from);
+    if (sender === undefined) return `${from} runs no job of a known tenant; it may not ${operation} other processes.`;
     const pid = this.node.whereis(to) ?? to;
-    if (this.node.processInfo(pid)?.kind === 'green') {
-      return `${to} is a process of the worker node itself; jobs may only signal isolated processes.`;
+    if (!isPid(pid)) return undefined; // an unregistered name: the runtime refuses it (badarg).
+    if (nodeOfPid(pid) !== this.node.id) return undefined;
+    const info = this.node.processInfo(pid);
+    if (info === undefined) return undefined;
+    if (info.kind === 'green') {
+      return `${to} is a process of the worker node itself; jobs may only ${operation} job processes.`;
     }
     const target = this.runner.tenantOf(pid);
-    const sender = this.runner.tenantOf(from);
-    if (target !== undefined && sender !== undefined && target !== sender) {
-      return `${to} runs a job of another tenant.`;
-    }
+    if (target === undefined) return `${to} runs no job; jobs may only ${operation} job processes of their own tenant.`;
+    if (target !== sender) return `${to} runs a job of another tenant.`;
     return undefined;
+  }
+
+  /** A job's fetch, under the egress policy of its tenant; refused for a process whose tenant is unknown. */
+  fetchFor(from: Pid, request: EgressRequest): Promise<EgressResponse> {
+    const tenant = this.runner.tenantOf(from);
+    if (tenant === undefined) {
+      return Promise.reject(new EgressError(`${from} runs no job of a known tenant; it may not fetch.`, 'refused'));
+    }
+    return egressFetch(tenant, request, this.egress);
   }
 
   private readiness(): { ready: boolean; reasons: string[] } {

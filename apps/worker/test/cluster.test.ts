@@ -15,7 +15,13 @@ function countExecutions(events: Jobs['events']): { readonly count: number } {
 
 describe('horizontal scaling and node failure', () => {
   it('three worker processes share the queue; one killed with SIGKILL midway loses no job', async () => {
-    const lockEnv = { LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', WORKER_CONCURRENCY: '16' };
+    // One tenant only: its per-node cap is the node's concurrency, as before tenant caps.
+    const lockEnv = {
+      LOCK_DURATION_MS: '2000',
+      STALLED_INTERVAL_MS: '1000',
+      WORKER_CONCURRENCY: '16',
+      TENANT_MAX_RUNNING_PER_NODE: '16',
+    };
     const nodes = await Promise.all(
       ['a', 'b', 'c'].map((id) => spawnWorker(redis.server.url, { ...lockEnv, NODE_ID: `node-${id}` })),
     );
@@ -47,6 +53,7 @@ describe('horizontal scaling and node failure', () => {
       STALLED_INTERVAL_MS: '30000',
       DRAIN_DEADLINE_MS: '100',
       WORKER_CONCURRENCY: '4',
+      TENANT_MAX_RUNNING_PER_NODE: '4',
     };
     const draining = await spawnWorker(redis.server.url, { ...env, NODE_ID: 'draining' });
     const submitted = await Promise.all(
@@ -74,6 +81,7 @@ describe('the control plane under load', () => {
       LOCK_DURATION_MS: '1000',
       STALLED_INTERVAL_MS: '500',
       WORKER_CONCURRENCY: '16',
+      TENANT_MAX_RUNNING_PER_NODE: '16',
     });
     const count = 4 * worker.scheduler.cores;
     const submitted = await Promise.all(

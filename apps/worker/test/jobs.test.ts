@@ -1,4 +1,4 @@
-import { FunctionRegistry } from '@beamline/jobs';
+import { FunctionRegistry, OPERATOR_TENANT } from '@beamline/jobs';
 import { describe, expect, it } from 'vitest';
 import { runningPid, startWorker, useJobs } from './helpers.js';
 
@@ -81,6 +81,17 @@ describe('jobs run as isolated processes, end to end through BullMQ', () => {
     });
   });
 
+  it('a shutdown the drain did not start (ctx.exit("shutdown") in job code) uses an attempt every time', async () => {
+    await startWorker(redis.server.url);
+    const registry = new FunctionRegistry(t.j.redis, t.j.keys);
+    await registry.deploy('default', 'quits2', "export default async (_input, ctx) => ctx.exit('shutdown');");
+    const job = await t.j.client.submit({ function: 'quits2', attempts: 2, backoff: { type: 'fixed', delayMs: 10 } });
+    const view = await t.j.finished(job.id as string);
+    expect(view).toMatchObject({ state: 'failed', attemptsMade: 2, exit: { reason: 'shutdown' } });
+    const stacks = (await t.j.queue.getJob(job.id as string))?.stacktrace ?? [];
+    expect(stacks).toHaveLength(2);
+  });
+
   it("job code cannot signal the node's own processes nor another tenant's jobs", async () => {
     const worker = await startWorker(redis.server.url);
     const registry = new FunctionRegistry(t.j.redis, t.j.keys);
@@ -160,7 +171,7 @@ describe('the control channel', () => {
     await startWorker(redis.server.url);
     const job = await t.j.client.submit({ function: 'receive', input: { count: 5 } });
     const pid = await runningPid(t.j, job.id as string);
-    for (let i = 0; i < 5; i++) await t.j.control.send(pid, 'api.0', { n: i });
+    for (let i = 0; i < 5; i++) await t.j.control.send(pid, 'api.0', { n: i }, 'default');
     const view = await t.j.finished(job.id as string);
     expect(view.result).toEqual([0, 1, 2, 3, 4].map((n) => ({ n })));
     const { logs } = await t.j.queue.getJobLogs(job.id as string);
@@ -170,7 +181,7 @@ describe('the control channel', () => {
   it("the control channel reaches job processes only, not the node's own", async () => {
     const worker = await startWorker(redis.server.url);
     const supervisor = worker.node.whereis('beamline_jobs') as string;
-    expect(await t.j.control.exit(supervisor, 'api.0', 'kill')).toBe(1);
+    expect(await t.j.control.exit(supervisor, 'api.0', 'kill', OPERATOR_TENANT)).toBe(1);
     const probe = await t.j.client.submit({ function: 'echo', input: 'after' });
     expect((await t.j.finished(probe.id as string)).state).toBe('completed');
     expect(worker.node.isAlive(supervisor)).toBe(true);
@@ -181,7 +192,7 @@ describe('the control channel', () => {
     const job = await t.j.client.submit({ function: 'sleep', input: { ms: 60_000 }, attempts: 1 });
     const pid = await runningPid(t.j, job.id as string);
     const exited = worker.node.waitExit(pid);
-    expect(await t.j.control.exit(pid, 'api.0', 'kill')).toBe(1);
+    expect(await t.j.control.exit(pid, 'api.0', 'kill', 'default')).toBe(1);
     expect(await exited).toBe('killed');
     expect(await t.j.finished(job.id as string)).toMatchObject({ state: 'failed', exit: { reason: 'killed' } });
   });

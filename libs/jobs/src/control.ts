@@ -1,16 +1,45 @@
 import { type ExitReason, isPid, nodeOfPid, type Pid } from '@beamline/runtime';
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
+import { tenantSchema } from './schemas.js';
+
+/**
+ * The tenant stamped on control messages that operators send (the API's admin key): it may
+ * reach a job of any tenant. No tenant can be named so (tenant names never start with "@").
+ */
+export const OPERATOR_TENANT = '@operator';
 
 /**
  * Control messages travel over Redis pub/sub to the node a pid names: messages and exit signals
  * for processes of other nodes, from the API or from processes anywhere. Per publisher
  * connection, Redis delivers them in order, so messages from one sender to one pid keep their
  * order. Delivery is at most once: a node that is down or disconnected misses them.
+ *
+ * `tenant` is the SENDER's tenant, stamped by the platform, never by job code: the sending
+ * worker node from its own record of which tenant each of its job processes runs for, the API
+ * from the API key (OPERATOR_TENANT for the admin key). The receiving node delivers a message
+ * only to one of its job processes whose tenant is `tenant` (any job for OPERATOR_TENANT).
  */
 export type ControlMessage =
-  | { readonly type: 'send'; readonly to: Pid; readonly from: Pid; readonly message: unknown }
-  | { readonly type: 'exit'; readonly to: Pid; readonly from: Pid; readonly reason: ExitReason };
+  | {
+      readonly type: 'send';
+      readonly to: Pid;
+      readonly from: Pid;
+      readonly tenant: string;
+      readonly message: unknown;
+    }
+  | {
+      readonly type: 'exit';
+      readonly to: Pid;
+      readonly from: Pid;
+      readonly tenant: string;
+      readonly reason: ExitReason;
+    };
+
+/** A tenant a control message may carry: a tenant name or OPERATOR_TENANT. */
+export function isControlTenant(value: unknown): value is string {
+  return value === OPERATOR_TENANT || tenantSchema.safeParse(value).success;
+}
 
 /** JSON, with Errors as { name, message, stack } (cross-node messages must be JSON data). */
 export function encodeControl(message: ControlMessage): string {
@@ -19,6 +48,7 @@ export function encodeControl(message: ControlMessage): string {
   );
 }
 
+/** The message, or undefined when it is not JSON of a control message with valid pids and a stamped tenant. */
 export function decodeControl(text: string): ControlMessage | undefined {
   let value: unknown;
   try {
@@ -27,8 +57,8 @@ export function decodeControl(text: string): ControlMessage | undefined {
     return undefined;
   }
   const candidate = value as Partial<Record<string, unknown>> | null;
-  if (typeof candidate !== 'object' || candidate === null) return undefined;
-  if (!isPid(candidate.to) || !isPid(candidate.from)) return undefined;
+  if (typeof candidate !== 'object' || candidate === null || Array.isArray(candidate)) return undefined;
+  if (!isPid(candidate.to) || !isPid(candidate.from) || !isControlTenant(candidate.tenant)) return undefined;
   if (candidate.type === 'send' && 'message' in candidate) return candidate as ControlMessage;
   if (candidate.type === 'exit' && 'reason' in candidate) return candidate as ControlMessage;
   return undefined;
@@ -41,16 +71,21 @@ export class ControlPublisher {
     private readonly keys: Keys,
   ) {}
 
-  send(to: Pid, from: Pid, message: unknown): Promise<number> {
-    return this.publish({ type: 'send', to, from, message });
+  /** `tenant`: the sender's tenant as the platform knows it (OPERATOR_TENANT for operators). */
+  send(to: Pid, from: Pid, message: unknown, tenant: string): Promise<number> {
+    return this.publish({ type: 'send', to, from, tenant, message });
   }
 
-  exit(to: Pid, from: Pid, reason: ExitReason): Promise<number> {
-    return this.publish({ type: 'exit', to, from, reason });
+  /** `tenant`: the sender's tenant as the platform knows it (OPERATOR_TENANT for operators). */
+  exit(to: Pid, from: Pid, reason: ExitReason, tenant: string): Promise<number> {
+    return this.publish({ type: 'exit', to, from, tenant, reason });
   }
 
   /** Resolves with the number of nodes that received it (0: the pid's node is not listening). */
   private publish(message: ControlMessage): Promise<number> {
+    if (!isControlTenant(message.tenant)) {
+      return Promise.reject(new TypeError(`control messages need the sender's tenant; got ${String(message.tenant)}`));
+    }
     return this.redis.publish(this.keys.control(nodeOfPid(message.to) as string), encodeControl(message));
   }
 }

@@ -1,4 +1,11 @@
-export { type ControlMessage, ControlPublisher, decodeControl, encodeControl } from './control.js';
+export {
+  type ControlMessage,
+  ControlPublisher,
+  decodeControl,
+  encodeControl,
+  isControlTenant,
+  OPERATOR_TENANT,
+} from './control.js';
 export {
   ConfigError,
   configOrExit,

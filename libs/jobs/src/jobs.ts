@@ -239,7 +239,10 @@ export class JobClient {
     }
     await this.redis.set(this.keys.cancelRequested(jobId), '1', 'EX', CANCEL_MARK_TTL_S);
     const running = await this.redis.hget(this.keys.running, jobId);
-    if (running) await this.control.exit((JSON.parse(running) as RunningJob).pid, from, 'cancelled');
+    // Stamped with the job's own tenant: the cancel reaches that job's process and no other.
+    if (running) {
+      await this.control.exit((JSON.parse(running) as RunningJob).pid, from, 'cancelled', (job.data as JobData).tenant);
+    }
     return 'cancelling';
   }
 

@@ -1,3 +1,4 @@
+import { OPERATOR_TENANT } from '@beamline/jobs';
 import { isPid } from '@beamline/runtime';
 import { Hono } from 'hono';
 import { z } from 'zod';
@@ -41,19 +42,31 @@ export function processRoutes(deps: ApiDeps): Hono<Env> {
     return owner;
   };
 
+  /**
+   * The tenant stamped on what this caller sends over the control channel: the API key's
+   * tenant, or the operator marker for the admin key (which may reach a job of any tenant).
+   * The receiving worker node checks it against the target job's tenant.
+   */
+  const senderTenant = (tenant: string, admin: boolean) => (admin ? OPERATOR_TENANT : tenant);
+
   app.post('/:pid/messages', async (c) => {
     const pid = c.req.param('pid');
     const parsed = messageSchema.safeParse(await readJson(c));
     if (!parsed.success) throw invalid(parsed.error);
     const owner = await reachable(c.get('tenant'), c.get('admin'), pid);
-    const delivered = await deps.control.send(pid, 'api.0', parsed.data.message);
+    const delivered = await deps.control.send(
+      pid,
+      'api.0',
+      parsed.data.message,
+      senderTenant(c.get('tenant'), c.get('admin')),
+    );
     return c.json({ pid, jobId: owner.jobId, delivered: delivered > 0 }, 202);
   });
 
   app.delete('/:pid', async (c) => {
     const pid = c.req.param('pid');
     const owner = await reachable(c.get('tenant'), c.get('admin'), pid);
-    const delivered = await deps.control.exit(pid, 'api.0', 'kill');
+    const delivered = await deps.control.exit(pid, 'api.0', 'kill', senderTenant(c.get('tenant'), c.get('admin')));
     return c.json({ pid, jobId: owner.jobId, delivered: delivered > 0 }, 202);
   });
 

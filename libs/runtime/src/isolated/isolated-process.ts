@@ -57,7 +57,7 @@ export class IsolatedProcess extends Process {
   reusable = false;
   /** Timers of the wall-clock and CPU limits. */
   timers: Array<ReturnType<typeof setTimeout>> = [];
-  private lastHeapBytes: number | undefined;
+  private lastMemoryBytes: number | undefined;
   /** Rates of the output the process sends to the node, made on its first output. */
   output: OutputLimiter | undefined;
 
@@ -78,8 +78,8 @@ export class IsolatedProcess extends Process {
   }
 
   override get memory(): number | undefined {
-    if (this.thread) this.lastHeapBytes = this.thread.memoryBytes() || undefined;
-    return this.lastHeapBytes;
+    if (this.thread) this.lastMemoryBytes = this.thread.residentBytes() ?? this.lastMemoryBytes;
+    return this.lastMemoryBytes;
   }
 
   override get cpuTimeNs(): number {
@@ -118,7 +118,7 @@ export class IsolatedProcess extends Process {
 
   /** Keeps the last heap reading once the thread is gone. */
   detach(): void {
-    if (this.thread) this.lastHeapBytes = this.thread.memoryBytes() || undefined;
+    if (this.thread) this.lastMemoryBytes = this.thread.residentBytes() ?? this.lastMemoryBytes;
     this.thread = undefined;
   }
 }

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { setImmediate } from 'node:timers';
+import { clearImmediate, setImmediate } from 'node:timers';
 import vm from 'node:vm';
 import { ProcessExit } from '../reason.js';
 import { encodeFrame, FrameReader } from './frames.js';
@@ -35,18 +35,21 @@ function post(message: FromThread): void {
 
 let taken = 0;
 let waiting = false;
-let statusPending = false;
+let statusFlush: ReturnType<typeof setImmediate> | undefined;
 
 function flushStatus(): void {
-  if (!statusPending) return;
-  statusPending = false;
+  statusFlush = undefined;
   post({ t: 'status', serial: lastSerial, taken, waiting });
 }
 
 function statusChanged(): void {
-  if (statusPending) return;
-  statusPending = true;
-  setImmediate(flushStatus);
+  statusFlush ??= setImmediate(flushStatus);
+}
+
+/** The invocation is over: its figures no longer matter, and a pending flush must not count as work left behind. */
+function dropStatus(): void {
+  if (statusFlush !== undefined) clearImmediate(statusFlush);
+  statusFlush = undefined;
 }
 
 const channel: InvocationChannel = {
@@ -178,7 +181,7 @@ async function invoke(message: Extract<ToThread, { t: 'invoke' }>): Promise<void
   invocation.end(outcome.kind === 'exit' ? outcome.reason : 'normal');
   for (const pending of pendingFetches.values()) pending.reject(new TypeError('The job ended.'));
   pendingFetches.clear();
-  statusPending = false;
+  dropStatus();
   const reusable = !leftWorkBehind();
   try {
     post({ t: 'done', serial: message.serial, outcome, reusable });

@@ -120,8 +120,13 @@ export class Sandbox {
     return this.clock?.cpuNs();
   }
 
-  /** Memory the sandbox holds beyond what its runtime held when it started (bytes). */
-  memoryBytes(): number | undefined {
+  /** Resident memory of the whole sandbox process, bytes (what an observer shows). */
+  residentBytes(): number | undefined {
+    return this.clock?.residentBytes();
+  }
+
+  /** Memory the sandbox holds beyond what its runtime held when it started, bytes (what `memoryMb` limits). */
+  jobMemoryBytes(): number | undefined {
     const resident = this.clock?.residentBytes();
     return resident === undefined ? undefined : Math.max(0, resident - this.baselineBytes);
   }

@@ -667,7 +667,7 @@ export class Scheduler {
     for (const [thread, process] of this.owners) {
       const limitMb = process.options.memoryMb;
       if (limitMb === undefined || process.phase !== 'running') continue;
-      const used = thread.memoryBytes();
+      const used = thread.jobMemoryBytes();
       if (used !== undefined && used > limitMb * 1024 * 1024) this.limitReached(process, 'memory_limit');
     }
   }
