@@ -101,6 +101,9 @@ async function main(): Promise<void> {
     METRICS_PORT: '0',
     BEAMLINE_PREFIX: PREFIX,
     WORKER_CONCURRENCY: String(CONCURRENCY),
+    // Every bench job is one tenant's: single-tenant throughput at the baselines' concurrency
+    // (the default per-tenant cap is 3/4 of WORKER_CONCURRENCY).
+    TENANT_MAX_RUNNING_PER_NODE: String(CONCURRENCY),
     LOG_LEVEL: 'silent',
   });
   const logger: Logger = pino({ level: 'silent' });

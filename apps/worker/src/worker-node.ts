@@ -79,7 +79,7 @@ export class WorkerNode {
     // processes have no tenant: what they send to other nodes is dropped (they have no business
     // with other nodes' jobs; operators use the API).
     const stamp = (from: Pid): string | undefined => {
-      const tenant = this.runner.senderTenantOf(from);
+      const tenant = this.runner.senderTenantOf(from) ?? this.tenantOf(from);
       if (tenant === undefined) {
         this.metrics.controlRefusedBy('no_sender_tenant');
         warning.warn('no_sender_tenant', { from }, 'dropped a signal to another node from a process without a tenant');
@@ -183,7 +183,7 @@ export class WorkerNode {
           ).ref,
       },
       controlListener(this.node, this.subscriber, this.keys, logger, {
-        tenantOf: (pid) => this.runner.tenantOf(pid),
+        tenantOf: (pid) => this.tenantOf(pid),
         refused: (reason) => this.metrics.controlRefusedBy(reason),
       }),
       heartbeat(this.node, this.scheduler, this.redis, this.keys, logger, (pid) => this.runner.jobOf(pid)),
@@ -232,7 +232,7 @@ export class WorkerNode {
    * `noproc`), as on the BEAM.
    */
   guardSignal(from: Pid, to: Pid | string, operation: SignalOperation): string | undefined {
-    const sender = this.runner.tenantOf(from);
+    const sender = this.tenantOf(from);
     if (sender === undefined) return `${from} runs no job of a known tenant; it may not ${operation} other processes.`;
     const pid = this.node.whereis(to) ?? to;
     if (!isPid(pid)) return undefined; // an unregistered name: the runtime refuses it (badarg).
@@ -242,7 +242,7 @@ export class WorkerNode {
     if (info.kind === 'green') {
       return `${to} is a process of the worker node itself; jobs may only ${operation} job processes.`;
     }
-    const target = this.runner.tenantOf(pid);
+    const target = this.tenantOf(pid);
     if (target === undefined) return `${to} runs no job; jobs may only ${operation} job processes of their own tenant.`;
     if (target !== sender) return `${to} runs a job of another tenant.`;
     return undefined;
@@ -250,11 +250,19 @@ export class WorkerNode {
 
   /** A job's fetch, under the egress policy of its tenant; refused for a process whose tenant is unknown. */
   fetchFor(from: Pid, request: EgressRequest): Promise<EgressResponse> {
-    const tenant = this.runner.tenantOf(from);
+    const tenant = this.tenantOf(from);
     if (tenant === undefined) {
       return Promise.reject(new EgressError(`${from} runs no job of a known tenant; it may not fetch.`, 'refused'));
     }
     return egressFetch(tenant, request, this.egress);
+  }
+
+  /**
+   * The tenant of a live isolated process of this node: the job's, or for a process a job
+   * spawned, the one the runtime carried over from its spawner. Never what the process says.
+   */
+  private tenantOf(pid: Pid): string | undefined {
+    return this.runner.tenantOf(pid) ?? this.node.kernel.get(pid)?.tenant;
   }
 
   private readiness(): { ready: boolean; reasons: string[] } {

@@ -38,10 +38,12 @@ export interface ProcessInfo {
    */
   readonly reductions: number;
   readonly priority: Priority;
-  /** Heap bytes used, for processes whose memory the runtime can measure (isolated ones). */
+  /** Resident bytes of its sandbox, for processes whose memory the runtime can measure (isolated ones). */
   readonly memory: number | undefined;
-  /** CPU time in nanoseconds from the kernel's accounting of the process's thread (isolated ones). */
+  /** CPU time in nanoseconds from the kernel's accounting of the process's sandbox (isolated ones). */
   readonly cpuTimeNs: number | undefined;
+  /** The security domain (tenant) of an isolated process; processes it spawns inherit it. */
+  readonly tenant: string | undefined;
 }
 
 export interface NodeStats {
@@ -141,6 +143,7 @@ export class Node {
       priority: p.priority,
       memory: p.memory,
       cpuTimeNs,
+      tenant: p.tenant,
     };
   }
 

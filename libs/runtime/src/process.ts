@@ -51,6 +51,11 @@ export abstract class Process {
     return undefined;
   }
 
+  /** The security domain (tenant) of an isolated process, given by whoever spawned it; none for green ones. */
+  get tenant(): string | undefined {
+    return undefined;
+  }
+
   /** The status as `processInfo` reports it; an isolated process reads it from its thread. */
   observedStatus(): ProcessStatus {
     return this.status;

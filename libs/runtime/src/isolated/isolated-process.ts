@@ -82,6 +82,10 @@ export class IsolatedProcess extends Process {
     return this.lastMemoryBytes;
   }
 
+  override get tenant(): string | undefined {
+    return this.options.tenant;
+  }
+
   override get cpuTimeNs(): number {
     this.host.collectCpu(this);
     return this.cpuNs;

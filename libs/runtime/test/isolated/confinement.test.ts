@@ -208,19 +208,43 @@ describe('tenancy', () => {
 
   it('spawned processes belong to the tenant of the process that spawned them', async () => {
     const { scheduler } = isolatedNode();
-    scheduler.define(functionModule('let calls = 0;\nexport default async () => ++calls;', 'child-counter'));
+    const counter = functionModule('let calls = 0;\nexport default async () => ++calls;', 'child-counter');
+    scheduler.define(counter);
     const parent = probe(
       'parent',
-      "const { pid } = await ctx.spawnMonitor('child-counter'); return await ctx.receive();",
+      `await ctx.spawnMonitor(${JSON.stringify(counter.id)}); return (await ctx.receive()).reason;`,
     );
-    await scheduler.run(parent, undefined, { tenant: 'a' });
+    expect((await scheduler.run(parent, undefined, { tenant: 'a' })).result).toBe('normal');
     await until(() => scheduler.stats().live === 0);
-    const direct = await scheduler.run(
-      functionModule('let calls = 0;\nexport default async () => ++calls;', 'child-counter'),
+    // The child's warm sandbox is tenant a's: b starts afresh, a reuses it.
+    expect((await scheduler.run(counter, undefined, { tenant: 'b' })).result).toBe(1);
+    expect((await scheduler.run(counter, undefined, { tenant: 'a' })).result).toBe(2);
+  });
+});
+
+describe('warm sandboxes', () => {
+  it('are reused after a job that slept, received and logged (nothing left behind)', async () => {
+    const { scheduler } = isolatedNode();
+    const napper = probe('napper', "await ctx.sleep(5); ctx.log('slept'); ctx.progress(1); return 1;");
+    for (let i = 0; i < 5; i++) expect((await scheduler.run(napper, undefined, { tenant: 'a' })).reason).toBe('normal');
+    expect(scheduler.stats().pool.started).toBe(1);
+  });
+
+  it('report the tenant of a process, carried to what it spawns', async () => {
+    const { node, scheduler } = isolatedNode();
+    const waiter = functionModule('export default async (_input, ctx) => { await ctx.receive(); };', 'waiter');
+    scheduler.define(waiter);
+    const parent = await scheduler.run(
+      probe('spawner', `return await ctx.spawn(${JSON.stringify(waiter.id)});`),
       undefined,
-      { tenant: 'b' },
+      {
+        tenant: 'a',
+      },
     );
-    expect(direct.result).toBe(1);
+    const child = parent.result as Pid;
+    expect(node.processInfo(child)?.tenant).toBe('a');
+    expect(node.processInfo(parent.pid)).toBeUndefined();
+    node.exit(child, 'kill');
   });
 });
 
