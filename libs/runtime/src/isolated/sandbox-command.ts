@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -25,14 +27,24 @@ export interface SandboxCommand {
   readonly args: readonly string[];
 }
 
+/** The confining commands found on the node's PATH, by absolute path. */
+interface Commands {
+  readonly unshare: string | undefined;
+  readonly setpriv: string | undefined;
+  readonly prlimit: string | undefined;
+}
+
 export interface SandboxHost {
   readonly isolation: SandboxIsolation;
   /** Why the kernel namespaces are not used, when they are not. */
   readonly reason: string | undefined;
-  /** Whether the sandbox drops to the `nobody` user (the node runs as root). */
+  /** Whether the sandbox drops to the `nobody` user (the node runs as root and `setpriv` is there). */
   readonly unprivileged: boolean;
+  /** Whether `prlimit` sets the sandbox's resource limits (no core dumps, open files, data segment). */
+  readonly rlimits: boolean;
   /** Virtual data size of an idle sandbox, bytes: the part of the data limit that is Node's own. */
   readonly baselineDataBytes: number;
+  readonly commands: Commands;
 }
 
 const NOBODY = '65534';
@@ -53,6 +65,21 @@ const NAMESPACES = [
 ];
 
 let probed: SandboxHost | undefined;
+
+/** The absolute path of a command on the node's PATH (sandboxes start with no PATH of their own). */
+function which(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const path = join(dir, name);
+    try {
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
 
 function works(command: string, args: string[]): string | undefined {
   const result = spawnSync(command, args, { encoding: 'utf8', timeout: 10_000, env: {} });
@@ -81,30 +108,51 @@ function baselineData(): number {
 /** What this host can confine a sandbox with; probed once per OS process. */
 export function sandboxHost(): SandboxHost {
   if (probed) return probed;
-  const unprivileged = process.platform === 'linux' && process.getuid?.() === 0;
   if (process.platform !== 'linux') {
+    const commands = { unshare: undefined, setpriv: undefined, prlimit: undefined };
     probed = {
       isolation: 'process',
       reason: 'kernel namespaces need Linux',
       unprivileged: false,
+      rlimits: false,
       baselineDataBytes: 0,
+      commands,
     };
     return probed;
   }
-  const failure = works(...wrap(unprivileged, true, 'true', []));
+  const found = (name: string) => {
+    const path = which(name);
+    return path !== undefined && works(path, ['--version']) === undefined ? path : undefined;
+  };
+  const commands: Commands = { unshare: found('unshare'), setpriv: found('setpriv'), prlimit: found('prlimit') };
+  const unprivileged = process.getuid?.() === 0 && commands.setpriv !== undefined;
+  const failure =
+    commands.unshare === undefined
+      ? 'unshare (util-linux) is not on PATH'
+      : works(...wrap(commands, unprivileged, true, process.execPath, ['-e', '0']));
   probed = {
     isolation: failure === undefined ? 'namespaces' : 'process',
     reason: failure === undefined ? undefined : `unshare failed: ${failure}`,
     unprivileged,
+    rlimits: commands.prlimit !== undefined,
     baselineDataBytes: baselineData(),
+    commands,
   };
   return probed;
 }
 
-function wrap(unprivileged: boolean, namespaces: boolean, command: string, args: string[]): [string, string[]] {
+function wrap(
+  commands: Commands,
+  unprivileged: boolean,
+  namespaces: boolean,
+  command: string,
+  args: string[],
+): [string, string[]] {
   let line = [command, ...args];
-  if (namespaces) line = ['unshare', ...NAMESPACES, '--', ...line];
-  if (unprivileged) line = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--', ...line];
+  if (namespaces && commands.unshare) line = [commands.unshare, ...NAMESPACES, '--', ...line];
+  if (unprivileged && commands.setpriv) {
+    line = [commands.setpriv, `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--', ...line];
+  }
   return [line[0] as string, line.slice(1)];
 }
 
@@ -123,15 +171,9 @@ export function sandboxCommand(host: SandboxHost, entry: URL, memoryMb: number |
     entryPath,
   ];
   const limits = ['--core=0', '--nofile=256'];
-  if (memoryMb !== undefined && process.platform === 'linux') {
-    limits.push(`--data=${host.baselineDataBytes + memoryMb * MIB + DATA_MARGIN_BYTES}`);
-  }
-  const limited = process.platform === 'linux' ? ['prlimit', ...limits, '--', ...node] : node;
-  const [command, args] = wrap(
-    host.unprivileged,
-    host.isolation === 'namespaces',
-    limited[0] as string,
-    limited.slice(1),
-  );
+  if (memoryMb !== undefined) limits.push(`--data=${host.baselineDataBytes + memoryMb * MIB + DATA_MARGIN_BYTES}`);
+  const limited = host.commands.prlimit ? [host.commands.prlimit, ...limits, '--', ...node] : node;
+  const namespaces = host.isolation === 'namespaces';
+  const [command, args] = wrap(host.commands, host.unprivileged, namespaces, limited[0] as string, limited.slice(1));
   return { command, args };
 }

@@ -88,7 +88,7 @@ export interface SchedulerStats {
   /** Where CPU time comes from: the kernel's per-process accounting (/proc/<pid>/stat), or nowhere (not Linux). */
   readonly cpuAccounting: 'procstat' | 'unavailable';
   /** How sandboxes are confined on this host. */
-  readonly sandbox: Omit<SandboxHost, 'baselineDataBytes'>;
+  readonly sandbox: Omit<SandboxHost, 'baselineDataBytes' | 'commands'>;
   /** Output dropped because a process sent it faster than its rate, by kind. */
   readonly dropped: Record<OutputKind, number>;
   /** Isolated processes spawned, and their exits by reason. */
@@ -247,7 +247,12 @@ export class Scheduler {
       pool: this.pool.stats(),
       priorities: this.nice.status(),
       cpuAccounting: this.cpuAccounting ? 'procstat' : 'unavailable',
-      sandbox: { isolation: this.host.isolation, reason: this.host.reason, unprivileged: this.host.unprivileged },
+      sandbox: {
+        isolation: this.host.isolation,
+        reason: this.host.reason,
+        unprivileged: this.host.unprivileged,
+        rlimits: this.host.rlimits,
+      },
       dropped: { ...this.dropped },
       spawns: this.spawns,
       exits: Object.fromEntries(this.exits),

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { functionModule, isErrorReason, type Pid } from '../../src/index.js';
@@ -219,6 +220,39 @@ describe('tenancy', () => {
     // The child's warm sandbox is tenant a's: b starts afresh, a reuses it.
     expect((await scheduler.run(counter, undefined, { tenant: 'b' })).result).toBe(1);
     expect((await scheduler.run(counter, undefined, { tenant: 'a' })).result).toBe(2);
+  });
+});
+
+describe('hosts without the kernel walls', () => {
+  it('say so in stats, still run jobs with the Node walls, and refuse when namespaces are required', () => {
+    const dist = new URL('../../dist/index.js', import.meta.url).href;
+    const script = `
+      const { Node, Scheduler, functionModule } = await import(${JSON.stringify(dist)});
+      const scheduler = new Scheduler(new Node(), { prestart: 0 });
+      const outcome = await scheduler.run(functionModule('export default async () => typeof process', 'plain'));
+      let refused = '';
+      try { new Scheduler(new Node(), { requireNamespaces: true }); } catch (e) { refused = e.message; }
+      console.log(JSON.stringify({ sandbox: scheduler.stats().sandbox, result: outcome.result, refused }));
+      await scheduler.close();`;
+    // Without util-linux on PATH, neither unshare, setpriv nor prlimit can be found.
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { PATH: '/nonexistent' },
+      timeout: 30_000,
+    });
+    expect(child.stderr).toBe('');
+    expect(JSON.parse(child.stdout)).toEqual({
+      sandbox: {
+        isolation: 'process',
+        reason: expect.stringMatching(/unshare failed/),
+        unprivileged: false,
+        rlimits: false,
+      },
+      result: 'undefined',
+      refused: expect.stringMatching(
+        /Sandboxes need kernel namespaces on this node and cannot have them: unshare failed/,
+      ),
+    });
   });
 });
 
