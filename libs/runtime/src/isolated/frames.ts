@@ -29,6 +29,12 @@ export function encodeFrame(value: unknown): Buffer {
   return frame;
 }
 
+export interface Frame {
+  readonly value: unknown;
+  /** Bytes of the serialized value: what the sender paid to send it. */
+  readonly bytes: number;
+}
+
 /** Reassembles frames from a byte stream; `push` returns the values completed by a chunk. */
 export class FrameReader {
   private chunks: Buffer[] = [];
@@ -37,17 +43,17 @@ export class FrameReader {
   constructor(private readonly maxFrameBytes: number) {}
 
   /** Throws FrameTooLargeError for a frame over the limit, or what V8 throws for bytes that are not a value. */
-  push(chunk: Buffer): unknown[] {
+  push(chunk: Buffer): Frame[] {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
-    const values: unknown[] = [];
+    const values: Frame[] = [];
     while (this.buffered >= HEADER_BYTES) {
       const head = this.peek(HEADER_BYTES);
       const length = head.readUInt32BE(0);
       if (length > this.maxFrameBytes) throw new FrameTooLargeError(length, this.maxFrameBytes);
       if (this.buffered < HEADER_BYTES + length) break;
       const frame = this.take(HEADER_BYTES + length);
-      values.push(v8.deserialize(frame.subarray(HEADER_BYTES)));
+      values.push({ value: v8.deserialize(frame.subarray(HEADER_BYTES)), bytes: length });
     }
     return values;
   }

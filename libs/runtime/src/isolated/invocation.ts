@@ -29,76 +29,79 @@ export interface InvocationChannel {
 
 /**
  * One run of a function inside its sandbox: the process's mailbox and the `ctx` its body sees.
- * Runs in the sandbox process.
+ * Runs in the sandbox process. Its state is in #private fields: job code holds this object as
+ * `ctx` and must not reach the channel or the mailbox behind it.
  */
 export class Invocation implements FunctionContext {
-  private readonly mailbox = new Mailbox();
-  private controller: AbortController | undefined;
-  private readonly pendingSpawns = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();
+  readonly #mailbox = new Mailbox();
+  #controller: AbortController | undefined;
+  readonly #pendingSpawns = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();
   /** Refs demonitored with flush whose DOWN may still be in flight from the node. */
-  private flushedRefs: Set<Ref> | undefined;
-  private trapping: boolean;
-  private nextRequest = 0;
-  private nextRef = 0;
-  private ended = false;
+  #flushedRefs: Set<Ref> | undefined;
+  #trapping: boolean;
+  #nextRequest = 0;
+  #nextRef = 0;
+  #ended = false;
+  readonly #channel: InvocationChannel;
 
   constructor(
     readonly serial: number,
     readonly self: Pid,
     readonly nodeId: string,
     trapExit: boolean,
-    private readonly channel: InvocationChannel,
+    channel: InvocationChannel,
   ) {
-    this.trapping = trapExit;
+    this.#channel = channel;
+    this.#trapping = trapExit;
   }
 
   get signal(): AbortSignal {
-    this.controller ??= new AbortController();
-    return this.controller.signal;
+    this.#controller ??= new AbortController();
+    return this.#controller.signal;
   }
 
   /** A message the node delivered to this process. */
   deliver(message: unknown): void {
-    if (this.ended) return;
-    if (this.flushedRefs && isDownMessage(message) && this.flushedRefs.delete(message.ref)) {
-      this.taken();
+    if (this.#ended) return;
+    if (this.#flushedRefs && isDownMessage(message) && this.#flushedRefs.delete(message.ref)) {
+      this.#taken();
       return;
     }
-    this.mailbox.push(message);
+    this.#mailbox.push(message);
     this.followMailbox();
   }
 
   answer(id: number, value: unknown, error: TransferredError | undefined): void {
-    const pending = this.pendingSpawns.get(id);
+    const pending = this.#pendingSpawns.get(id);
     if (!pending) return;
-    this.pendingSpawns.delete(id);
+    this.#pendingSpawns.delete(id);
     if (error) pending.reject(fromTransferred(error));
     else pending.resolve(value);
   }
 
   /** The body has finished: stop what it left behind on this thread. */
   end(reason: ExitReason): void {
-    this.ended = true;
-    if (this.mailbox.isWaiting) this.mailbox.abort(new ProcessExit(this.self, reason));
-    this.mailbox.clear();
-    this.pendingSpawns.clear();
-    this.channel.waiting(this.serial, false);
-    this.controller?.abort(new ProcessExit(this.self, reason));
+    this.#ended = true;
+    if (this.#mailbox.isWaiting) this.#mailbox.abort(new ProcessExit(this.self, reason));
+    this.#mailbox.clear();
+    this.#pendingSpawns.clear();
+    this.#channel.waiting(this.serial, false);
+    this.#controller?.abort(new ProcessExit(this.self, reason));
   }
 
   send(to: Pid | string, message: unknown): void {
     if (typeof to !== 'string') throw new BadArgError(`send expects a pid or a registered name; got ${typeof to}.`);
-    this.post({ t: 'send', to, message });
+    this.#post({ t: 'send', to, message });
   }
 
   receive<T = unknown>(match?: Matcher<T>): Promise<T>;
   receive<T = unknown>(match: Matcher<T> | undefined, timeoutMs: number): Promise<T | Timeout>;
   receive(match?: Matcher, timeoutMs?: number): Promise<unknown> {
     assertReceiveArguments(match, timeoutMs);
-    if (this.ended) return new Promise<never>(() => undefined);
-    const received = receiveMessage(this.mailbox, match, timeoutMs, systemClock, this);
+    if (this.#ended) return new Promise<never>(() => undefined);
+    const received = receiveMessage(this.#mailbox, match, timeoutMs, systemClock, this);
     return received.then((message) => {
-      if (message !== TIMEOUT) this.taken();
+      if (message !== TIMEOUT) this.#taken();
       return message;
     });
   }
@@ -109,52 +112,52 @@ export class Invocation implements FunctionContext {
   }
 
   spawn(fn: string, input?: unknown, options: ThreadSpawnOptions = {}): Promise<Pid> {
-    return this.requestSpawn(fn, input, options, 'none', undefined) as Promise<Pid>;
+    return this.#requestSpawn(fn, input, options, 'none', undefined) as Promise<Pid>;
   }
 
   spawnLink(fn: string, input?: unknown, options: ThreadSpawnOptions = {}): Promise<Pid> {
-    return this.requestSpawn(fn, input, options, 'link', undefined) as Promise<Pid>;
+    return this.#requestSpawn(fn, input, options, 'link', undefined) as Promise<Pid>;
   }
 
   async spawnMonitor(fn: string, input?: unknown, options: ThreadSpawnOptions = {}): Promise<{ pid: Pid; ref: Ref }> {
-    const ref = this.makeRef();
-    const pid = (await this.requestSpawn(fn, input, options, 'monitor', ref)) as Pid;
+    const ref = this.#makeRef();
+    const pid = (await this.#requestSpawn(fn, input, options, 'monitor', ref)) as Pid;
     return { pid, ref };
   }
 
   link(pid: Pid): void {
     assertPid(pid, 'link');
-    this.post({ t: 'link', pid });
+    this.#post({ t: 'link', pid });
   }
 
   unlink(pid: Pid): void {
     assertPid(pid, 'unlink');
-    this.post({ t: 'unlink', pid });
+    this.#post({ t: 'unlink', pid });
   }
 
   monitor(target: Pid | string): Ref {
     if (typeof target !== 'string')
       throw new BadArgError(`monitor expects a pid or a registered name; got ${typeof target}.`);
-    const ref = this.makeRef();
-    this.post({ t: 'monitor', ref, target });
+    const ref = this.#makeRef();
+    this.#post({ t: 'monitor', ref, target });
     return ref;
   }
 
   demonitor(ref: Ref, options: { readonly flush?: boolean } = {}): void {
-    this.post({ t: 'demonitor', ref });
+    this.#post({ t: 'demonitor', ref });
     if (!options.flush) return;
     let flushed = false;
-    this.mailbox.discard((m) => {
+    this.#mailbox.discard((m) => {
       const hit = isDownMessage(m) && m.ref === ref;
       if (hit) {
         flushed = true;
-        this.taken();
+        this.#taken();
       }
       return hit;
     });
     if (!flushed) {
-      this.flushedRefs ??= new Set();
-      this.flushedRefs.add(ref);
+      this.#flushedRefs ??= new Set();
+      this.#flushedRefs.add(ref);
     }
   }
 
@@ -164,28 +167,28 @@ export class Invocation implements FunctionContext {
     if (args.length === 1) throw new ProcessExit(this.self, args[0]);
     const [pid, reason] = args;
     assertPid(pid, 'exit(pid, reason)');
-    this.post({ t: 'exit', to: pid, reason });
+    this.#post({ t: 'exit', to: pid, reason });
   }
 
   trapExit(on: boolean): boolean {
-    const previous = this.trapping;
-    this.trapping = on === true;
-    this.post({ t: 'trap', on: this.trapping });
+    const previous = this.#trapping;
+    this.#trapping = on === true;
+    this.#post({ t: 'trap', on: this.#trapping });
     return previous;
   }
 
   progress(value: unknown): void {
-    this.post({ t: 'progress', value });
+    this.#post({ t: 'progress', value });
   }
 
   log(message: unknown, level: LogLevel = 'info'): void {
     if (!LOG_LEVELS.includes(level)) {
       throw new BadArgError(`log level must be one of ${LOG_LEVELS.join(', ')}; got ${JSON.stringify(level)}.`);
     }
-    this.post({ t: 'log', level, message });
+    this.#post({ t: 'log', level, message });
   }
 
-  private requestSpawn(
+  #requestSpawn(
     fn: string,
     input: unknown,
     options: ThreadSpawnOptions,
@@ -196,21 +199,21 @@ export class Invocation implements FunctionContext {
       throw new BadArgError(`spawn expects the id of a function known to the scheduler; got ${JSON.stringify(fn)}.`);
     }
     if (options.priority !== undefined) assertPriority(options.priority, 'spawn options.priority');
-    const id = ++this.nextRequest;
+    const id = ++this.#nextRequest;
     return new Promise((resolve, reject) => {
-      this.pendingSpawns.set(id, { resolve, reject });
-      this.post({ t: 'spawn', id, fn, input, options, relation, ref });
+      this.#pendingSpawns.set(id, { resolve, reject });
+      this.#post({ t: 'spawn', id, fn, input, options, relation, ref });
     });
   }
 
-  private makeRef(): Ref {
-    return `${this.self}:${++this.nextRef}`;
+  #makeRef(): Ref {
+    return `${this.self}:${++this.#nextRef}`;
   }
 
-  private post(request: DistributiveOmit<Request, 'serial'>): void {
-    if (this.ended) return;
+  #post(request: DistributiveOmit<Request, 'serial'>): void {
+    if (this.#ended) return;
     try {
-      this.channel.post({ ...request, serial: this.serial } as FromThread);
+      this.#channel.post({ ...request, serial: this.serial } as FromThread);
     } catch (error) {
       throw new BadArgError(
         `${request.t}: the value cannot be copied out of the sandbox (${error instanceof Error ? error.message : String(error)}). Send plain data: objects, arrays, strings, numbers, Maps, Sets, Dates, Errors.`,
@@ -219,14 +222,14 @@ export class Invocation implements FunctionContext {
   }
 
   /** A message has left the queue: the node's count of queued messages goes down. */
-  private taken(): void {
-    this.channel.taken(this.serial);
+  #taken(): void {
+    this.#channel.taken(this.serial);
   }
 
   /** Publishes whether the body waits in receive, for the node's processInfo. */
   followMailbox(): void {
-    if (this.ended) return;
-    this.channel.waiting(this.serial, this.mailbox.isWaiting);
+    if (this.#ended) return;
+    this.#channel.waiting(this.serial, this.#mailbox.isWaiting);
   }
 }
 

@@ -106,6 +106,52 @@ function jobConsole(sink: JobConsoleSink): Console {
   return Object.freeze(methods) as unknown as Console;
 }
 
+/**
+ * Timers job code starts, ref'd or not: when an invocation ends with one still pending, its
+ * sandbox is not reused (work left behind would run unwatched in a warm sandbox). Node's own
+ * `getActiveResourcesInfo` does not list unref'd timers, so it cannot tell.
+ */
+export class JobTimers {
+  private readonly pending = new Map<number, unknown>();
+
+  get count(): number {
+    return this.pending.size;
+  }
+
+  install(): void {
+    const { setTimeout: nodeSetTimeout, setInterval: nodeSetInterval, clearTimeout: nodeClear } = globalThis;
+    const pending = this.pending;
+    const idOf = (timer: unknown) => Number(timer);
+    const define = (name: string, value: unknown) =>
+      Object.defineProperty(globalThis, name, { value, writable: true, configurable: true });
+    define('setTimeout', (callback: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+      if (typeof callback !== 'function') return nodeSetTimeout(callback, ms, ...args);
+      const timer = nodeSetTimeout(
+        (...given: unknown[]) => {
+          pending.delete(idOf(timer));
+          callback(...given);
+        },
+        ms,
+        ...args,
+      );
+      pending.set(idOf(timer), timer);
+      return timer;
+    });
+    define('setInterval', (callback: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+      const timer = nodeSetInterval(callback, ms, ...args);
+      pending.set(idOf(timer), timer);
+      return timer;
+    });
+    const clear = (timer: unknown) => {
+      if (timer === undefined || timer === null) return;
+      pending.delete(idOf(timer));
+      nodeClear(timer as NodeJS.Timeout);
+    };
+    define('clearTimeout', clear);
+    define('clearInterval', clear);
+  }
+}
+
 /** Names ECMAScript itself puts on a global object: those of a fresh context, which has nothing of Node. */
 function languageGlobals(): Set<string> {
   return new Set(Object.getOwnPropertyNames(vm.runInNewContext('globalThis')));

@@ -10,6 +10,13 @@ import type { TransferredError } from './transfer.js';
  * checks each message (validate-message.ts) before it acts on it.
  */
 
+/**
+ * The largest serialized size of the messages a job sends often: logs and progress are output,
+ * not data, and the node reads them on its main thread. Bigger ones are refused in the sandbox
+ * (an error to the caller) and, should a sandbox send one anyway, by the node (it is killed).
+ */
+export const OUTPUT_MESSAGE_BYTES: Partial<Record<string, number>> = { log: 64 * 1024, progress: 64 * 1024 };
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 

@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
  * How a sandbox process is started: the command line that confines it. Linux only for the
  * kernel walls; elsewhere a sandbox is a plain Node process with Node's permission model.
  *
- * - `setpriv` (only when the node runs as root): the sandbox runs as `nobody`, so a job that
- *   gets past everything else still has no root files.
+ * - `setpriv`: the sandbox is killed when the node dies (parent-death signal), and when the node
+ *   runs as root it runs as `nobody`, so a job that gets past everything else has no root files.
  * - `unshare` into new user, PID, mount (with its own /proc), network and IPC namespaces: no
  *   network interface but a down loopback, no other process visible or signalable, no node's
  *   /proc/<pid>/environ, no shared memory with the host.
@@ -150,8 +150,10 @@ function wrap(
 ): [string, string[]] {
   let line = [command, ...args];
   if (namespaces && commands.unshare) line = [commands.unshare, ...NAMESPACES, '--', ...line];
-  if (unprivileged && commands.setpriv) {
-    line = [commands.setpriv, `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--', ...line];
+  if (commands.setpriv) {
+    // The sandbox dies with the node even while it runs a busy loop that never reads its channel.
+    const user = unprivileged ? [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'] : [];
+    line = [commands.setpriv, '--pdeathsig', 'KILL', ...user, '--', ...line];
   }
   return [line[0] as string, line.slice(1)];
 }

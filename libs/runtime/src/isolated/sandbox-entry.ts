@@ -5,8 +5,16 @@ import { ProcessExit } from '../reason.js';
 import { encodeFrame, FrameReader } from './frames.js';
 import type { IsolatedFunction } from './function-context.js';
 import { Invocation, type InvocationChannel } from './invocation.js';
-import { confineGlobals } from './job-runtime.js';
-import type { Fault, FetchRequest, FetchResponse, FromThread, Outcome, ToThread } from './protocol.js';
+import { confineGlobals, JobTimers } from './job-runtime.js';
+import {
+  type Fault,
+  type FetchRequest,
+  type FetchResponse,
+  type FromThread,
+  OUTPUT_MESSAGE_BYTES,
+  type Outcome,
+  type ToThread,
+} from './protocol.js';
 import { toTransferred } from './transfer.js';
 
 /**
@@ -28,7 +36,12 @@ let current: Invocation | undefined;
 let lastSerial = 0;
 
 function post(message: FromThread): void {
-  socket.write(encodeFrame(message));
+  const frame = encodeFrame(message);
+  const cap = OUTPUT_MESSAGE_BYTES[message.t];
+  if (cap !== undefined && frame.length > cap) {
+    throw new RangeError(`a ${message.t} value takes ${frame.length} bytes; at most ${cap} are allowed`);
+  }
+  socket.write(frame);
 }
 
 // ── mailbox figures, coalesced to one status message per turn of the event loop ──────────────
@@ -155,10 +168,10 @@ function reportFault(fault: Fault, error: unknown): void {
 /**
  * Whether the finished invocation left timers or other work that keeps the event loop alive: a
  * fault it raises later would be blamed on the next process, so such a sandbox is not reused.
- * The channel to the node does not count.
+ * The channel to the node does not count; timers count whether ref'd or not.
  */
 function leftWorkBehind(): boolean {
-  return activeResources().some((resource) => resource !== 'PipeWrap' && resource !== 'WriteWrap');
+  return timers.count > 0 || activeResources().some((resource) => resource !== 'PipeWrap' && resource !== 'WriteWrap');
 }
 
 async function invoke(message: Extract<ToThread, { t: 'invoke' }>): Promise<void> {
@@ -214,11 +227,13 @@ function onMessage(message: ToThread): void {
 process.on('uncaughtException', (error) => reportFault('uncaught_exception', error));
 process.on('unhandledRejection', (reason) => reportFault('unhandled_rejection', reason));
 socket.on('data', (chunk: Buffer) => {
-  for (const message of reader.push(chunk)) onMessage(message as ToThread);
+  for (const frame of reader.push(chunk)) onMessage(frame.value as ToThread);
 });
 socket.on('close', () => exitSandbox(0));
 socket.on('error', () => exitSandbox(0));
 
+const timers = new JobTimers();
+timers.install();
 const stuck = confineGlobals(
   { log: (level, line) => current?.log(line, level) },
   sandboxFetch as typeof globalThis.fetch,

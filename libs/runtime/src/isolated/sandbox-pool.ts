@@ -25,9 +25,16 @@ export interface PoolStats {
   readonly started: number;
   /** Idle sandboxes terminated because nobody used them within the idle timeout. */
   readonly reaped: number;
+  /** Warm sandboxes discarded because they used CPU or memory while idle (work a job left behind). */
+  readonly busyWhileIdle: number;
   /** Threads that died before they were ready (a broken sandbox script, no memory). */
   readonly failedStarts: number;
 }
+
+/** CPU an idle sandbox may use (the kernel counts in 10 ms ticks; a late GC may run). */
+const IDLE_CPU_NS = 50_000_000;
+/** Resident memory an idle sandbox may gain. */
+const IDLE_GROWTH_BYTES = 16 * 1024 * 1024;
 
 /** After this many sandboxes in a row die before they are ready, pre-starting stops until one succeeds. */
 const MAX_FAILED_STARTS = 3;
@@ -46,6 +53,9 @@ export class SandboxPool {
   private readonly discarding = new Set<Promise<void>>();
   private started = 0;
   private reaped = 0;
+  private busyWhileIdle = 0;
+  /** CPU and resident memory of each warm sandbox when it was released. */
+  private readonly idleSince = new Map<Sandbox, { readonly cpuNs: number; readonly residentBytes: number }>();
   private failedStarts = 0;
   private failedStartsInARow = 0;
   private refillScheduled = false;
@@ -87,6 +97,7 @@ export class SandboxPool {
       return;
     }
     sandbox.hold(false);
+    this.idleSince.set(sandbox, { cpuNs: sandbox.cpuNs() ?? 0, residentBytes: sandbox.residentBytes() ?? 0 });
     const key = warmKey(sandbox.moduleId, sandbox.memoryMb, sandbox.tenant);
     const list = this.warm.get(key);
     if (list) list.push(sandbox);
@@ -97,6 +108,21 @@ export class SandboxPool {
     }, this.options.idleTimeoutMs);
     timer.unref();
     this.idleTimers.set(sandbox, timer);
+  }
+
+  /**
+   * Discards warm sandboxes that used CPU or grew while idle: a job that ended can leave work
+   * running (or lie that it left none), and idle sandboxes are outside every job's limits.
+   */
+  checkIdle(): void {
+    for (const [sandbox, since] of this.idleSince) {
+      const cpu = (sandbox.cpuNs() ?? since.cpuNs) - since.cpuNs;
+      const grown = (sandbox.residentBytes() ?? since.residentBytes) - since.residentBytes;
+      if (cpu > IDLE_CPU_NS || grown > IDLE_GROWTH_BYTES) {
+        this.busyWhileIdle++;
+        void this.discard(sandbox);
+      }
+    }
   }
 
   /** Terminates a sandbox (after a crash, a kill or a limit, it is never reused). */
@@ -120,6 +146,7 @@ export class SandboxPool {
       this.failedStartsInARow++;
     }
     this.busy.delete(sandbox);
+    this.idleSince.delete(sandbox);
     const timer = this.idleTimers.get(sandbox);
     if (timer) {
       clearTimeout(timer);
@@ -146,6 +173,7 @@ export class SandboxPool {
       busy: this.busy.size,
       started: this.started,
       reaped: this.reaped,
+      busyWhileIdle: this.busyWhileIdle,
       failedStarts: this.failedStarts,
     };
   }

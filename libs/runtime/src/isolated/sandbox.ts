@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Duplex } from 'node:stream';
-import { encodeFrame, FrameReader, FrameTooLargeError } from './frames.js';
+import { encodeFrame, type Frame, FrameReader, FrameTooLargeError } from './frames.js';
 import { childrenOf, ProcessClock, setProcessNice } from './os-process.js';
 import type { FromThread, ToThread } from './protocol.js';
 import { type SandboxHost, sandboxCommand } from './sandbox-command.js';
@@ -177,17 +177,17 @@ export class Sandbox {
 
   private receive(chunk: Buffer): void {
     if (this.dead) return;
-    let values: unknown[];
+    let frames: Frame[];
     try {
-      values = this.reader.push(chunk);
+      frames = this.reader.push(chunk);
     } catch (error) {
       const why = error instanceof FrameTooLargeError ? error.message : 'bytes that are not a message';
       this.violation(`the sandbox sent ${why}`);
       return;
     }
-    for (const value of values) {
+    for (const { value, bytes } of frames) {
       if (this.dead) return;
-      const message = validateFromSandbox(value);
+      const message = validateFromSandbox(value, bytes);
       if (typeof message === 'string') {
         this.violation(message);
         return;

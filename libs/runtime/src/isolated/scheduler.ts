@@ -661,6 +661,7 @@ export class Scheduler {
   private sample(): void {
     for (const process of this.owners.values()) this.collectCpu(process);
     this.accounting.tick();
+    this.pool.checkIdle();
   }
 
   /**

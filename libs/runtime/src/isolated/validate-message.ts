@@ -1,6 +1,6 @@
 import { isPid } from '../pid.js';
 import { PRIORITIES } from '../priority.js';
-import { type FromThread, LOG_LEVELS } from './protocol.js';
+import { type FromThread, LOG_LEVELS, OUTPUT_MESSAGE_BYTES } from './protocol.js';
 
 /**
  * Checks a message that came from a sandbox. Job code is hostile, and if it gets past the
@@ -9,6 +9,10 @@ import { type FromThread, LOG_LEVELS } from './protocol.js';
  */
 
 const MAX_NAME = 256;
+/** Nesting beyond this is refused: JSON and the node's own code recurse on values. */
+const MAX_DEPTH = 200;
+/** Room given to small values above their serialized size. */
+const EXPANSION_SLACK = 4096;
 const MAX_URL = 8192;
 const MAX_HEADERS = 256;
 const MAX_HEADER_BYTES = 16 * 1024;
@@ -73,6 +77,59 @@ function isOutcome(value: unknown): boolean {
   return true;
 }
 
+/**
+ * Whether a value, written out as a tree (as JSON, a log line or a description of it would be),
+ * stays within `budget` units: one per node plus the length of every string and byte array.
+ * V8's serializer writes an object referenced twice only once, so a few hundred bytes can stand
+ * for a tree of 2^40 nodes; the node would freeze the first time it stringified one. The walk
+ * stops as soon as the budget is spent, so it costs at most `budget` steps.
+ */
+export function withinExpansionBudget(value: unknown, budget: number): boolean {
+  let left = budget;
+  const onPath = new Set<object>();
+  const visit = (v: unknown, depth: number): boolean => {
+    left -= 1;
+    if (typeof v === 'string') left -= v.length;
+    if (left < 0 || depth > MAX_DEPTH) return false;
+    if (typeof v !== 'object' || v === null) return true;
+    if (ArrayBuffer.isView(v)) {
+      left -= v.byteLength;
+      return left >= 0;
+    }
+    if (v instanceof ArrayBuffer) {
+      left -= v.byteLength;
+      return left >= 0;
+    }
+    if (onPath.has(v)) return true; // a cycle: written once, never expanded
+    onPath.add(v);
+    const ok = children(v).every((child) => {
+      if (typeof child === 'string') left -= child.length; // an object key
+      return typeof child === 'string' ? left >= 0 : visit(child.value, depth + 1);
+    });
+    onPath.delete(v);
+    return ok;
+  };
+  return visit(value, 0);
+}
+
+/** What a walk visits below an object: its keys (as strings) and its values (boxed), in order. */
+function children(v: object): Array<string | { readonly value: unknown }> {
+  if (v instanceof Map) return [...v].flatMap(([key, value]) => [{ value: key }, { value }]);
+  if (v instanceof Set) return [...v].map((value) => ({ value }));
+  return Object.keys(v).flatMap((key) => [key, { value: (v as Fields)[key] }]);
+}
+
+/** The fields of each message type that carry a value job code chose. */
+const PAYLOADS: Partial<Record<FromThread['t'], (m: Fields) => unknown[]>> = {
+  done: (m) => [(m.outcome as Fields).value, (m.outcome as Fields).reason, (m.outcome as Fields).error],
+  fault: (m) => [m.error],
+  send: (m) => [m.message],
+  exit: (m) => [m.reason],
+  spawn: (m) => [m.input],
+  progress: (m) => [m.value],
+  log: (m) => [m.message],
+};
+
 /** Each message type's fields, beside `t` and (for all but `ready`) a serial. */
 const CHECKS: Record<FromThread['t'], (m: Fields) => boolean> = {
   ready: () => true,
@@ -97,12 +154,24 @@ const CHECKS: Record<FromThread['t'], (m: Fields) => boolean> = {
   log: (m) => (LOG_LEVELS as readonly unknown[]).includes(m.level) && 'message' in m,
 };
 
-export function validateFromSandbox(value: unknown): FromThread | string {
+/**
+ * `frameBytes` is the size the message had on the wire: a value may expand to at most about
+ * twice that when written out (see withinExpansionBudget).
+ */
+export function validateFromSandbox(value: unknown, frameBytes: number): FromThread | string {
   if (!isObject(value)) return 'a message that is not an object';
   const type = value.t;
-  if (typeof type !== 'string' || !Object.hasOwn(CHECKS, type))
+  if (typeof type !== 'string' || !Object.hasOwn(CHECKS, type)) {
     return `a message of unknown type ${JSON.stringify(String(type).slice(0, 40))}`;
+  }
   if (type !== 'ready' && !isSerial(value.serial)) return `a ${type} message without a serial`;
   if (!CHECKS[type as FromThread['t']](value)) return `a malformed ${type} message`;
+  const cap = OUTPUT_MESSAGE_BYTES[type];
+  if (cap !== undefined && frameBytes > cap) return `a ${type} message of ${frameBytes} bytes (at most ${cap})`;
+  const payloads = PAYLOADS[type as FromThread['t']]?.(value) ?? [];
+  const budget = 2 * frameBytes + EXPANSION_SLACK;
+  if (!payloads.every((payload) => withinExpansionBudget(payload, budget))) {
+    return `a ${type} value that, written out, is far larger than what was sent (objects shared many times over, or nested deeper than ${MAX_DEPTH} levels)`;
+  }
   return value as FromThread;
 }

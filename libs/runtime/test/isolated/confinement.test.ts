@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { functionModule, isErrorReason, type Pid } from '../../src/index.js';
 import { encodeFrame, FrameReader, FrameTooLargeError } from '../../src/isolated/frames.js';
@@ -256,6 +256,62 @@ describe('hosts without the kernel walls', () => {
   });
 });
 
+/** Pids of a process's descendants, from the kernel's children lists. */
+function descendantsOf(pid: number): number[] {
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+  return children.flatMap((child) => [child, ...descendantsOf(child)]);
+}
+
+const alive = (pid: number) =>
+  existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'latin1').includes(') Z ');
+
+describe('work a job leaves behind', () => {
+  it("an unref'd timer still running after the job ended keeps its sandbox from being reused", async () => {
+    const { scheduler } = isolatedNode();
+    const leaver = probe(
+      'unref-leaver',
+      'setInterval(() => { const s = Date.now(); while (Date.now() - s < 20) {} }, 1).unref(); return 1;',
+    );
+    await scheduler.run(leaver, undefined, { tenant: 'a' });
+    await scheduler.run(leaver, undefined, { tenant: 'a' });
+    expect(scheduler.stats().pool.started).toBe(2);
+  });
+
+  it('a warm sandbox that uses CPU while idle (a microtask loop the job left) is discarded', async () => {
+    const { scheduler } = isolatedNode({ sampleIntervalMs: 50 });
+    const spinner = probe('microtask-spinner', '(async () => { for (;;) await null; })(); return 1;');
+    expect((await scheduler.run(spinner, undefined, { tenant: 'a' })).reason).toBe('normal');
+    await until(() => scheduler.stats().pool.busyWhileIdle === 1);
+    expect(scheduler.stats().pool.warm).toBe(0);
+  });
+
+  it('sandboxes die with their node, even in a busy loop', async () => {
+    const dist = new URL('../../dist/index.js', import.meta.url).href;
+    const script = `
+      const { Node, Scheduler, functionModule } = await import(${JSON.stringify(dist)});
+      const scheduler = new Scheduler(new Node(), { prestart: 0 });
+      const pid = scheduler.spawn(functionModule('export default async () => { for (;;) {} };', 'spin'));
+      console.log(pid);`;
+    const node = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise((resolve) => node.stdout.once('data', resolve));
+    await until(() => descendantsOf(node.pid as number).length >= 2);
+    const sandboxes = descendantsOf(node.pid as number);
+    node.kill('SIGKILL');
+    await until(() => sandboxes.every((pid) => !alive(pid)));
+  });
+});
+
 describe('warm sandboxes', () => {
   it('are reused after a job that slept, received and logged (nothing left behind)', async () => {
     const { scheduler } = isolatedNode();
@@ -316,6 +372,25 @@ describe('fetch goes through the node', () => {
 });
 
 describe('the channel from a sandbox is untrusted', () => {
+  it('a job whose log line would expand to 2^40 nodes is killed before the node writes it out, and the node keeps its timing', async () => {
+    const lines: unknown[] = [];
+    const { scheduler } = isolatedNode({ onLog: (entry) => lines.push(JSON.stringify(entry.message)) });
+    let worstLateMs = 0;
+    let last = performance.now();
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      worstLateMs = Math.max(worstLateMs, now - last - 10);
+      last = now;
+    }, 10);
+    const outcome = await scheduler.run(
+      probe('laughs', "let a = ['x']; for (let i = 0; i < 40; i++) a = [a, a]; ctx.log(a); ctx.progress(a); return a;"),
+    );
+    clearInterval(ticker);
+    expect(failure(outcome.reason)).toMatch(/ProtocolViolation: .*far larger than what was sent/);
+    expect(lines).toEqual([]);
+    expect(worstLateMs).toBeLessThan(200);
+  });
+
   it('refuses frames over the size limit before buffering them', () => {
     const reader = new FrameReader(1024);
     const header = Buffer.alloc(4);
@@ -326,7 +401,7 @@ describe('the channel from a sandbox is untrusted', () => {
   it('reassembles frames split across chunks', () => {
     const reader = new FrameReader(1024);
     const bytes = Buffer.concat([encodeFrame({ t: 'ready' }), encodeFrame({ a: [1, 2] })]);
-    const values = [...bytes].flatMap((byte) => reader.push(Buffer.from([byte])));
+    const values = [...bytes].flatMap((byte) => reader.push(Buffer.from([byte])).map((frame) => frame.value));
     expect(values).toEqual([{ t: 'ready' }, { a: [1, 2] }]);
   });
 
@@ -344,12 +419,34 @@ describe('the channel from a sandbox is untrusted', () => {
     ['a fetch with a bad url', { t: 'fetch', serial: 1, id: 1, request: { url: 42, method: 'GET', headers: [] } }],
     ['a done without outcome', { t: 'done', serial: 1, reusable: true }],
   ])('refuses a message with %s', (_what, message) => {
-    expect(typeof validateFromSandbox(message)).toBe('string');
+    expect(typeof validateFromSandbox(message, 1000)).toBe('string');
   });
 
   it('accepts the messages the sandbox runtime sends', () => {
-    expect(validateFromSandbox({ t: 'ready' })).toEqual({ t: 'ready' });
+    expect(validateFromSandbox({ t: 'ready' }, 10)).toEqual({ t: 'ready' });
     const log = { t: 'log', serial: 3, level: 'warn', message: { any: 'value' } };
-    expect(validateFromSandbox(log)).toBe(log);
+    expect(validateFromSandbox(log, 100)).toBe(log);
+  });
+
+  it('refuses a value that expands far beyond its size on the wire (shared references), and deep nesting', () => {
+    let laughs: unknown = ['x'];
+    for (let i = 0; i < 40; i++) laughs = [laughs, laughs];
+    const bytes = encodeFrame({ t: 'log', serial: 1, level: 'info', message: laughs }).length;
+    expect(bytes).toBeLessThan(1000);
+    expect(validateFromSandbox({ t: 'log', serial: 1, level: 'info', message: laughs }, bytes)).toMatch(/far larger/);
+    let deep: unknown = 1;
+    for (let i = 0; i < 500; i++) deep = [deep];
+    expect(validateFromSandbox({ t: 'progress', serial: 1, value: deep }, 2000)).toMatch(/deeper than/);
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    expect(validateFromSandbox({ t: 'send', serial: 1, to: 'n.1', message: cyclic }, 100)).toMatchObject({ t: 'send' });
+    const big = { text: 'y'.repeat(1_000_000), list: Array.from({ length: 1000 }, (_, i) => ({ i })) };
+    const bigBytes = encodeFrame(big).length;
+    expect(validateFromSandbox({ t: 'send', serial: 1, to: 'n.1', message: big }, bigBytes)).toMatchObject({
+      t: 'send',
+    });
+    expect(validateFromSandbox({ t: 'progress', serial: 1, value: big }, bigBytes)).toMatch(
+      /progress message of \d+ bytes \(at most 65536\)/,
+    );
   });
 });
