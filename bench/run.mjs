@@ -3,13 +3,14 @@
 // the same run, on private Redis servers; writes docs/benchmarks.md and bench/results.json.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { cancelThroughApi, sandboxedMemory } from './scenarios/cancel-and-memory.mjs';
 import { cores, quick, root } from './scenarios/common.mjs';
 import { hogs } from './scenarios/hogs.mjs';
 import { throughput } from './scenarios/throughput.mjs';
 
 const started = Date.now();
+const loadAtStart = loadavg();
 const env = {
   ...process.env,
   TURBO_TELEMETRY_DISABLED: '1',
@@ -49,6 +50,24 @@ const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.l
 const rowOf = (rows, name) => rows.find((r) => r.name.startsWith(name));
 const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
 const met = (ok) => (ok ? 'yes' : '**no**');
+const summarizeRates = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { median: median(sorted), min: sorted[0], max: sorted.at(-1), runs: sorted.length };
+};
+/** What bounds the Beamline worker's no-op throughput, from its main thread's profile and the CPU shares. */
+const BOUND_NOTE = (busy, share, prof) => {
+  const own = share('consumerOwnS');
+  const top = prof.top
+    .slice(0, 4)
+    .map((r) => `\`${r.function}\` ${(r.share * 100).toFixed(1)}% (from ${r.caller})`)
+    .join('; ');
+  const cpu = `worker process ${own.toFixed(2)} CPU-s per s, its sandboxes ${share('consumerChildrenS').toFixed(2)}, all of the bench ${busy.toFixed(2)} of ${cores} cores`;
+  if (prof.idleShare < 0.15)
+    return `What bounds it: the worker process's single main thread, which dispatches every job — it was idle only ${(prof.idleShare * 100).toFixed(1)}% of the measured window (${cpu}; on a shared machine the rest of its non-idle time is waiting for a core), and its most self time goes to per-job system calls: ${top}.`;
+  if (busy >= 0.85 * cores)
+    return `What bounds it: CPU — the cores are busy (${cpu}); in the worker process the most self time goes to ${top}.`;
+  return `What bounds it: neither the cores nor the worker's main thread (idle ${(prof.idleShare * 100).toFixed(1)}%) is saturated (${cpu}), so round-trip latency (Redis and the sandbox channel) bounds it; the most self time goes to ${top}.`;
+};
 
 const lines = [];
 const table = (title, header, rows) => {
@@ -191,14 +210,20 @@ table(
   ],
 );
 
-const rss = rowOf(isoRows, 'RSS per live isolated process');
+const pss = rowOf(isoRows, 'PSS per live isolated process');
 const mb = (bytes) => `${(bytes / 1048576).toFixed(2)} MB`;
 table(
-  '6. Memory per live job',
-  ['what', 'RSS', 'target', 'met'],
+  '6. Memory per live job (PSS of the process tree: node or worker, and its sandboxes, threads or child processes)',
+  ['what', 'PSS per live job', 'target', 'met'],
   [
-    ['Beamline isolated process', `${fmt(rss.beamline.median, 2)} MB`, '≤ 10 MB', met(rss.beamline.median <= 10)],
-    ['bare worker thread (runtime bench)', `${fmt(rss.baseline.median, 2)} MB`, '—', '—'],
+    [
+      'Beamline isolated process, one sandbox process each (runtime bench, 20 alive, median)',
+      `${fmt(pss.beamline.median, 2)} MB`,
+      '≤ 10 MB',
+      met(pss.beamline.median <= 10),
+    ],
+    ['bare worker thread (runtime bench, the design before sandboxes)', `${fmt(pss.baseline.median, 2)} MB`, '—', '—'],
+    ['Beamline worker node, 20 sleeping jobs', mb(scenario.memory.beamline), '—', '—'],
     ['BullMQ sandboxed job, worker threads', mb(scenario.memory.threads), '—', '—'],
     ['BullMQ sandboxed job, child processes', mb(scenario.memory.processes), '—', '—'],
   ],
@@ -217,23 +242,23 @@ table(
   ]),
 );
 
-const cold = rowOf(isoRows, 'cold start, new thread');
-const prestarted = rowOf(isoRows, 'cold start, pre-started');
+const cold = rowOf(isoRows, 'cold start, new sandbox');
+const prestarted = rowOf(isoRows, 'cold start, pre-started sandbox');
 const warm = rowOf(isoRows, 'warm invocation');
 table(
   '8. Cold and warm start of a function',
   ['measure', 'Beamline', 'baseline, same run', 'ratio'],
   [
     [
-      'cold start, new thread',
+      'cold start, new sandbox',
       `${fmt(cold.beamline.median)} ms`,
       `new Worker → first answer ${fmt(cold.baseline.median)} ms`,
       ratio(cold.beamline.median, cold.baseline.median),
     ],
     [
-      'cold start, pre-started thread',
+      'cold start, pre-started sandbox',
       `${fmt(prestarted.beamline.median, 2)} ms`,
-      `new Worker ${fmt(prestarted.baseline.median)} ms`,
+      `new Worker → first answer ${fmt(prestarted.baseline.median)} ms`,
       ratio(prestarted.beamline.median, prestarted.baseline.median),
     ],
     [
@@ -245,10 +270,88 @@ table(
   ],
 );
 
+// Issue 11: the chosen design (one sandbox OS process per isolated process, ADR 0009) beside
+// the thread design it replaced, every figure from this run.
+const range = (s, digits = 1) => `${fmt(s.min, digits)}–${fmt(s.max, digits)}`;
+const tp1 = { beamline: tp['beamline-1'], plain: tp['plain-1'], threads: tp['threads-1'] };
+table(
+  'Sandbox processes vs threads (issue 11)',
+  ['measure', 'sandbox processes', 'thread baseline, same run', 'ratio', 'spread (sandbox; threads)'],
+  [
+    [
+      'warm dispatch: no-op invocation on a warm environment',
+      `${fmt(warm.beamline.median)} µs`,
+      `${fmt(warm.baseline.median)} µs (bare worker postMessage round trip)`,
+      ratio(warm.beamline.median, warm.baseline.median),
+      `${range(warm.beamline)}; ${range(warm.baseline)} µs`,
+    ],
+    [
+      'cold start: function never seen, new environment, to first result',
+      `${fmt(cold.beamline.median)} ms`,
+      `${fmt(cold.baseline.median)} ms (new Worker → first answer)`,
+      ratio(cold.beamline.median, cold.baseline.median),
+      `${range(cold.beamline)}; ${range(cold.baseline)} ms`,
+    ],
+    [
+      `memory per live job, PSS (${pss.beamline.runs ?? ''} runs of 20 alive)`,
+      `${fmt(pss.beamline.median, 2)} MB (node + sandboxes)`,
+      `${fmt(pss.baseline.median, 2)} MB (bare worker thread)`,
+      ratio(pss.beamline.median, pss.baseline.median),
+      `${range(pss.beamline, 2)}; ${range(pss.baseline, 2)} MB`,
+    ],
+    [
+      'no-op throughput, 1 worker process, concurrency 16',
+      `${fmt(tp1.beamline.median)} jobs/s (Beamline worker)`,
+      `${fmt(tp1.threads.median)} jobs/s (sandboxed BullMQ Worker, worker threads)`,
+      ratio(tp1.beamline.median, tp1.threads.median),
+      `${range(tp1.beamline)}; ${range(tp1.threads)} jobs/s`,
+    ],
+  ],
+);
+lines.push(
+  'The thread baselines are what the thread design (ADR 0005) was built on, measured in this run: a bare worker thread (runtime bench) and, for throughput, the worker-thread sandbox at the same concurrency; ratios are sandbox / thread. Cold start, warm dispatch and PSS are runtime figures without Redis (libs/runtime/bench/isolated.ts).',
+  '',
+);
+const workerRate = (key) => summarizeRates(worker.rates[key]);
+lines.push(
+  'No-op throughput of the Beamline worker (every job in a sandbox process; per-tenant cap per node = concurrency) against BullMQ, same run:',
+  '',
+  '| consumer | Beamline | plain BullMQ Worker | sandboxed BullMQ Worker (threads) | Beamline / plain | Beamline / sandboxed |',
+  '| --- | --- | --- | --- | --- | --- |',
+  `| worker process (scenario 1, 1 process, ${tp1.beamline.runs} runs) | ${spread(tp1.beamline)} | ${spread(tp1.plain)} | ${spread(tp1.threads)} | ${ratio(tp1.beamline.median, tp1.plain.median)} | ${ratio(tp1.beamline.median, tp1.threads.median)} |`,
+  `| worker node in the bench process (apps/worker bench, ${worker.rates.beamline.length} runs) | ${spread(workerRate('beamline'))} | ${spread(workerRate('plain'))} | ${spread(workerRate('sandboxed'))} | ${ratio(workerRate('beamline').median, workerRate('plain').median)} | ${ratio(workerRate('beamline').median, workerRate('sandboxed').median)} |`,
+  '',
+);
+const cpu1 = tp.cpu?.['beamline-1'] ?? [];
+const prof = tp.profile;
+if (cpu1.length && prof) {
+  const sum = (key) => cpu1.reduce((total, c) => total + c[key], 0);
+  const wall = sum('wallS');
+  const share = (key) => sum(key) / wall;
+  const busy = share('consumerOwnS') + share('consumerChildrenS') + share('redisS') + share('benchS');
+  lines.push(
+    `CPU during the Beamline 1-process runs (CPU seconds per wall second, ${cores} cores available): worker process ${share('consumerOwnS').toFixed(2)}, its sandboxes ${share('consumerChildrenS').toFixed(2)}, Redis ${share('redisS').toFixed(2)}, bench process ${share('benchS').toFixed(2)}; total ${busy.toFixed(2)} of ${cores}.`,
+    '',
+    `Top 10 self-time functions of the Beamline worker process (\`--cpu-prof\` of its main thread, one extra 1-process run of ${prof.jobs} no-op jobs at ${fmt(prof.rate)} jobs/s under the profiler; ${prof.window}: ${fmt(prof.totalMs)} ms sampled, idle ${(prof.idleShare * 100).toFixed(1)}%):`,
+    '',
+    '| # | function | heaviest caller | self time | share of samples |',
+    '| --- | --- | --- | --- | --- |',
+    ...prof.top.map(
+      (r, i) =>
+        `| ${i + 1} | \`${r.function.replaceAll('|', '\\|')}\` | ${r.caller ? `\`${r.caller.replaceAll('|', '\\|')}\`` : '—'} | ${fmt(r.selfMs)} ms | ${(r.share * 100).toFixed(1)}% |`,
+    ),
+    '',
+    BOUND_NOTE(busy, share, prof),
+    '',
+  );
+}
+
 const header = [
   '# Benchmarks',
   '',
-  `Generated by \`npm run bench${quick ? ' -- --quick' : ''}\` on ${new Date().toISOString().slice(0, 10)}: ${cores} cores (${cpus()[0]?.model}), Node ${process.version}, Redis ${redisVersion}; ${quick ? 'quick run (fewer repetitions)' : 'full run'}, ${Math.round((Date.now() - started) / 1000)} s.`,
+  `Generated by \`npm run bench${quick ? ' -- --quick' : ''}\` on ${new Date().toISOString().slice(0, 10)}: ${cores} cores (${cpus()[0]?.model}), Node ${process.version}, Redis ${redisVersion}; ${quick ? 'quick run (fewer repetitions)' : 'full run'}, ${Math.round((Date.now() - started) / 1000)} s; load average (1, 5, 15 min) ${loadAtStart.map((l) => l.toFixed(2)).join(', ')} at the start and ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ')} at the end (the machine is shared).`,
   'Every figure is a median over repeated runs with its spread, beside a baseline measured in the same run on the same private Redis.',
   'Per-package details and profiles: libs/runtime/README.md, apps/worker/README.md, apps/api/README.md.',
   '',

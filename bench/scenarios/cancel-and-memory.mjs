@@ -1,10 +1,11 @@
 // 5. Cancel through the API: from DELETE /v1/jobs/{id} to the running job's end (p50, p99).
-// 6. Memory: RSS per live BullMQ sandboxed job, in worker threads and in child processes.
+// 6. Memory: PSS (process tree: the consumer and its sandboxes, threads or child processes) per
+// live job: a Beamline worker node (one sandbox process per job) and BullMQ sandboxed workers.
 import { loadConfig, startApi } from '@beamline/api';
 import { RedisServer } from '@beamline/testing';
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
-import { beamlineWorker, bullmqWorker, childrenOf, quick, rssOf, sleep, stop, summarize } from './common.mjs';
+import { beamlineWorker, builtins, bullmqWorker, pssOfTree, quick, sleep, stop, summarize } from './common.mjs';
 
 const KEY = 'bench-key-0123456789abcdef';
 
@@ -50,23 +51,33 @@ export async function cancelThroughApi() {
 
 export async function sandboxedMemory() {
   const results = {};
-  for (const mode of ['threads', 'processes']) {
+  for (const mode of ['beamline', 'threads', 'processes']) {
     const redis = await RedisServer.start();
     const queue = new Queue('jobs', { connection: { url: redis.url, maxRetriesPerRequest: null }, prefix: 'mem' });
     const live = 20;
-    const worker = await bullmqWorker(redis.url, 'mem', mode, live);
+    const data = mode === 'beamline' ? await builtins(redis.url, 'mem') : undefined;
+    const worker =
+      mode === 'beamline'
+        ? await beamlineWorker(redis.url, 'mem', { WORKER_CONCURRENCY: String(live), PRESTART_THREADS: '0' })
+        : await bullmqWorker(redis.url, 'mem', mode, live);
     await sleep(500);
-    const before = rssOf(worker.pid) + childrenOf(worker.pid).reduce((sum, pid) => sum + rssOf(pid), 0);
-    await queue.addBulk(Array.from({ length: live }, () => ({ name: 'idle', data: { sleepMs: 8000 } })));
+    const before = pssOfTree(worker.pid);
+    await queue.addBulk(
+      Array.from({ length: live }, (_, i) =>
+        mode === 'beamline'
+          ? { name: 'sleep', data: data('sleep', { ms: 8000, i }), opts: { priority: 2 } }
+          : { name: 'idle', data: { sleepMs: 8000 } },
+      ),
+    );
     for (;;) {
       const { active = 0 } = await queue.getJobCounts('active');
       if (active >= live) break;
       await sleep(50);
     }
     await sleep(1500);
-    const during = rssOf(worker.pid) + childrenOf(worker.pid).reduce((sum, pid) => sum + rssOf(pid), 0);
+    const during = pssOfTree(worker.pid);
     results[mode] = (during - before) / live;
-    console.log(`memory: BullMQ sandboxed (${mode}): ${(results[mode] / 1048576).toFixed(2)} MB per live job`);
+    console.log(`memory: ${mode}: ${(results[mode] / 1048576).toFixed(2)} MB PSS per live job`);
     await stop(worker);
     await queue.close();
     await redis.stop();

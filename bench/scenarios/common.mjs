@@ -22,8 +22,11 @@ export function summarize(values) {
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Spawns a process and resolves once a line of its output matches `ready`. */
-export function launch(args, env, ready) {
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function launch(args, env, ready, nodeFlags = []) {
+  const child = spawn(process.execPath, [...nodeFlags, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.add(child);
   child.on('exit', () => children.delete(child));
   return new Promise((resolve, reject) => {
@@ -47,11 +50,26 @@ export async function stop(child) {
   clearTimeout(timer);
 }
 
-export function beamlineWorker(redisUrl, prefix, env = {}) {
+/**
+ * A Beamline worker node in its own process. Every bench job belongs to one tenant, so the
+ * per-tenant cap (TENANT_MAX_RUNNING_PER_NODE, by default 3/4 of WORKER_CONCURRENCY) is set to
+ * the concurrency: single-tenant throughput at the same concurrency as the BullMQ baselines.
+ */
+export function beamlineWorker(redisUrl, prefix, env = {}, nodeFlags = []) {
+  const concurrency = { WORKER_CONCURRENCY: String(Math.max(8, cores * 4)), ...env }.WORKER_CONCURRENCY;
   return launch(
     [new URL('apps/worker/dist/main.js', root).pathname],
-    { REDIS_URL: redisUrl, BEAMLINE_PREFIX: prefix, METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
+    {
+      REDIS_URL: redisUrl,
+      BEAMLINE_PREFIX: prefix,
+      METRICS_PORT: '0',
+      LOG_LEVEL: 'info',
+      WORKER_CONCURRENCY: concurrency,
+      TENANT_MAX_RUNNING_PER_NODE: concurrency,
+      ...env,
+    },
     /worker node started/,
+    nodeFlags,
   );
 }
 
@@ -87,9 +105,33 @@ export async function builtins(redisUrl, prefix) {
   });
 }
 
-export function rssOf(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, 'latin1');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+/** Proportional set size of one process (shared pages split between the processes that map them), bytes. */
+export function pssOf(pid) {
+  try {
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1');
+    return Number(/^Pss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** PSS of a process and all its descendants (a worker with its sandboxes or child processes), bytes. */
+export function pssOfTree(pid) {
+  return pssOf(pid) + childrenOf(pid).reduce((sum, child) => sum + pssOfTree(child), 0);
+}
+
+/** CPU seconds (user + system, all threads) of a process and its live descendants, plus reaped children. */
+export function cpuOfTree(pid) {
+  let own = 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime, stime, cutime, cstime are fields 14–17 (1-based), i.e. 11–14 after the name.
+    own = fields.slice(11, 15).reduce((sum, ticks) => sum + Number(ticks), 0) / 100;
+  } catch {
+    return 0;
+  }
+  return own + childrenOf(pid).reduce((sum, child) => sum + cpuOfTree(child), 0);
 }
 
 export function childrenOf(pid) {

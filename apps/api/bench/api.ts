@@ -169,7 +169,15 @@ function loadFromOtherProcess(url: string, mode: 'single' | 'batch', count: numb
 
 function startWorkerProcess(redisUrl: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, [new URL('../../../worker/dist/main.js', import.meta.url).pathname], {
-    env: { ...process.env, REDIS_URL: redisUrl, METRICS_PORT: '0', LOG_LEVEL: 'info' },
+    env: {
+      ...process.env,
+      REDIS_URL: redisUrl,
+      METRICS_PORT: '0',
+      LOG_LEVEL: 'info',
+      // One tenant: its cap per node equal to the concurrency (by default it is 3/4 of it).
+      WORKER_CONCURRENCY: String(CONCURRENCY),
+      TENANT_MAX_RUNNING_PER_NODE: String(CONCURRENCY),
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {

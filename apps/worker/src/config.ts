@@ -38,6 +38,8 @@ export interface WorkerConfig {
   readonly defaultJobTimeoutMs: number;
   /** Memory limit of a run when neither the job nor its function sets `memoryMb`. */
   readonly defaultJobMemoryMb: number;
+  /** The most memory a run may have, whatever it asks (MAX_JOB_MEMORY_MB). */
+  readonly maxJobMemoryMb: number;
   /** Jobs of one tenant this node runs at once, unless TENANT_LIMITS says otherwise for that tenant. */
   readonly tenantMaxRunningPerNode: number;
   /** Per-tenant overrides of the platform defaults (TENANT_LIMITS). */
@@ -216,6 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
       'true',
     defaultJobTimeoutMs: vars.read('DEFAULT_JOB_TIMEOUT_MS', wholeNumber(1, MAX_MS), '900000'),
     defaultJobMemoryMb: vars.read('DEFAULT_JOB_MEMORY_MB', wholeNumber(16, 65_536), '256'),
+    maxJobMemoryMb: vars.read('MAX_JOB_MEMORY_MB', wholeNumber(16, 65_536), '1024'),
     tenantMaxRunningPerNode: undefined as number | undefined,
     tenantLimits: readTenantLimits(vars, env.TENANT_LIMITS),
     apiUrl: vars.read('API_URL', httpUrl, undefined),

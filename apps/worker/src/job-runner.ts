@@ -45,6 +45,8 @@ export interface JobPolicy {
   readonly defaultTimeoutMs: number;
   /** Memory limit when neither the job nor its function sets one. */
   readonly defaultMemoryMb: number;
+  /** The most memory a run may have, whatever the job asks: a job may not take a node's memory. */
+  readonly maxMemoryMb: number;
   /** Jobs of one tenant running at once on this node (a tenant's own figure wins). */
   readonly tenantMaxRunningPerNode: number;
   readonly tenantLimits: Readonly<Record<string, TenantLimits>>;
@@ -57,7 +59,7 @@ export function effectiveLimits(data: JobData, policy: JobPolicy): ProcessLimits
   return {
     ...set,
     timeoutMs: set.timeoutMs ?? tenant?.timeoutMs ?? policy.defaultTimeoutMs,
-    memoryMb: set.memoryMb ?? policy.defaultMemoryMb,
+    memoryMb: Math.min(set.memoryMb ?? policy.defaultMemoryMb, policy.maxMemoryMb),
   };
 }
 
@@ -272,6 +274,13 @@ export class JobRunner {
       resolveExit = resolve;
     });
     const output = this.outputOf(job, jobId);
+    const asked = data.limits?.memoryMb;
+    if (asked !== undefined && asked > deps.policy.maxMemoryMb) {
+      output.log(
+        'warn',
+        `memoryMb ${asked} is over this node's maximum (MAX_JOB_MEMORY_MB); the run has ${deps.policy.maxMemoryMb} MB`,
+      );
+    }
     const launch: JobLaunch = {
       job,
       tenant: data.tenant,

@@ -128,6 +128,7 @@ export class WorkerNode {
       policy: {
         defaultTimeoutMs: config.defaultJobTimeoutMs,
         defaultMemoryMb: config.defaultJobMemoryMb,
+        maxMemoryMb: config.maxJobMemoryMb,
         tenantMaxRunningPerNode: config.tenantMaxRunningPerNode,
         tenantLimits: config.tenantLimits,
       },

@@ -140,6 +140,7 @@ describe('the limits of a run', () => {
   const policy = {
     defaultTimeoutMs: 900_000,
     defaultMemoryMb: 256,
+    maxMemoryMb: 1024,
     tenantMaxRunningPerNode: 4,
     tenantLimits: { acme: { timeoutMs: 5000, maxRunningPerNode: 1 } },
   };
@@ -154,6 +155,13 @@ describe('the limits of a run', () => {
       cpuMs: 10,
     });
     expect(effectiveLimits(data('constructor', {}), policy)).toEqual({ timeoutMs: 900_000, memoryMb: 256 });
+  });
+
+  it('never more memory than the platform maximum, whatever the job asks', () => {
+    expect(effectiveLimits(data('zeta', { memoryMb: 65_536 }), policy)).toMatchObject({ memoryMb: 1024 });
+    expect(loadConfig({}).maxJobMemoryMb).toBe(1024);
+    expect(loadConfig({ MAX_JOB_MEMORY_MB: '4096' }).maxJobMemoryMb).toBe(4096);
+    expect(() => loadConfig({ MAX_JOB_MEMORY_MB: '8' })).toThrow(/MAX_JOB_MEMORY_MB/);
   });
 
   it("a tenant's own cap of running jobs per node, else the platform's", () => {

@@ -345,7 +345,7 @@ export class Scheduler {
     thread.resetCounters();
     const source = thread.moduleId === module.id ? undefined : module.source;
     thread.moduleId = module.id;
-    process.lastCpuReading = thread.cpuNs();
+    process.lastCpuReading = thread.lastCpuNs ?? thread.cpuNs();
     try {
       thread.post({
         t: 'invoke',
