@@ -24,6 +24,8 @@ beforeAll(async () => {
     STALLED_INTERVAL_MS: '500',
     WORKER_CONCURRENCY: '8',
     DEFAULT_JOB_TIMEOUT_MS: String(DEFAULT_JOB_TIMEOUT_MS),
+    MAX_JOB_MEMORY_MB: '256',
+    TENANT_MAX_RUNNING_PER_NODE: '4',
   });
 }, 60_000);
 
@@ -439,13 +441,16 @@ describe.concurrent('hostile code: no environment, files, processes, sockets or 
       }
       return got;
     };`;
+    // Floods first, then the kill, then a link: a link to a pid of another node ends the
+    // attacker (noconnection), and what it sent before must still have been refused.
     const attacker = `export default async ({ pid }, ctx) => {
       const errors = [];
-      try { ctx.exit(pid, 'kill'); } catch (e) { errors.push(String(e)); }
-      try { ctx.link(pid); } catch (e) { errors.push(String(e)); }
       for (let i = 0; i < 20000; i++) {
         try { ctx.send(pid, { forged: i }); } catch (e) { if (errors.length < 5) errors.push(String(e)); }
       }
+      try { ctx.exit(pid, 'kill'); } catch (e) { errors.push(String(e)); }
+      await ctx.sleep(200);
+      try { ctx.link(pid); } catch (e) { errors.push(String(e)); }
       await ctx.sleep(200);
       return { errors };
     };`;
@@ -471,7 +476,17 @@ describe.concurrent('hostile code: no environment, files, processes, sockets or 
         platform.submit('globex', { function: 'attacker', input: { pid }, attempts: 1, timeoutMs: 20_000 }),
       ),
     );
+    const refusedBefore = await Promise.all(platform.workers.map((w) => w.metric('beamline_control_refused_total')));
     const attacks = await Promise.all(attackers.map((s) => platform.ended('globex', s.body.id)));
+    const refusedAfter = await Promise.all(platform.workers.map((w) => w.metric('beamline_control_refused_total')));
+    const targetNode = pid.slice(0, pid.lastIndexOf('.'));
+    const remoteAttacks = attacks.filter((attack) => attack.pid && !String(attack.pid).startsWith(`${targetNode}.`));
+    const targetWorker = platform.workers.findIndex((w) => w.nodeId === targetNode);
+    if (remoteAttacks.length > 0) {
+      // The receiving node refused what came over the control channel, checking the stamped tenant.
+      expect((refusedAfter[targetWorker] ?? 0) - (refusedBefore[targetWorker] ?? 0)).toBeGreaterThan(0);
+    }
+    report.push(`  tenant B attackers on another node than A's: ${remoteAttacks.length} of ${attacks.length}`);
     for (const attack of attacks) {
       report.push(
         `  tenant B attacker: state=${attack.state} exit=${attack.exit?.reason ?? '-'} ${String(attack.exit?.message ?? JSON.stringify(attack.result)).slice(0, 200)}`,
@@ -493,6 +508,79 @@ describe.concurrent('hostile code: no environment, files, processes, sockets or 
     expect(done.result, "A's job received forged messages").toEqual(own);
     expect(done.attempts?.made).toBe(1);
     expectContained({ name: 'tenant B vs A', logs: '', before, after: await platform.health() });
+  });
+});
+
+describe.concurrent('hostile code: what the isolation review found', () => {
+  it("tenant B's jobs on the other node can neither kill nor message tenant A's job: the receiving node checks the stamped tenant", async () => {
+    const receiver = `export default async (input, ctx) => {
+      const got = [];
+      for (;;) {
+        const m = await ctx.receive(undefined, 20000);
+        if (typeof m === 'symbol' || (m && m.done)) break;
+        got.push(m);
+      }
+      return got;
+    };`;
+    const attacker = `export default async ({ pid }, ctx) => {
+      for (let i = 0; i < 1000; i++) ctx.send(pid, { forged: i });
+      ctx.exit(pid, 'kill');
+      await ctx.sleep(500);
+      return ctx.self;
+    };`;
+    expect((await platform.deploy('acme', 'remote-receiver', receiver)).status).toBeLessThan(300);
+    expect((await platform.deploy('globex', 'remote-attacker', attacker)).status).toBeLessThan(300);
+    const a = await platform.submit('acme', { function: 'remote-receiver', attempts: 1, timeoutMs: 40_000 });
+    const pid: string = (await platform.running('acme', a.body.id)).pid;
+    const targetNode = pid.slice(0, pid.lastIndexOf('.'));
+    const target = platform.workers.find((w) => w.nodeId === targetNode);
+    const refusedBefore = (await target?.metric('beamline_control_refused_total')) ?? 0;
+    // More attackers than a tenant may run on one node at once: some run on the other node.
+    const attackers = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        platform.submit('globex', { function: 'remote-attacker', input: { pid }, attempts: 1, timeoutMs: 20_000 }),
+      ),
+    );
+    const attacks = await Promise.all(attackers.map((s) => platform.ended('globex', s.body.id, 60_000)));
+    const remote = attacks.filter(
+      (attack) => typeof attack.result === 'string' && !attack.result.startsWith(`${targetNode}.`),
+    );
+    report.push(`  remote attackers: ${remote.length} of ${attacks.length} ran on another node than their target`);
+    expect(remote.length, 'no attacker ran on the other node').toBeGreaterThan(0);
+    expect((await target?.metric('beamline_control_refused_total')) ?? 0).toBeGreaterThan(refusedBefore);
+    const sent = await platform.call('POST', `/v1/processes/${pid}/messages`, { body: { message: { done: true } } });
+    expect(sent.status).toBe(202);
+    const done = await platform.ended('acme', a.body.id);
+    expect(done.state, JSON.stringify(done)).toBe('completed');
+    expect(done.result, "A's job received forged messages").toEqual([]);
+  });
+
+  it('a log line of shared references that would expand to 2^40 nodes ends the job and never freezes a node', async () => {
+    const o = await probe(
+      'billion-laughs',
+      `export default async (input, ctx) => {
+        let a = ['x']; for (let i = 0; i < 40; i++) a = [a, a];
+        ctx.log(a); ctx.progress(a); await ctx.sleep(100); return 'not reached';
+      };`,
+      { spec: { timeoutMs: 5000 } },
+    );
+    expectContained(o);
+    expect(o.job?.state, describeOutcome(o)).toBe('failed');
+    expect(String(o.job?.exit?.message), describeOutcome(o)).toMatch(/far larger than what was sent/);
+  });
+
+  it('memoryMb far above the platform maximum runs with the maximum (and says so)', async () => {
+    const o = await probe(
+      'huge-memory-ask',
+      `export default async () => {
+        const kept = []; for (let i = 0; i < 8; i++) kept.push(new Uint8Array(100 * 1024 * 1024).fill(1));
+        return kept.length;
+      };`,
+      { spec: { memoryMb: 65_536, timeoutMs: 20_000 } },
+    );
+    expectContained(o);
+    expect(o.job?.exit?.reason, describeOutcome(o)).toBe('memory_limit');
+    expect(o.logs).toMatch(/memoryMb 65536 is over this node's maximum/);
   });
 });
 
