@@ -45,7 +45,7 @@ describe('@beamline/runtime as a package', () => {
     const scheduler = new Scheduler(node, { prestart: 1 });
     try {
       const hash = functionModule(
-        "import { createHash } from 'node:crypto';\nexport default async (text) => createHash('sha256').update(text).digest('hex').slice(0, 8);",
+        "export default async (text) => {\n  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));\n  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('').slice(0, 8);\n};",
         'hash',
       );
       expect(await scheduler.run(hash, 'beamline')).toMatchObject({

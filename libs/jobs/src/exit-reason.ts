@@ -31,7 +31,7 @@ export function describeExit(reason: ExitReason, at = Date.now()): JobExit {
   const messages: Record<string, string> = {
     timeout: 'the run took longer than its timeout',
     cpu_limit: 'the run used more CPU time than its limit',
-    memory_limit: 'the run used more heap than its memory limit',
+    memory_limit: 'the run used more memory than its memory limit',
     killed: 'the process was killed',
     cancelled: 'the job was cancelled',
     shutdown: 'the worker node shut down',

@@ -2,6 +2,7 @@ import { spawn as spawnChild } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { functionModule, Node, type Pid, type Priority, Scheduler, type SchedulerOptions } from '../src/index.js';
+import { childrenOf } from '../src/isolated/os-process.js';
 import { fmt, type Row, report, scale } from './report.js';
 import { gc, type Summary, summarize } from './stats.js';
 
@@ -67,17 +68,7 @@ function pssOfTree(pid: number = process.pid): number {
   } catch {
     return 0;
   }
-  let children: number[] = [];
-  try {
-    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    children = [];
-  }
-  return kb * 1024 + children.reduce((sum, child) => sum + pssOfTree(child), 0);
+  return kb * 1024 + childrenOf(pid).reduce((sum, child) => sum + pssOfTree(child), 0);
 }
 
 // ── dispatch and start ───────────────────────────────────────────────────────────────────

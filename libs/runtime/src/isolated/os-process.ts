@@ -93,6 +93,11 @@ export function childrenOf(pid: number): number[] {
   }
 }
 
+/** The pids of a process's descendants, depth first. */
+export function descendantsOf(pid: number): number[] {
+  return childrenOf(pid).flatMap((child) => [child, ...descendantsOf(child)]);
+}
+
 /** Sets the nice value of every thread of a process; returns the error message when the OS refuses. */
 export function setProcessNice(pid: number, nice: number): string | undefined {
   let tids: number[];

@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { functionModule, isErrorReason, type Pid } from '../../src/index.js';
 import { encodeFrame, FrameReader, FrameTooLargeError } from '../../src/isolated/frames.js';
+import { descendantsOf } from '../../src/isolated/os-process.js';
 import { validateFromSandbox } from '../../src/isolated/validate-message.js';
 import { isolatedNode, until } from './setup.js';
 
@@ -255,21 +256,6 @@ describe('hosts without the kernel walls', () => {
     });
   });
 });
-
-/** Pids of a process's descendants, from the kernel's children lists. */
-function descendantsOf(pid: number): number[] {
-  let children: number[] = [];
-  try {
-    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
-  return children.flatMap((child) => [child, ...descendantsOf(child)]);
-}
 
 const alive = (pid: number) =>
   existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'latin1').includes(') Z ');
