@@ -79,7 +79,8 @@ function isOutcome(value: unknown): boolean {
 
 /**
  * Whether a value, written out as a tree (as JSON, a log line or a description of it would be),
- * stays within `budget` units: one per node plus the length of every string and byte array.
+ * stays within `budget` units: one per node plus the length of every string, byte array and
+ * array (holes included: `a.length = 2 ** 32 - 1` is four bytes on the wire).
  * V8's serializer writes an object referenced twice only once, so a few hundred bytes can stand
  * for a tree of 2^40 nodes; the node would freeze the first time it stringified one. The walk
  * stops as soon as the budget is spent, so it costs at most `budget` steps.
@@ -101,6 +102,9 @@ export function withinExpansionBudget(value: unknown, budget: number): boolean {
       return left >= 0;
     }
     if (onPath.has(v)) return true; // a cycle: written once, never expanded
+    // A sparse array is written as its few elements, but written out it has `length` of them.
+    if (Array.isArray(v)) left -= v.length;
+    if (left < 0) return false;
     onPath.add(v);
     const ok = children(v).every((child) => {
       if (typeof child === 'string') left -= child.length; // an object key

@@ -420,6 +420,21 @@ describe('the channel from a sandbox is untrusted', () => {
     const bytes = encodeFrame({ t: 'log', serial: 1, level: 'info', message: laughs }).length;
     expect(bytes).toBeLessThan(1000);
     expect(validateFromSandbox({ t: 'log', serial: 1, level: 'info', message: laughs }, bytes)).toMatch(/far larger/);
+    const sparse: unknown[] = [];
+    sparse.length = 2 ** 32 - 1;
+    const sparseBytes = encodeFrame({
+      t: 'done',
+      serial: 1,
+      outcome: { kind: 'return', value: sparse },
+      reusable: true,
+    }).length;
+    expect(sparseBytes).toBeLessThan(100);
+    expect(
+      validateFromSandbox(
+        { t: 'done', serial: 1, outcome: { kind: 'return', value: sparse }, reusable: true },
+        sparseBytes,
+      ),
+    ).toMatch(/far larger/);
     let deep: unknown = 1;
     for (let i = 0; i < 500; i++) deep = [deep];
     expect(validateFromSandbox({ t: 'progress', serial: 1, value: deep }, 2000)).toMatch(/deeper than/);
