@@ -6,6 +6,8 @@
  * counted, and one final line in the job's log says how many lines were dropped.
  */
 
+import { boundedJson } from '@beamline/jobs';
+
 export interface OutputLimits {
   /** Log lines admitted per second (token-bucket refill rate). */
   readonly linesPerSecond: number;
@@ -45,18 +47,33 @@ export interface OutputSink {
 const LEVELS = new Set(['debug', 'info', 'warn', 'error']);
 const encoder = new TextEncoder();
 
-/** Text of a log message: strings as they are, anything else as JSON (or String() when JSON fails). */
+/** Longest text a log message is written out to before it is cut (the line cap applies after). */
+const MAX_MESSAGE_JSON = 64 * 1024;
+
+/**
+ * Text of a log message: strings as they are, anything else as JSON written only up to a bound
+ * (job code chooses the value: a sparse array is a few bytes on the wire and gigabytes as JSON).
+ * Control characters other than tab are escaped, so a line cannot fake others or move a terminal.
+ */
 function textOf(message: unknown): string {
-  if (typeof message === 'string') return message;
-  try {
-    return JSON.stringify(message) ?? String(message);
-  } catch {
+  let text: string;
+  if (typeof message === 'string') text = message;
+  else {
     try {
-      return String(message);
+      const written = boundedJson(message, MAX_MESSAGE_JSON);
+      text = !written.fits ? '[a value too large to log]' : (written.text ?? String(message));
     } catch {
-      return '[unprintable]';
+      text = '[a value that is not JSON data]';
     }
   }
+  return escapeControls(text);
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it matches
+const CONTROLS = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g;
+
+function escapeControls(text: string): string {
+  return text.replace(CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Cuts `line` to at most `maxBytes` UTF-8 bytes (never inside a character), with a marker when cut. */
@@ -189,8 +206,9 @@ export class JobOutput {
     if (typeof value === 'number') return Number.isFinite(value);
     if (typeof value !== 'object' || value === null) return false;
     try {
-      const text = JSON.stringify(value);
-      if (text === undefined) return false;
+      const written = boundedJson(value, this.limits.maxProgressBytes);
+      if (!written.fits || written.text === undefined) return false;
+      const text = written.text;
       return text.length * 3 <= this.limits.maxProgressBytes || Buffer.byteLength(text) <= this.limits.maxProgressBytes;
     } catch {
       return false;

@@ -1,4 +1,12 @@
-import { definedLimits, describeExit, type JobData, type Keys, QUEUE_NAME, type RunningJob } from '@beamline/jobs';
+import {
+  boundedJson,
+  definedLimits,
+  describeExit,
+  type JobData,
+  type Keys,
+  QUEUE_NAME,
+  type RunningJob,
+} from '@beamline/jobs';
 import type { ExitReason, LogEntry, Pid, ProcessLimits, SupervisorClient } from '@beamline/runtime';
 import { DelayedError, type Job, UnrecoverableError, WaitingError } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -60,6 +68,28 @@ export function effectiveLimits(data: JobData, policy: JobPolicy): ProcessLimits
     ...set,
     timeoutMs: set.timeoutMs ?? tenant?.timeoutMs ?? policy.defaultTimeoutMs,
     memoryMb: Math.min(set.memoryMb ?? policy.defaultMemoryMb, policy.maxMemoryMb),
+  };
+}
+
+/** The largest result a job may return, as JSON (BullMQ keeps it in Redis and the API sends it). */
+export const MAX_RESULT_JSON_BYTES = 16 * 1024 * 1024;
+
+/**
+ * `normal` when the result can be kept, else the error that fails the run: job code chooses the
+ * value, and some are a few bytes on the wire but gigabytes as JSON (sparse and typed arrays).
+ */
+function resultOrError(value: unknown): ExitReason {
+  let fits = false;
+  try {
+    fits = boundedJson(value, MAX_RESULT_JSON_BYTES).fits;
+  } catch (error) {
+    return { error: new TypeError(`The result is not JSON data (${(error as Error).message}); return plain data.`) };
+  }
+  if (fits) return 'normal';
+  return {
+    error: new RangeError(
+      `The result, written out as JSON, is over ${MAX_RESULT_JSON_BYTES / 1024 / 1024} MiB; return less (store large output elsewhere and return a reference).`,
+    ),
   };
 }
 
@@ -345,7 +375,7 @@ export class JobRunner {
     const seconds = (Date.now() - startedAt) / 1000;
     deps.metrics.jobRun(data.function, seconds);
     const cancelled = cancelRequested && reason !== 'normal';
-    const finalReason = cancelled ? 'cancelled' : reason;
+    const finalReason = cancelled ? 'cancelled' : reason === 'normal' ? resultOrError(result.value) : reason;
     if (finalReason === 'normal') {
       await deps.redis
         .multi()

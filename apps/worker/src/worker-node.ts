@@ -26,7 +26,14 @@ import {
   RateLimitedWarning,
 } from './components.js';
 import type { WorkerConfig } from './config.js';
-import { EgressError, EgressPolicy, type EgressRequest, type EgressResponse, egressFetch } from './egress/index.js';
+import {
+  DEFAULT_EGRESS_LIMITS,
+  EgressError,
+  EgressPolicy,
+  type EgressRequest,
+  type EgressResponse,
+  egressFetch,
+} from './egress/index.js';
 import { FunctionCache } from './function-cache.js';
 import { portOf, startHttpServer } from './http-server.js';
 import { JobRunner } from './job-runner.js';
@@ -34,6 +41,12 @@ import { WorkerMetrics } from './metrics.js';
 
 /** What job code may do to another process (the runtime asks the guard before each). */
 export type SignalOperation = 'send' | 'exit' | 'link' | 'monitor';
+
+/** Jobs' requests in flight through this node, per tenant and in all: each holds a socket and up to a response's bytes. */
+const FETCHES_PER_TENANT = 32;
+const FETCHES_PER_NODE = 128;
+/** Egress limits of one request: 4 MiB responses keep what the node holds for jobs' fetches under 512 MiB. */
+const EGRESS_LIMITS = { ...DEFAULT_EGRESS_LIMITS, maxResponseBytes: 4 * 1024 * 1024 };
 
 /** The registered name of the supervisor of job processes. */
 const JOB_SUPERVISOR = 'beamline_jobs';
@@ -61,6 +74,8 @@ export class WorkerNode {
   private server: Server | undefined;
   private readonly consumerHandle = new ConsumerHandle();
   private draining = false;
+  private fetchesInFlight = 0;
+  private readonly fetchesByTenant = new Map<string, number>();
   private stopped = false;
 
   private constructor(
@@ -111,7 +126,7 @@ export class WorkerNode {
       // Processes spawned without their own onLog (none in practice): debug level, as data.
       onLog: (entry) => logger.debug({ pid: entry.pid, line: String(entry.message) }, 'process log'),
       // The sandbox has no network: a job's fetch comes here, checked for its tenant.
-      fetch: (from, request) => this.fetchFor(from, request),
+      fetch: (from, request, signal) => this.fetchFor(from, request, signal),
     };
     this.scheduler = new Scheduler(this.node, schedulerOptions);
     this.metrics = new WorkerMetrics(config.nodeId, this.node, this.scheduler, queue, () => redis.status === 'ready');
@@ -250,12 +265,28 @@ export class WorkerNode {
   }
 
   /** A job's fetch, under the egress policy of its tenant; refused for a process whose tenant is unknown. */
-  fetchFor(from: Pid, request: EgressRequest): Promise<EgressResponse> {
+  async fetchFor(from: Pid, request: EgressRequest, signal?: AbortSignal): Promise<EgressResponse> {
     const tenant = this.tenantOf(from);
     if (tenant === undefined) {
-      return Promise.reject(new EgressError(`${from} runs no job of a known tenant; it may not fetch.`, 'refused'));
+      throw new EgressError(`${from} runs no job of a known tenant; it may not fetch.`, 'refused');
     }
-    return egressFetch(tenant, request, this.egress);
+    const ofTenant = this.fetchesByTenant.get(tenant) ?? 0;
+    if (ofTenant >= FETCHES_PER_TENANT || this.fetchesInFlight >= FETCHES_PER_NODE) {
+      throw new EgressError(
+        `too many requests in flight on this node (${FETCHES_PER_TENANT} per tenant, ${FETCHES_PER_NODE} in all); await some first`,
+        'refused',
+      );
+    }
+    this.fetchesByTenant.set(tenant, ofTenant + 1);
+    this.fetchesInFlight++;
+    try {
+      return await egressFetch(tenant, request, this.egress, EGRESS_LIMITS, signal);
+    } finally {
+      this.fetchesInFlight--;
+      const left = (this.fetchesByTenant.get(tenant) ?? 1) - 1;
+      if (left > 0) this.fetchesByTenant.set(tenant, left);
+      else this.fetchesByTenant.delete(tenant);
+    }
   }
 
   /**

@@ -60,7 +60,7 @@ describe('job output limits', () => {
     expect(sink.logs.flat()).toHaveLength(9);
   });
 
-  it('cuts long lines at a character boundary with a marker; non-strings become JSON; levels are checked', async () => {
+  it('cuts long lines at a character boundary with a marker; non-strings become JSON; control characters are escaped; levels are checked', async () => {
     expect(capLine('short', 16)).toBe('short');
     const cut = capLine('é'.repeat(100), 16);
     expect(cut).toBe(`${'é'.repeat(8)} …[truncated: line over 16 bytes]`);
@@ -82,9 +82,10 @@ describe('job output limits', () => {
     await output.close();
     expect(sink.logs.flat()).toEqual([
       '[info] {"a":1}',
-      '[info] {"level":60,"msg":"forged"}\n{"forged":true}',
+      // A newline cannot make a second line: control characters are escaped.
+      '[info] {"level":60,"msg":"forged"}\\u000a{"forged":true}',
       `[info] ${'x'.repeat(64)} …[truncated: line over 64 bytes]`,
-      '[info] [object Object]',
+      '[info] [a value that is not JSON data]',
     ]);
   });
 

@@ -30,7 +30,13 @@ describe('tenancy on the control channel', () => {
     await t.j.redis.publish(channel, 'not json at all');
     await t.j.redis.publish(
       channel,
-      encodeControl({ type: 'exit', to: `${worker.nodeId}.999999`, from: 'api.0', tenant: 'acme', reason: 'kill' }),
+      encodeControl({
+        type: 'exit',
+        to: `${worker.nodeId}.999999`,
+        from: 'api.0',
+        tenant: 'acme',
+        reason: 'kill',
+      }) as string,
     );
     await until(async () => (await counter(worker, 'beamline_control_refused_total')) >= 4, 5000);
     expect(await counter(worker, 'beamline_control_refused_total', { reason: 'tenant_mismatch' })).toBe(1);

@@ -1,5 +1,6 @@
 import { type ExitReason, isPid, nodeOfPid, type Pid } from '@beamline/runtime';
 import type { Redis } from 'ioredis';
+import { boundedJson, truncated } from './bounded-json.js';
 import type { Keys } from './keys.js';
 import { tenantSchema } from './schemas.js';
 
@@ -41,11 +42,20 @@ export function isControlTenant(value: unknown): value is string {
   return value === OPERATOR_TENANT || tenantSchema.safeParse(value).success;
 }
 
-/** JSON, with Errors as { name, message, stack } (cross-node messages must be JSON data). */
-export function encodeControl(message: ControlMessage): string {
-  return JSON.stringify(message, (_key, value: unknown) =>
-    value instanceof Error ? { name: value.name, message: value.message, stack: value.stack } : value,
-  );
+/** The largest control message a node publishes: job code chooses what it sends. */
+export const MAX_CONTROL_BYTES = 1024 * 1024;
+
+/**
+ * JSON, with Errors as { name, message, stack } (cross-node messages must be JSON data); undefined
+ * when the message, written out, would be over MAX_CONTROL_BYTES (it is not sent).
+ */
+export function encodeControl(message: ControlMessage): string | undefined {
+  const errorsAsData = (value: unknown): unknown =>
+    value instanceof Error
+      ? { name: value.name, message: truncated(value.message, 8192), stack: truncated(value.stack ?? '', 32_768) }
+      : value;
+  const written = boundedJson(message, MAX_CONTROL_BYTES, errorsAsData);
+  return written.fits ? written.text : undefined;
 }
 
 /** The message, or undefined when it is not JSON of a control message with valid pids and a stamped tenant. */
@@ -86,6 +96,12 @@ export class ControlPublisher {
     if (!isControlTenant(message.tenant)) {
       return Promise.reject(new TypeError(`control messages need the sender's tenant; got ${String(message.tenant)}`));
     }
-    return this.redis.publish(this.keys.control(nodeOfPid(message.to) as string), encodeControl(message));
+    const text = encodeControl(message);
+    if (text === undefined) {
+      return Promise.reject(
+        new RangeError(`a control message is at most ${MAX_CONTROL_BYTES} bytes of JSON; this one is larger`),
+      );
+    }
+    return this.redis.publish(this.keys.control(nodeOfPid(message.to) as string), text);
   }
 }

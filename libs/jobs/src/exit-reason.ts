@@ -1,4 +1,9 @@
 import { type ExitReason, isErrorReason, reasonLabel } from '@beamline/runtime';
+import { boundedJson, truncated } from './bounded-json.js';
+
+/** Job code chooses its errors: what the platform keeps of one is cut to these lengths. */
+const MAX_MESSAGE = 8192;
+const MAX_STACK = 32_768;
 
 /** Why a job's process ended, as plain data for the API and dead letters. */
 export interface JobExit {
@@ -17,8 +22,12 @@ export function describeExit(reason: ExitReason, at = Date.now()): JobExit {
     const fault = (reason as { fault?: unknown }).fault;
     const details =
       error instanceof Error
-        ? { name: error.name, message: error.message, stack: error.stack }
-        : { name: 'Error', message: String(error), stack: undefined };
+        ? {
+            name: truncated(error.name, 200),
+            message: truncated(error.message, MAX_MESSAGE),
+            stack: error.stack === undefined ? undefined : truncated(error.stack, MAX_STACK),
+          }
+        : { name: 'Error', message: truncated(String(error), MAX_MESSAGE), stack: undefined };
     return {
       reason: 'error',
       message: `${details.name}: ${details.message}`,
@@ -36,5 +45,15 @@ export function describeExit(reason: ExitReason, at = Date.now()): JobExit {
     cancelled: 'the job was cancelled',
     shutdown: 'the worker node shut down',
   };
-  return { reason: label, message: messages[label] ?? `the process exited: ${JSON.stringify(reason)}`, at };
+  return { reason: label, message: messages[label] ?? `the process exited: ${describeOther(reason)}`, at };
+}
+
+/** An exit reason job code chose, as JSON of bounded length. */
+function describeOther(reason: ExitReason): string {
+  try {
+    const written = boundedJson(reason, MAX_MESSAGE);
+    return written.fits ? (written.text ?? String(reason)) : '(a reason too large to show)';
+  } catch {
+    return '(a reason that is not JSON data)';
+  }
 }

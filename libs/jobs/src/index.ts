@@ -1,3 +1,4 @@
+export { type BoundedJson, boundedJson, truncated } from './bounded-json.js';
 export {
   type ControlMessage,
   ControlPublisher,

@@ -512,6 +512,38 @@ describe.concurrent('hostile code: no environment, files, processes, sockets or 
 });
 
 describe.concurrent('hostile code: what the isolation review found', () => {
+  it.each([
+    ['returned', 'return a;'],
+    ['logged', 'for (let i = 0; i < 5; i++) ctx.log(a); return 1;'],
+    [
+      'sent to a pid of another node',
+      "for (let i = 0; i < 3; i++) ctx.send('w-elsewhere.1', a); await ctx.sleep(200); return 1;",
+    ],
+  ])(
+    'a sparse array of length 10^8 (17 bytes on the wire, 500 MB as JSON) %s never freezes a node',
+    async (_how, use) => {
+      const o = await probe(
+        'sparse',
+        `export default async (input, ctx) => { const a = []; a.length = 1e8; a[0] = 1; ${use} };`,
+        { spec: { timeoutMs: 10_000 } },
+      );
+      expectContained(o);
+      expect(['failed', 'completed'], describeOutcome(o)).toContain(o.job?.state);
+      if (o.job?.state === 'failed')
+        expect(String(o.job?.exit?.message)).toMatch(/far larger than what was sent|over 16 MiB/);
+    },
+  );
+
+  it('control characters in log lines are escaped: a line cannot fake others', async () => {
+    const o = await probe(
+      'ansi',
+      "export default async (input, ctx) => { ctx.log('one\\nfake line\\u001b[31mred\\r'); return 1; };",
+      { spec: { timeoutMs: 5000 } },
+    );
+    expectContained(o);
+    expect(o.logs).toContain('one\\u000afake line\\u001b[31mred\\u000d');
+  });
+
   it("tenant B's jobs on the other node can neither kill nor message tenant A's job: the receiving node checks the stamped tenant", async () => {
     const receiver = `export default async (input, ctx) => {
       const got = [];

@@ -78,6 +78,8 @@ export async function egressFetch(
   request: EgressRequest,
   policy: EgressPolicy,
   limits: EgressLimits = DEFAULT_EGRESS_LIMITS,
+  /** Aborts the request (the job that made it has ended). */
+  cancel?: AbortSignal,
 ): Promise<EgressResponse> {
   const controller = new AbortController();
   const timeout = new EgressError(
@@ -85,17 +87,22 @@ export async function egressFetch(
       '(an operator can raise the egress timeout)',
     'timeout',
   );
+  const cancelled = new EgressError(`Egress cancelled: ${describeUrl(request.url)}: the job ended`, 'network');
   const timer = setTimeout(() => controller.abort(timeout), limits.timeoutMs);
+  const onCancel = () => controller.abort(cancelled);
+  if (cancel?.aborted) onCancel();
+  else cancel?.addEventListener('abort', onCancel, { once: true });
   try {
     return await perform(tenant, request, policy, limits, controller.signal);
   } catch (error) {
-    if (controller.signal.aborted) throw timeout;
+    if (controller.signal.aborted) throw controller.signal.reason === cancelled ? cancelled : timeout;
     if (error instanceof EgressError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     const reason = (error as Error).message + (code && !(error as Error).message.includes(code) ? ` (${code})` : '');
     throw new EgressError(`Egress failed: ${describeUrl(request.url)}: ${reason}`, 'network', { cause: error });
   } finally {
     clearTimeout(timer);
+    cancel?.removeEventListener('abort', onCancel);
   }
 }
 

@@ -58,6 +58,9 @@ export class IsolatedProcess extends Process {
   /** Timers of the wall-clock and CPU limits. */
   timers: Array<ReturnType<typeof setTimeout>> = [];
   private lastMemoryBytes: number | undefined;
+  /** Aborts the process's fetches in flight when it ends; made on its first fetch. */
+  fetches: AbortController | undefined;
+  fetchesInFlight = 0;
   /** Rates of the output the process sends to the node, made on its first output. */
   output: OutputLimiter | undefined;
 

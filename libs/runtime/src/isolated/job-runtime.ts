@@ -107,18 +107,21 @@ function jobConsole(sink: JobConsoleSink): Console {
 }
 
 /**
- * Timers job code starts, ref'd or not: when an invocation ends with one still pending, its
+ * Timers job code starts, ref'd or not, and its `Atomics.waitAsync` waits: when an invocation ends with one still pending, its
  * sandbox is not reused (work left behind would run unwatched in a warm sandbox). Node's own
  * `getActiveResourcesInfo` does not list unref'd timers, so it cannot tell.
  */
 export class JobTimers {
   private readonly pending = new Map<number, unknown>();
+  private asyncWaits = 0;
 
+  /** Timers pending and `Atomics.waitAsync` waits not yet settled. */
   get count(): number {
-    return this.pending.size;
+    return this.pending.size + this.asyncWaits;
   }
 
   install(): void {
+    this.installWaitAsync();
     const { setTimeout: nodeSetTimeout, setInterval: nodeSetInterval, clearTimeout: nodeClear } = globalThis;
     const pending = this.pending;
     const idOf = (timer: unknown) => Number(timer);
@@ -149,6 +152,21 @@ export class JobTimers {
     };
     define('clearTimeout', clear);
     define('clearInterval', clear);
+  }
+
+  /** `Atomics.waitAsync` wakes job code later without any timer: its waits count as work left behind too. */
+  private installWaitAsync(): void {
+    const atomics = Atomics as unknown as { waitAsync?: (...args: unknown[]) => { async: boolean; value: unknown } };
+    const nodeWaitAsync = atomics.waitAsync;
+    if (typeof nodeWaitAsync !== 'function') return;
+    atomics.waitAsync = (...args: unknown[]) => {
+      const result = nodeWaitAsync.apply(Atomics, args);
+      if (result.async) {
+        this.asyncWaits++;
+        void (result.value as Promise<unknown>).finally(() => this.asyncWaits--);
+      }
+      return result;
+    };
   }
 }
 

@@ -54,7 +54,7 @@ export interface SchedulerOptions {
    * Performs a job's outbound `fetch` (the sandbox has no network). Without it, fetch fails.
    * The worker node passes one that applies its egress policy for the process's tenant.
    */
-  readonly fetch?: (from: Pid, request: FetchRequest) => Promise<FetchResponse>;
+  readonly fetch?: (from: Pid, request: FetchRequest, signal: AbortSignal) => Promise<FetchResponse>;
   /** Finds the function an isolated body names in `ctx.spawn`, beyond those given to `define`. */
   readonly resolveFunction?: FunctionResolver;
   /**
@@ -118,6 +118,8 @@ function sandboxEntry(): URL {
 }
 
 const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** Requests one process may have in flight through the node's `fetch`. */
+const MAX_FETCHES_IN_FLIGHT = 16;
 
 /**
  * Runs isolated processes for a node: each one a function module in its own sandbox OS process
@@ -543,10 +545,18 @@ export class Scheduler {
       answer({ error: 'this node offers jobs no network access' });
       return;
     }
-    perform(process.pid, message.request).then(
-      (response) => answer({ response }),
-      (error: unknown) => answer({ error: error instanceof Error ? error.message : String(error) }),
-    );
+    if (process.fetchesInFlight >= MAX_FETCHES_IN_FLIGHT) {
+      answer({ error: `at most ${MAX_FETCHES_IN_FLIGHT} requests of one job may be in flight; await some first` });
+      return;
+    }
+    process.fetches ??= new AbortController();
+    process.fetchesInFlight++;
+    perform(process.pid, message.request, process.fetches.signal)
+      .then(
+        (response) => answer({ response }),
+        (error: unknown) => answer({ error: error instanceof Error ? error.message : String(error) }),
+      )
+      .finally(() => process.fetchesInFlight--);
   }
 
   /** Ends the process with a BadArgError when the signal guard refuses what it asked for. */
@@ -612,6 +622,7 @@ export class Scheduler {
 
   /** Stops the body of an ending process; resolves once its thread is gone when it had to be killed. */
   private halt(process: IsolatedProcess, reason: ExitReason): void | Promise<void> {
+    process.fetches?.abort();
     for (const timer of process.timers) clearTimeout(timer);
     process.timers = [];
     const label = reasonLabel(reason);

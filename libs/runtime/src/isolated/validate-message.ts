@@ -120,6 +120,15 @@ export function withinExpansionBudget(value: unknown, budget: number): boolean {
 function children(v: object): Array<string | { readonly value: unknown }> {
   if (v instanceof Map) return [...v].flatMap(([key, value]) => [{ value: key }, { value }]);
   if (v instanceof Set) return [...v].map((value) => ({ value }));
+  if (v instanceof Error) {
+    const { message, stack, cause } = v as Error & { cause?: unknown };
+    return [
+      { value: message },
+      { value: stack },
+      { value: cause },
+      ...Object.keys(v).flatMap((key) => [key, { value: (v as unknown as Fields)[key] }]),
+    ];
+  }
   return Object.keys(v).flatMap((key) => [key, { value: (v as Fields)[key] }]);
 }
 

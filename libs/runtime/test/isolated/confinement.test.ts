@@ -272,6 +272,17 @@ describe('work a job leaves behind', () => {
     expect(scheduler.stats().pool.started).toBe(2);
   });
 
+  it('an Atomics.waitAsync loop the job left keeps its sandbox from being reused', async () => {
+    const { scheduler } = isolatedNode();
+    const waiter = probe(
+      'wait-async-leaver',
+      'const i32 = new Int32Array(new SharedArrayBuffer(4)); (async () => { for (;;) await Atomics.waitAsync(i32, 0, 0, 100).value; })(); return 1;',
+    );
+    await scheduler.run(waiter, undefined, { tenant: 'a' });
+    await scheduler.run(waiter, undefined, { tenant: 'a' });
+    expect(scheduler.stats().pool.started).toBe(2);
+  });
+
   it('a warm sandbox that uses CPU while idle (a microtask loop the job left) is discarded', async () => {
     const { scheduler } = isolatedNode({ sampleIntervalMs: 50 });
     const spinner = probe('microtask-spinner', '(async () => { for (;;) await null; })(); return 1;');
@@ -325,6 +336,27 @@ describe('warm sandboxes', () => {
 });
 
 describe('fetch goes through the node', () => {
+  it('aborts what a job has in flight when it ends, and caps how much it has in flight', async () => {
+    const signals: AbortSignal[] = [];
+    const { scheduler } = isolatedNode({
+      fetch: (_from, _request, signal) => {
+        signals.push(signal);
+        return new Promise(() => undefined);
+      },
+    });
+    const outcome = await scheduler.run(
+      probe(
+        'fetch-leaver',
+        "const refused = []; for (let i = 0; i < 20; i++) fetch('https://x.example/').catch((e) => refused.push(e.message)); await ctx.sleep(100); return refused;",
+      ),
+    );
+    expect(outcome.result).toEqual(
+      Array.from({ length: 4 }, () => expect.stringMatching(/at most 16 requests of one job/)),
+    );
+    expect(signals).toHaveLength(16);
+    expect(signals.every((signal) => signal.aborted)).toBe(true);
+  });
+
   it('fails with a clear error when the node offers no network', async () => {
     const { scheduler } = isolatedNode();
     const outcome = await scheduler.run(probe('no-net', "return await fetch('http://example.com/');"));
@@ -433,6 +465,19 @@ describe('the channel from a sandbox is untrusted', () => {
       validateFromSandbox(
         { t: 'done', serial: 1, outcome: { kind: 'return', value: sparse }, reusable: true },
         sparseBytes,
+      ),
+    ).toMatch(/far larger/);
+    const causing = new Error('outer', { cause: laughs });
+    const causingBytes = encodeFrame(causing).length;
+    expect(
+      validateFromSandbox(
+        {
+          t: 'fault',
+          serial: 1,
+          fault: 'uncaught_exception',
+          error: { name: 'E', message: 'm', stack: undefined, code: undefined, thrown: causing },
+        },
+        causingBytes + 100,
       ),
     ).toMatch(/far larger/);
     let deep: unknown = 1;
