@@ -70,7 +70,9 @@ const children = [];
 
 /** Starts a child whose output lines are prefixed with its name; resolves on a line matching `ready`. */
 function launch(name, command, args, env, ready) {
-  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const { BEAMLINE_API_KEYS: _keys, ...inherited } = process.env;
+  // API keys go to the API alone (it gets them in `env`): a worker never holds them.
+  const child = spawn(command, args, { cwd: root, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push({ name, child });
   return new Promise((resolve, reject) => {
     let started = false;
