@@ -28,7 +28,8 @@ describe('boundedJson', () => {
     let shared: unknown = ['x'];
     for (let i = 0; i < 40; i++) shared = [shared, shared];
     expect(boundedJson(shared, 1_000_000)).toEqual({ fits: false });
-    expect(performance.now() - started).toBeLessThan(2000);
+    // JSON.stringify of these runs for minutes or runs out of memory; the bounded writer stops at once.
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 
   it('throws as JSON.stringify does on cycles and BigInts', () => {

@@ -406,7 +406,8 @@ describe('the channel from a sandbox is untrusted', () => {
     clearInterval(ticker);
     expect(failure(outcome.reason)).toMatch(/ProtocolViolation: .*far larger than what was sent/);
     expect(lines).toEqual([]);
-    expect(worstLateMs).toBeLessThan(200);
+    // Before the budget the node froze for minutes on this job; a loaded machine may delay a timer a little.
+    expect(worstLateMs).toBeLessThan(1000);
   });
 
   it('refuses frames over the size limit before buffering them', () => {
