@@ -55,6 +55,8 @@ export class IsolatedProcess extends Process {
   lastCpuReading: number | undefined;
   /** Whether the thread may serve the next invocation once this one ends (it ended cleanly). */
   reusable = false;
+  /** Whether the limits' clocks have started (they start when its sandbox is ready). */
+  limitsArmed = false;
   /** Timers of the wall-clock and CPU limits. */
   timers: Array<ReturnType<typeof setTimeout>> = [];
   private lastMemoryBytes: number | undefined;

@@ -366,10 +366,17 @@ export class Scheduler {
     const buffered = process.buffered;
     process.buffered = [];
     for (const message of buffered) process.deliver(message);
-    this.armLimits(process);
+    if (thread.ready) this.armLimits(process);
   }
 
+  /**
+   * Starts the clocks of the process's limits: when its sandbox is ready, so that neither the wait
+   * for a slot nor a cold start counts against the run (a sandbox that never gets ready is killed
+   * by its own start timeout).
+   */
   private armLimits(process: IsolatedProcess): void {
+    if (process.limitsArmed) return;
+    process.limitsArmed = true;
     const { timeoutMs, cpuMs } = process.options;
     if (timeoutMs !== undefined) {
       process.timers.push(setTimeout(() => this.limitReached(process, 'timeout'), timeoutMs));
@@ -410,6 +417,7 @@ export class Scheduler {
     if (!process) return;
     this.nice.apply(thread, process.priority);
     process.lastCpuReading ??= thread.cpuNs();
+    if (process.phase === 'running') this.armLimits(process);
   }
 
   private threadMessage(thread: Sandbox, message: FromThread): void {
