@@ -172,7 +172,9 @@ describe('limits that cannot be dodged', () => {
       onLog: (entry) => lines.push(entry.message),
     });
     const started = performance.now();
-    const outcome = await scheduler.run(probe('flood', 'for (let i = 0; i < 20000; i++) ctx.log(String(i)); return 1;'));
+    const outcome = await scheduler.run(
+      probe('flood', 'for (let i = 0; i < 20000; i++) ctx.log(String(i)); return 1;'),
+    );
     const seconds = (performance.now() - started) / 1000;
     expect(outcome.reason).toBe('normal');
     // The burst, and the rate over however long the run took on this machine.
