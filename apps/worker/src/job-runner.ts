@@ -155,11 +155,6 @@ export class JobRunner {
 
   constructor(private readonly deps: JobRunnerDeps) {}
 
-  /** The tenant of a live job process of this node, or undefined for any other pid. */
-  tenantOf(pid: Pid): string | undefined {
-    return this.jobs.get(pid)?.tenant;
-  }
-
   /**
    * The tenant to stamp on a control message a process of this node sends to another node: its
    * job's tenant while it runs, and for a short while after it ended (the exit signals to its

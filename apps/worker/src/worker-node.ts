@@ -290,11 +290,11 @@ export class WorkerNode {
   }
 
   /**
-   * The tenant of a live isolated process of this node: the job's, or for a process a job
-   * spawned, the one the runtime carried over from its spawner. Never what the process says.
+   * The tenant of a live isolated process of this node, as the runtime carries it from the job's
+   * spawn (and from a spawner to what it spawns). Never what the process says.
    */
   private tenantOf(pid: Pid): string | undefined {
-    return this.runner.tenantOf(pid) ?? this.node.kernel.get(pid)?.tenant;
+    return this.node.kernel.get(pid)?.tenant;
   }
 
   private readiness(): { ready: boolean; reasons: string[] } {
