@@ -67,6 +67,10 @@ export class RateLimitedWarning {
 }
 
 /** What the control listener needs to know about this node's job processes and where to count refusals. */
+/** Control messages handled per turn of the event loop, and waiting at most. */
+const CONTROL_BATCH = 200;
+const CONTROL_QUEUE = 20_000;
+
 export interface ControlGate {
   /** The tenant of a live job process of this node, undefined for any other pid. */
   readonly tenantOf: (pid: Pid) => string | undefined;
@@ -78,6 +82,10 @@ export interface ControlGate {
  * processes: only to a live isolated job process whose tenant is the one the platform stamped
  * on the message (any job for the operator marker). Everything else is dropped and counted
  * (`beamline_control_refused_total{reason}`), with at most one warning per reason every 10 s.
+ *
+ * Jobs on other nodes choose what arrives here, and as fast as they like: messages are queued
+ * and handled at most CONTROL_BATCH per turn of the event loop, so lock renewal and supervision
+ * run between batches; beyond CONTROL_QUEUE waiting, new ones are dropped (`overflow`).
  */
 export function controlListener(
   node: Node,
@@ -97,15 +105,33 @@ export function controlListener(
       ctx.spawnLink(
         async (self: ProcessContext) => {
           const channel = keys.control(node.id);
+          const queue: string[] = [];
+          let draining = false;
+          const drain = () => {
+            for (const text of queue.splice(0, CONTROL_BATCH)) handle(text);
+            if (queue.length > 0) setImmediate(drain);
+            else draining = false;
+          };
           const onMessage = (from: string, text: string) => {
             if (from !== channel) return;
+            if (queue.length >= CONTROL_QUEUE) {
+              refuse('overflow', { channel }, 'dropped control messages: more arrive than the node handles');
+              return;
+            }
+            queue.push(text);
+            if (!draining) {
+              draining = true;
+              setImmediate(drain);
+            }
+          };
+          const handle = (text: string) => {
             const message = decodeControl(text);
             if (!message) {
               refuse('malformed', { channel }, 'dropped malformed or unstamped control messages');
               return;
             }
             const target = gate.tenantOf(message.to);
-            if (target === undefined || node.processInfo(message.to)?.kind !== 'isolated') {
+            if (target === undefined || node.kernel.get(message.to)?.kind !== 'isolated') {
               refuse('no_such_job', { type: message.type }, 'control messages reach live job processes only; dropped');
               return;
             }

@@ -3,7 +3,13 @@ import type { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Why a control-channel message or signal was not delivered. */
-export type ControlRefusal = 'malformed' | 'no_such_job' | 'tenant_mismatch' | 'no_sender_tenant' | 'undeliverable';
+export type ControlRefusal =
+  | 'malformed'
+  | 'no_such_job'
+  | 'tenant_mismatch'
+  | 'no_sender_tenant'
+  | 'undeliverable'
+  | 'overflow';
 
 /** Exit reasons that mean the platform ended the process, counted as kills. */
 const KILL_REASONS = new Set(['killed', 'cancelled', 'timeout', 'cpu_limit', 'memory_limit', 'shutdown']);
@@ -203,7 +209,7 @@ export class WorkerMetrics {
     });
     this.controlRefused = new Counter({
       name: 'beamline_control_refused_total',
-      help: 'Control-channel messages and signals not delivered, by reason (malformed, no_such_job, tenant_mismatch, no_sender_tenant, undeliverable)',
+      help: 'Control-channel messages and signals not delivered, by reason (malformed, no_such_job, tenant_mismatch, no_sender_tenant, undeliverable, overflow)',
       labelNames: ['reason'],
       registers,
     });
@@ -218,7 +224,14 @@ export class WorkerMetrics {
       labelNames: ['kind'],
       registers,
     });
-    for (const reason of ['malformed', 'no_such_job', 'tenant_mismatch', 'no_sender_tenant', 'undeliverable']) {
+    for (const reason of [
+      'malformed',
+      'no_such_job',
+      'tenant_mismatch',
+      'no_sender_tenant',
+      'undeliverable',
+      'overflow',
+    ]) {
       this.controlRefused.inc({ reason }, 0);
     }
     for (const kind of ['log', 'progress']) this.outputDropped.inc({ kind }, 0);

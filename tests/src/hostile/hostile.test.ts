@@ -430,85 +430,6 @@ describe.concurrent('hostile code: no environment, files, processes, sockets or 
     }
     expectContained({ name: 'counters', logs: '', before, after: await platform.health() });
   });
-
-  it("tenant B can neither kill nor flood tenant A's running job, whose pid it learned", async () => {
-    const receiver = `export default async (input, ctx) => {
-      const got = [];
-      for (;;) {
-        const m = await ctx.receive(undefined, 15000);
-        if (typeof m === 'symbol' || (m && m.done)) break;
-        got.push(m);
-      }
-      return got;
-    };`;
-    // Floods first, then the kill, then a link: a link to a pid of another node ends the
-    // attacker (noconnection), and what it sent before must still have been refused.
-    const attacker = `export default async ({ pid }, ctx) => {
-      const errors = [];
-      for (let i = 0; i < 20000; i++) {
-        try { ctx.send(pid, { forged: i }); } catch (e) { if (errors.length < 5) errors.push(String(e)); }
-      }
-      try { ctx.exit(pid, 'kill'); } catch (e) { errors.push(String(e)); }
-      await ctx.sleep(200);
-      try { ctx.link(pid); } catch (e) { errors.push(String(e)); }
-      await ctx.sleep(200);
-      return { errors };
-    };`;
-    expect((await platform.deploy('acme', 'receiver', receiver)).status).toBeLessThan(300);
-    expect((await platform.deploy('globex', 'attacker', attacker)).status).toBeLessThan(300);
-    const before = await platform.health();
-    const a = await platform.submit('acme', { function: 'receiver', attempts: 1, timeoutMs: 30_000 });
-    const running = await platform.running('acme', a.body.id);
-    const pid: string = running.pid;
-    // Through the API, another tenant's process does not exist.
-    expect((await platform.call('DELETE', `/v1/processes/${pid}`, { as: 'globex' })).status).toBe(404);
-    expect(
-      (
-        await platform.call('POST', `/v1/processes/${pid}/messages`, {
-          as: 'globex',
-          body: { message: { forged: 'api' } },
-        })
-      ).status,
-    ).toBe(404);
-    // From job code, on whichever node the attackers land (the same as A's or the other).
-    const attackers = await Promise.all(
-      [0, 1].map(() =>
-        platform.submit('globex', { function: 'attacker', input: { pid }, attempts: 1, timeoutMs: 20_000 }),
-      ),
-    );
-    const refusedBefore = await Promise.all(platform.workers.map((w) => w.metric('beamline_control_refused_total')));
-    const attacks = await Promise.all(attackers.map((s) => platform.ended('globex', s.body.id)));
-    const refusedAfter = await Promise.all(platform.workers.map((w) => w.metric('beamline_control_refused_total')));
-    const targetNode = pid.slice(0, pid.lastIndexOf('.'));
-    const remoteAttacks = attacks.filter((attack) => attack.pid && !String(attack.pid).startsWith(`${targetNode}.`));
-    const targetWorker = platform.workers.findIndex((w) => w.nodeId === targetNode);
-    if (remoteAttacks.length > 0) {
-      // The receiving node refused what came over the control channel, checking the stamped tenant.
-      expect((refusedAfter[targetWorker] ?? 0) - (refusedBefore[targetWorker] ?? 0)).toBeGreaterThan(0);
-    }
-    report.push(`  tenant B attackers on another node than A's: ${remoteAttacks.length} of ${attacks.length}`);
-    for (const attack of attacks) {
-      report.push(
-        `  tenant B attacker: state=${attack.state} exit=${attack.exit?.reason ?? '-'} ${String(attack.exit?.message ?? JSON.stringify(attack.result)).slice(0, 200)}`,
-      );
-      // Refused: the attacker fails (badarg), or its signals were dropped (never reach A, checked below).
-      expect(['failed', 'completed']).toContain(attack.state);
-    }
-    const target = (await platform.call('GET', `/v1/jobs/${a.body.id}`)).body;
-    expect(target.state, `tenant A's job after the attacks: ${JSON.stringify(target)}`).toBe('running');
-    expect(target.pid, "tenant A's job was restarted under a new pid (its process was killed)").toBe(pid);
-    const own = [{ own: 0 }, { own: 1 }, { own: 2 }];
-    for (const message of [...own, { done: true }]) {
-      const sent = await platform.call('POST', `/v1/processes/${pid}/messages`, { body: { message } });
-      expect(sent.status, JSON.stringify(sent.body)).toBe(202);
-    }
-    const done = await platform.ended('acme', a.body.id);
-    record({ name: 'tenant A (target)', job: done, logs: '', before, after: await platform.health() });
-    expect(done.state, JSON.stringify(done)).toBe('completed');
-    expect(done.result, "A's job received forged messages").toEqual(own);
-    expect(done.attempts?.made).toBe(1);
-    expectContained({ name: 'tenant B vs A', logs: '', before, after: await platform.health() });
-  });
 });
 
 describe.concurrent('hostile code: what the isolation review found', () => {
@@ -542,49 +463,6 @@ describe.concurrent('hostile code: what the isolation review found', () => {
     );
     expectContained(o);
     expect(o.logs).toContain('one\\u000afake line\\u001b[31mred\\u000d');
-  });
-
-  it("tenant B's jobs on the other node can neither kill nor message tenant A's job: the receiving node checks the stamped tenant", async () => {
-    const receiver = `export default async (input, ctx) => {
-      const got = [];
-      for (;;) {
-        const m = await ctx.receive(undefined, 20000);
-        if (typeof m === 'symbol' || (m && m.done)) break;
-        got.push(m);
-      }
-      return got;
-    };`;
-    const attacker = `export default async ({ pid }, ctx) => {
-      for (let i = 0; i < 1000; i++) ctx.send(pid, { forged: i });
-      ctx.exit(pid, 'kill');
-      await ctx.sleep(500);
-      return ctx.self;
-    };`;
-    expect((await platform.deploy('acme', 'remote-receiver', receiver)).status).toBeLessThan(300);
-    expect((await platform.deploy('globex', 'remote-attacker', attacker)).status).toBeLessThan(300);
-    const a = await platform.submit('acme', { function: 'remote-receiver', attempts: 1, timeoutMs: 40_000 });
-    const pid: string = (await platform.running('acme', a.body.id)).pid;
-    const targetNode = pid.slice(0, pid.lastIndexOf('.'));
-    const target = platform.workers.find((w) => w.nodeId === targetNode);
-    const refusedBefore = (await target?.metric('beamline_control_refused_total')) ?? 0;
-    // More attackers than a tenant may run on one node at once: some run on the other node.
-    const attackers = await Promise.all(
-      Array.from({ length: 10 }, () =>
-        platform.submit('globex', { function: 'remote-attacker', input: { pid }, attempts: 1, timeoutMs: 20_000 }),
-      ),
-    );
-    const attacks = await Promise.all(attackers.map((s) => platform.ended('globex', s.body.id, 60_000)));
-    const remote = attacks.filter(
-      (attack) => typeof attack.result === 'string' && !attack.result.startsWith(`${targetNode}.`),
-    );
-    report.push(`  remote attackers: ${remote.length} of ${attacks.length} ran on another node than their target`);
-    expect(remote.length, 'no attacker ran on the other node').toBeGreaterThan(0);
-    expect((await target?.metric('beamline_control_refused_total')) ?? 0).toBeGreaterThan(refusedBefore);
-    const sent = await platform.call('POST', `/v1/processes/${pid}/messages`, { body: { message: { done: true } } });
-    expect(sent.status).toBe(202);
-    const done = await platform.ended('acme', a.body.id);
-    expect(done.state, JSON.stringify(done)).toBe('completed');
-    expect(done.result, "A's job received forged messages").toEqual([]);
   });
 
   it('a log line of shared references that would expand to 2^40 nodes ends the job and never freezes a node', async () => {
@@ -668,6 +546,121 @@ async function cpuSecondsOver(pid: number, ms: number): Promise<number> {
   await sleep(ms);
   return (ticks() - start) / 100;
 }
+
+// One at a time: these watch a job of another tenant for seconds, which concurrent probes would crowd.
+describe('hostile code: tenants', () => {
+  it("tenant B can neither kill nor flood tenant A's running job, whose pid it learned", async () => {
+    const receiver = `export default async (input, ctx) => {
+      const got = [];
+      for (;;) {
+        const m = await ctx.receive(undefined, 15000);
+        if (typeof m === 'symbol' || (m && m.done)) break;
+        got.push(m);
+      }
+      return got;
+    };`;
+    // Floods first, then the kill, then a link: a link to a pid of another node ends the
+    // attacker (noconnection), and what it sent before must still have been refused.
+    const attacker = `export default async ({ pid }, ctx) => {
+      const errors = [];
+      for (let i = 0; i < 20000; i++) {
+        try { ctx.send(pid, { forged: i }); } catch (e) { if (errors.length < 5) errors.push(String(e)); }
+      }
+      try { ctx.exit(pid, 'kill'); } catch (e) { errors.push(String(e)); }
+      await ctx.sleep(200);
+      try { ctx.link(pid); } catch (e) { errors.push(String(e)); }
+      await ctx.sleep(200);
+      return { errors };
+    };`;
+    expect((await platform.deploy('acme', 'receiver', receiver)).status).toBeLessThan(300);
+    expect((await platform.deploy('globex', 'attacker', attacker)).status).toBeLessThan(300);
+    const before = await platform.health();
+    const a = await platform.submit('acme', { function: 'receiver', attempts: 1, timeoutMs: 30_000 });
+    const running = await platform.running('acme', a.body.id);
+    const pid: string = running.pid;
+    // Through the API, another tenant's process does not exist.
+    expect((await platform.call('DELETE', `/v1/processes/${pid}`, { as: 'globex' })).status).toBe(404);
+    expect(
+      (
+        await platform.call('POST', `/v1/processes/${pid}/messages`, {
+          as: 'globex',
+          body: { message: { forged: 'api' } },
+        })
+      ).status,
+    ).toBe(404);
+    // From job code, on whichever node the attackers land (the same as A's or the other).
+    const attackers = await Promise.all(
+      [0, 1].map(() =>
+        platform.submit('globex', { function: 'attacker', input: { pid }, attempts: 1, timeoutMs: 20_000 }),
+      ),
+    );
+    const attacks = await Promise.all(attackers.map((s) => platform.ended('globex', s.body.id)));
+    for (const attack of attacks) {
+      report.push(
+        `  tenant B attacker: state=${attack.state} exit=${attack.exit?.reason ?? '-'} ${String(attack.exit?.message ?? JSON.stringify(attack.result)).slice(0, 200)}`,
+      );
+      // Refused: the attacker fails (badarg), or its signals were dropped (never reach A, checked below).
+      expect(['failed', 'completed']).toContain(attack.state);
+    }
+    const target = (await platform.call('GET', `/v1/jobs/${a.body.id}`)).body;
+    expect(target.state, `tenant A's job after the attacks: ${JSON.stringify(target)}`).toBe('running');
+    expect(target.pid, "tenant A's job was restarted under a new pid (its process was killed)").toBe(pid);
+    const own = [{ own: 0 }, { own: 1 }, { own: 2 }];
+    for (const message of [...own, { done: true }]) {
+      const sent = await platform.call('POST', `/v1/processes/${pid}/messages`, { body: { message } });
+      expect(sent.status, JSON.stringify(sent.body)).toBe(202);
+    }
+    const done = await platform.ended('acme', a.body.id);
+    record({ name: 'tenant A (target)', job: done, logs: '', before, after: await platform.health() });
+    expect(done.state, JSON.stringify(done)).toBe('completed');
+    expect(done.result, "A's job received forged messages").toEqual(own);
+    expect(done.attempts?.made).toBe(1);
+    expectContained({ name: 'tenant B vs A', logs: '', before, after: await platform.health() });
+  });
+
+  it("tenant B's jobs on the other node can neither kill nor message tenant A's job: the receiving node checks the stamped tenant", async () => {
+    const receiver = `export default async (input, ctx) => {
+      const got = [];
+      for (;;) {
+        const m = await ctx.receive(undefined, 20000);
+        if (typeof m === 'symbol' || (m && m.done)) break;
+        got.push(m);
+      }
+      return got;
+    };`;
+    const attacker = `export default async ({ pid }, ctx) => {
+      for (let i = 0; i < 1000; i++) ctx.send(pid, { forged: i });
+      ctx.exit(pid, 'kill');
+      await ctx.sleep(500);
+      return ctx.self;
+    };`;
+    expect((await platform.deploy('acme', 'remote-receiver', receiver)).status).toBeLessThan(300);
+    expect((await platform.deploy('globex', 'remote-attacker', attacker)).status).toBeLessThan(300);
+    const a = await platform.submit('acme', { function: 'remote-receiver', attempts: 1, timeoutMs: 40_000 });
+    const pid: string = (await platform.running('acme', a.body.id)).pid;
+    const targetNode = pid.slice(0, pid.lastIndexOf('.'));
+    const target = platform.workers.find((w) => w.nodeId === targetNode);
+    const refusedBefore = (await target?.metric('beamline_control_refused_total')) ?? 0;
+    // More attackers than a tenant may run on one node at once: some run on the other node.
+    const attackers = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        platform.submit('globex', { function: 'remote-attacker', input: { pid }, attempts: 1, timeoutMs: 20_000 }),
+      ),
+    );
+    const attacks = await Promise.all(attackers.map((s) => platform.ended('globex', s.body.id, 60_000)));
+    const remote = attacks.filter(
+      (attack) => typeof attack.result === 'string' && !attack.result.startsWith(`${targetNode}.`),
+    );
+    report.push(`  remote attackers: ${remote.length} of ${attacks.length} ran on another node than their target`);
+    expect(remote.length, 'no attacker ran on the other node').toBeGreaterThan(0);
+    expect((await target?.metric('beamline_control_refused_total')) ?? 0).toBeGreaterThan(refusedBefore);
+    const sent = await platform.call('POST', `/v1/processes/${pid}/messages`, { body: { message: { done: true } } });
+    expect(sent.status).toBe(202);
+    const done = await platform.ended('acme', a.body.id);
+    expect(done.state, JSON.stringify(done)).toBe('completed');
+    expect(done.result, "A's job received forged messages").toEqual([]);
+  });
+});
 
 describe('hostile code: memory', () => {
   it('1.5 GB of ArrayBuffers and typed arrays (64 MB each) under memoryMb 32: memory_limit or RangeError; node RSS within +100 MB', async () => {
