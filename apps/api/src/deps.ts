@@ -1,4 +1,4 @@
-import type { ControlPublisher, FunctionRegistry, JobClient, Keys } from '@beamline/jobs';
+import type { ControlPublisher, FunctionRegistry, JobStore, Keys } from '@beamline/jobs';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -14,7 +14,8 @@ export interface ApiDeps {
   readonly events: JobEvents;
   readonly keys: Keys;
   readonly registry: FunctionRegistry;
-  readonly jobs: JobClient;
+  /** The one owner of job state: every read and change of a job goes through it. */
+  readonly jobs: JobStore;
   readonly control: ControlPublisher;
   readonly metrics: ApiMetrics;
   readonly logger: Logger;

@@ -1,4 +1,4 @@
-import { functionDefaultsSchema, MAX_BUNDLE_BYTES } from '@beamline/jobs';
+import { EXIT_REASONS, FAULTS, functionDefaultsSchema, JOB_STATES, MAX_BUNDLE_BYTES } from '@beamline/jobs';
 import { z } from 'zod';
 import { deployJsonSchema } from './routes/functions.js';
 import { batchSchema, MAX_BATCH, submitJobSchema } from './routes/jobs.js';
@@ -11,7 +11,7 @@ const job = {
   required: ['id', 'state', 'function', 'version', 'attempts', 'submittedAt'],
   properties: {
     id: { type: 'string' },
-    state: { enum: ['waiting', 'delayed', 'running', 'completed', 'failed', 'cancelled'] },
+    state: { enum: [...JOB_STATES] },
     function: { type: 'string' },
     version: { type: 'integer' },
     priority: { enum: ['max', 'high', 'normal', 'low'] },
@@ -25,10 +25,10 @@ const job = {
       type: 'object',
       description: 'when failed or cancelled',
       properties: {
-        reason: { enum: ['error', 'timeout', 'cpu_limit', 'memory_limit', 'killed', 'cancelled', 'shutdown', 'other'] },
+        reason: { enum: [...EXIT_REASONS] },
         message: { type: 'string' },
         stack: { type: 'string' },
-        fault: { type: 'string' },
+        fault: { enum: [...FAULTS] },
       },
     },
     submittedAt: { type: 'string', format: 'date-time' },
@@ -163,7 +163,7 @@ export function openApiDocument(): object {
         get: {
           summary: 'List jobs, newest first',
           parameters: [
-            query('state', { enum: ['waiting', 'delayed', 'running', 'completed', 'failed', 'cancelled'] }, 'filter'),
+            query('state', { enum: [...JOB_STATES] }, 'filter'),
             query('function', { type: 'string' }, 'filter'),
             query('cursor', { type: 'string' }, 'nextCursor of the previous page'),
             query('limit', { type: 'integer', minimum: 1, maximum: 100, default: 20 }, 'page size'),

@@ -1,8 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ControlPublisher, FunctionRegistry, JobClient, Keys, QUEUE_NAME } from '@beamline/jobs';
+import { ControlPublisher, FunctionRegistry, JobStore, Keys, QUEUE_NAME } from '@beamline/jobs';
 import { serve } from '@hono/node-server';
-import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
@@ -24,10 +23,17 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
   const keys = new Keys(config.prefix);
   // Like the API's own connection, the queue's commands fail at once while Redis is down (503),
   // instead of waiting in an offline queue; only the event reader needs a blocking connection.
-  const queueRedis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  const queueRedis = new Redis(config.redisUrl, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    enableAutoPipelining: true,
+  });
   queueRedis.on('error', () => undefined);
-  const queue = new Queue(QUEUE_NAME, { connection: queueRedis, prefix: config.prefix });
-  const events = new JobEvents(QUEUE_NAME, { connection, prefix: config.prefix }, (error) =>
+  const registry = new FunctionRegistry(redis, keys);
+  const control = new ControlPublisher(redis, keys);
+  const jobs = new JobStore(queueRedis, keys, registry, control, { backlogCap: config.backlogCap });
+  const queue = jobs.queue;
+  const events = new JobEvents(QUEUE_NAME, { connection, prefix: keys.prefix }, (error) =>
     logger.warn({ err: error.message }, 'queue events connection error'),
   );
   queue.on('error', (error) => logger.warn({ err: error.message }, 'queue connection error'));
@@ -36,8 +42,6 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
   while ((redis.status !== 'ready' || queueRedis.status !== 'ready') && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  const registry = new FunctionRegistry(redis, keys);
-  const control = new ControlPublisher(redis, keys);
   const app = createApp({
     config,
     redis,
@@ -45,7 +49,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
     events,
     keys,
     registry,
-    jobs: new JobClient(queue, registry, redis, keys, control),
+    jobs,
     control,
     metrics: new ApiMetrics(
       () => redis.status === 'ready' && queueRedis.status === 'ready',

@@ -1,6 +1,6 @@
-import type { JobView } from '@beamline/jobs';
+import { ENDED_STATES, type JobState, type JobView } from '@beamline/jobs';
 
-export type ApiJobState = 'waiting' | 'delayed' | 'running' | 'completed' | 'failed' | 'cancelled';
+export type ApiJobState = JobState;
 
 /** A job as the API shows it. */
 export interface ApiJob {
@@ -26,29 +26,14 @@ export interface ApiJob {
   readonly finishedAt?: string;
 }
 
-export const ENDED: ReadonlySet<ApiJobState> = new Set(['completed', 'failed', 'cancelled']);
-
-export function apiState(view: JobView): ApiJobState {
-  switch (view.state) {
-    case 'active':
-      return 'running';
-    case 'delayed':
-      return 'delayed';
-    case 'completed':
-      return 'completed';
-    case 'failed':
-      return view.exit?.reason === 'cancelled' ? 'cancelled' : 'failed';
-    default:
-      return 'waiting';
-  }
-}
+export const ENDED: ReadonlySet<ApiJobState> = ENDED_STATES;
 
 const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : undefined);
 
-export function toApiJob(view: JobView): ApiJob {
-  const state = apiState(view);
-  const exit =
-    state === 'failed' || state === 'cancelled' || (state !== 'completed' && view.exit) ? view.exit : undefined;
+/** `pid`: where the job's process runs, when the job runs and its node has said so (heartbeat). */
+export function toApiJob(view: JobView, pid?: string): ApiJob {
+  const { state, exit } = view;
+  const running = state === 'running';
   return {
     id: view.id,
     state,
@@ -58,7 +43,8 @@ export function toApiJob(view: JobView): ApiJob {
     input: view.input,
     attempts: { made: view.attemptsMade, max: view.attempts },
     progress: view.progress,
-    ...(state === 'running' && view.running ? { pid: view.running.pid, node: view.running.node } : {}),
+    ...(running && pid ? { pid } : {}),
+    ...(running && view.node ? { node: view.node } : {}),
     ...(state === 'completed' ? { result: view.result } : {}),
     ...(exit
       ? {

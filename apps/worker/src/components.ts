@@ -74,6 +74,8 @@ const CONTROL_QUEUE = 20_000;
 export interface ControlGate {
   /** The tenant of a live job process of this node, undefined for any other pid. */
   readonly tenantOf: (pid: Pid) => string | undefined;
+  /** Cancels a job of `tenant` this node runs (or is about to); false when the job is another tenant's. */
+  readonly cancelJob: (jobId: string, tenant: string) => boolean;
   readonly refused: (reason: ControlRefusal) => void;
 }
 
@@ -130,6 +132,12 @@ export function controlListener(
               refuse('malformed', { channel }, 'dropped malformed or unstamped control messages');
               return;
             }
+            if (message.type === 'cancel') {
+              if (!gate.cancelJob(message.jobId, message.tenant)) {
+                refuse('tenant_mismatch', { type: message.type }, "dropped control messages for another tenant's job");
+              }
+              return;
+            }
             const target = gate.tenantOf(message.to);
             if (target === undefined || node.kernel.get(message.to)?.kind !== 'isolated') {
               refuse('no_such_job', { type: message.type }, 'control messages reach live job processes only; dropped');
@@ -174,7 +182,8 @@ export class ConsumerHandle {
 export function consumer(
   handle: ConsumerHandle,
   queueName: string,
-  options: WorkerOptions,
+  connect: () => Redis,
+  options: Omit<WorkerOptions, 'connection'>,
   run: (job: Job<JobData>, token: string | undefined) => Promise<unknown>,
   logger: Logger,
   onStalled: () => void,
@@ -184,7 +193,8 @@ export function consumer(
     start: (ctx) =>
       ctx.spawnLink(
         async (self: ProcessContext) => {
-          const worker = new Worker<JobData>(queueName, run, options);
+          const connection = connect();
+          const worker = new Worker<JobData>(queueName, run, { ...options, connection });
           handle.worker = worker;
           worker.on('error', (error) => logger.warn({ err: error }, 'BullMQ worker error'));
           worker.on('stalled', (jobId) => {
@@ -198,6 +208,7 @@ export function consumer(
           } finally {
             if (handle.worker === worker) handle.worker = undefined;
             await worker.close(true).catch(() => undefined);
+            connection.disconnect();
           }
         },
         { label: 'consumer' },
@@ -227,6 +238,32 @@ function liveProcesses(node: Node, jobOf: (pid: string) => { jobId: string; tena
   return processes;
 }
 
+/** The registered name of the heartbeat process. */
+const HEARTBEAT = 'beamline_heartbeat';
+/** Beats are at least this far apart, however often jobs start. */
+const MIN_BEAT_GAP_MS = 250;
+
+/**
+ * Asks the heartbeat for an early beat (a job started: the API learns where it runs within
+ * MIN_BEAT_GAP_MS instead of a full interval). At most one request waits at a time.
+ */
+export class HeartbeatNudge {
+  private pending = false;
+
+  constructor(private readonly node: Node) {}
+
+  nudge(): void {
+    if (this.pending || this.node.whereis(HEARTBEAT) === undefined) return;
+    this.pending = true;
+    this.node.send(HEARTBEAT, 'beat');
+  }
+
+  /** Called by the heartbeat as it beats. */
+  beaten(): void {
+    this.pending = false;
+  }
+}
+
 export function heartbeat(
   node: Node,
   scheduler: Scheduler,
@@ -234,14 +271,17 @@ export function heartbeat(
   keys: Keys,
   logger: Logger,
   jobOf: (pid: string) => { jobId: string; tenant: string } | undefined,
+  nudges: HeartbeatNudge,
+  everyMs = 5000,
 ): ChildSpec {
-  const everyMs = 5000;
   return {
     id: 'heartbeat',
     start: (ctx) =>
       ctx.spawnLink(
         async (self: ProcessContext) => {
+          self.register(HEARTBEAT);
           for (;;) {
+            nudges.beaten();
             try {
               await redis
                 .multi()
@@ -257,7 +297,8 @@ export function heartbeat(
             } catch (error) {
               logger.warn({ err: error }, 'heartbeat failed; retrying');
             }
-            await self.sleep(everyMs);
+            await self.sleep(MIN_BEAT_GAP_MS);
+            await self.receive((m) => m === 'beat', everyMs - MIN_BEAT_GAP_MS);
           }
         },
         { label: 'heartbeat' },

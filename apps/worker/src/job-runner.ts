@@ -1,15 +1,6 @@
-import {
-  boundedJson,
-  definedLimits,
-  describeExit,
-  type JobData,
-  type Keys,
-  QUEUE_NAME,
-  type RunningJob,
-} from '@beamline/jobs';
+import { boundedJson, definedLimits, describeExit, encodeExit, type JobData, type JobStore } from '@beamline/jobs';
 import type { ExitReason, LogEntry, Pid, ProcessLimits, SupervisorClient } from '@beamline/runtime';
 import { DelayedError, type Job, UnrecoverableError, WaitingError } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { TenantLimits } from './config.js';
 import type { FunctionCache } from './function-cache.js';
@@ -39,6 +30,7 @@ export interface JobLaunch {
 /** One run of a job: its process and what the runner learns of it. */
 interface RunOfJob {
   readonly pid: Pid;
+  readonly tenant: string;
   readonly exited: Promise<ExitReason>;
   cancelRequested: boolean;
   readonly startedAt: number;
@@ -115,10 +107,14 @@ const ENDED_TENANTS_MAX = 10_000;
 /** The reason after which a job is never restarted: somebody asked for its end. */
 const FINAL = new Set(['cancelled']);
 
+/** Cancels for jobs this node has not taken yet (the message can overtake BullMQ's reply): kept this long, at most this many. */
+const EARLY_CANCEL_TTL_MS = 60_000;
+const EARLY_CANCELS_MAX = 10_000;
+
 export interface JobRunnerDeps {
   readonly nodeId: string;
-  readonly redis: Redis;
-  readonly keys: Keys;
+  /** Where the job's log lines go (the only job state the runner writes besides BullMQ's own steps). */
+  readonly store: Pick<JobStore, 'appendLogs'>;
   readonly functions: FunctionCache;
   readonly jobSupervisor: () => SupervisorClient;
   /** Sends an exit signal from the node to a local pid. */
@@ -127,6 +123,8 @@ export interface JobRunnerDeps {
   readonly logger: Logger;
   readonly policy: JobPolicy;
   readonly outputLimits?: OutputLimits;
+  /** Called as a job's process starts (the heartbeat tells the API where it runs a moment later). */
+  readonly onStarted?: () => void;
 }
 
 /**
@@ -150,6 +148,10 @@ export class JobRunner {
   private readonly endedTenants = new Map<Pid, { readonly tenant: string; readonly at: number }>();
   /** Jobs taken by this node and not yet settled, per tenant (for the per-tenant cap). */
   private readonly runningByTenant = new Map<string, number>();
+  /** The runs of this node's jobs by job id, once their process exists. */
+  private readonly runs = new Map<string, RunOfJob>();
+  /** Cancels that arrived before their job reached this node: job id → tenant and when. */
+  private readonly earlyCancels = new Map<string, { readonly tenant: string; readonly at: number }>();
   private draining = false;
   private idleWaiters = new Set<() => void>();
 
@@ -180,6 +182,49 @@ export class JobRunner {
   /** The job a process of this node runs, if it runs one. */
   jobOf(pid: Pid): { readonly jobId: string; readonly tenant: string } | undefined {
     return this.jobs.get(pid);
+  }
+
+  /** The pid of a job this node runs. */
+  pidOf(jobId: string): Pid | undefined {
+    return this.running.get(jobId);
+  }
+
+  /**
+   * Cancels a job of `tenant` that this node runs (the job store routed the cancel here): its
+   * process is killed and the job ends as `cancelled`. A cancel for a job not here yet is kept a
+   * while, for the job that BullMQ is handing to this node. Returns false for another tenant's job.
+   */
+  cancel(jobId: string, tenant: string): boolean {
+    const run = this.runs.get(jobId);
+    if (run) {
+      if (run.tenant !== tenant) return false;
+      run.cancelRequested = true;
+      this.deps.kill(run.pid, 'cancelled');
+      return true;
+    }
+    if (this.running.has(jobId)) {
+      // Taken, its process not started yet: start() finds the cancel.
+      this.rememberCancel(jobId, tenant);
+      return true;
+    }
+    this.rememberCancel(jobId, tenant);
+    return true;
+  }
+
+  private rememberCancel(jobId: string, tenant: string): void {
+    if (this.earlyCancels.size >= EARLY_CANCELS_MAX) {
+      const oldest = this.earlyCancels.keys().next();
+      if (!oldest.done) this.earlyCancels.delete(oldest.value);
+    }
+    this.earlyCancels.set(jobId, { tenant, at: Date.now() });
+  }
+
+  /** Whether a cancel for this job of `tenant` arrived before it started here (and forgets it). */
+  private takeEarlyCancel(jobId: string, tenant: string): boolean {
+    const early = this.earlyCancels.get(jobId);
+    if (!early) return false;
+    this.earlyCancels.delete(jobId);
+    return early.tenant === tenant && Date.now() - early.at <= EARLY_CANCEL_TTL_MS;
   }
 
   /** From now on, jobs that arrive are handed back at once instead of started. */
@@ -216,6 +261,7 @@ export class JobRunner {
   private settled(jobId: string, tenant: string): void {
     const pid = this.running.get(jobId);
     this.running.delete(jobId);
+    this.runs.delete(jobId);
     const count = (this.runningByTenant.get(tenant) ?? 1) - 1;
     if (count > 0) this.runningByTenant.set(tenant, count);
     else this.runningByTenant.delete(tenant);
@@ -253,6 +299,11 @@ export class JobRunner {
         await job.moveToWait(token);
         throw new WaitingError();
       }
+      if (job.data.cancelled) {
+        // Cancelled while it ran on a node that then stopped: it ends here, not run again.
+        this.takeEarlyCancel(jobId, tenant);
+        throw new UnrecoverableError(encodeExit(describeExit('cancelled')));
+      }
       const started = await this.start(job);
       return await this.settle(job, token, started);
     } finally {
@@ -260,15 +311,13 @@ export class JobRunner {
     }
   }
 
-  /** Where the job's output goes: its BullMQ log (one RPUSH per batch) and progress, and the node's debug log. */
+  /** Where the job's output goes: its log in the job store (one write per batch), its progress, and the node's debug log. */
   private outputOf(job: Job<JobData>, jobId: string): JobOutput {
     const { deps } = this;
-    // BullMQ keeps a job's log in the list <prefix>:<queue>:<job id>:logs.
-    const logsKey = `${deps.keys.prefix}:${QUEUE_NAME}:${jobId}:logs`;
     const debug = deps.logger.isLevelEnabled('debug');
     return new JobOutput(
       {
-        appendLogs: (lines) => deps.redis.rpush(logsKey, ...lines),
+        appendLogs: (lines) => deps.store.appendLogs(jobId, lines),
         setProgress: (value) => job.updateProgress(value),
         // Job text reaches the node's log only at debug level and only as a JSON field, so it
         // cannot forge a log line of its own.
@@ -335,24 +384,21 @@ export class JobRunner {
       throw new Error(`The job supervisor could not start ${label}: ${JSON.stringify(started)}`);
     }
     const pid = started.pid;
-    const run: RunOfJob = { pid, exited, cancelRequested: false, startedAt, label, result, output };
-    try {
-      const entry: RunningJob = { pid, node: deps.nodeId, startedAt, attempt: job.attemptsMade + 1 };
-      const marks = await deps.redis
-        .multi()
-        .hset(deps.keys.running, jobId, JSON.stringify(entry))
-        .hset(deps.keys.pids, pid, JSON.stringify({ jobId, tenant: data.tenant, node: deps.nodeId }))
-        .get(deps.keys.cancelRequested(jobId))
-        .exec();
-      if (marks?.[2]?.[1] === '1') {
-        run.cancelRequested = true;
-        deps.kill(pid, 'cancelled');
-      }
-    } catch (error) {
-      deps.kill(pid, 'kill');
-      await exited;
-      await output.close();
-      throw error;
+    const run: RunOfJob = {
+      pid,
+      tenant: data.tenant,
+      exited,
+      cancelRequested: false,
+      startedAt,
+      label,
+      result,
+      output,
+    };
+    this.runs.set(jobId, run);
+    this.deps.onStarted?.();
+    if (this.takeEarlyCancel(jobId, data.tenant)) {
+      run.cancelRequested = true;
+      deps.kill(pid, 'cancelled');
     }
     deps.logger.debug({ jobId, pid, function: label }, 'job started');
     return run;
@@ -372,19 +418,11 @@ export class JobRunner {
     const cancelled = cancelRequested && reason !== 'normal';
     const finalReason = cancelled ? 'cancelled' : reason === 'normal' ? resultOrError(result.value) : reason;
     if (finalReason === 'normal') {
-      await deps.redis
-        .multi()
-        .hdel(deps.keys.running, jobId)
-        .hdel(deps.keys.pids, pid)
-        .hdel(deps.keys.exits, jobId)
-        .hincrby(deps.keys.backlog, data.tenant, -1)
-        .exec();
       deps.metrics.jobCompleted(data.function);
       return result.value;
     }
     const exit = describeExit(finalReason);
     if (finalReason === 'shutdown' && this.handingBack.has(pid)) {
-      await deps.redis.multi().hdel(deps.keys.running, jobId).hdel(deps.keys.pids, pid).exec();
       deps.metrics.jobHandedBack();
       deps.logger.info({ jobId, pid }, 'job handed back to the queue (node draining)');
       await job.moveToWait(token);
@@ -392,17 +430,13 @@ export class JobRunner {
     }
     const retried =
       !FINAL.has(exit.reason) && data.restart === 'transient' && job.attemptsMade + 1 < (job.opts.attempts ?? 1);
-    const ended = deps.redis
-      .multi()
-      .hdel(deps.keys.running, jobId)
-      .hdel(deps.keys.pids, pid)
-      .hset(deps.keys.exits, jobId, JSON.stringify(exit));
-    await (retried ? ended : ended.hincrby(deps.keys.backlog, data.tenant, -1)).exec();
     deps.metrics.jobFailed(data.function, exit.reason, retried);
     deps.logger.warn({ jobId, pid, function: label, exit: exit.reason, retried }, exit.message);
+    // BullMQ writes the error's message (the exit, encoded) and stack in the step that ends or retries the run.
+    const message = encodeExit(exit);
     const where = `(attempt ${job.attemptsMade + 1}: pid ${pid} on node ${deps.nodeId})`;
-    const error = retried ? new Error(`${exit.message} ${where}`) : new UnrecoverableError(`${exit.message} ${where}`);
-    error.stack = `${exit.error?.stack ?? `${exit.reason}: ${exit.message}`}\n    ${where}`;
+    const error = retried ? new Error(message) : new UnrecoverableError(message);
+    error.stack = `${exit.error?.stack ?? message}\n    ${where}`;
     throw error;
   }
 }

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { ControlPublisher, FunctionRegistry, Keys, QUEUE_NAME } from '@beamline/jobs';
+import { ControlPublisher, FunctionRegistry, JobStore, Keys, QUEUE_NAME } from '@beamline/jobs';
 import {
   describeReason,
   isPid,
@@ -13,7 +13,7 @@ import {
   startSupervisor,
   startSupervisorLink,
 } from '@beamline/runtime';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { publishBuiltins } from './builtins.js';
@@ -21,6 +21,7 @@ import {
   ConsumerHandle,
   consumer,
   controlListener,
+  HeartbeatNudge,
   heartbeat,
   jobChildSpec,
   RateLimitedWarning,
@@ -67,6 +68,9 @@ export class WorkerNode {
   readonly metrics: WorkerMetrics;
   readonly runner: JobRunner;
   readonly keys: Keys;
+  /** The one owner of job state in Redis. */
+  readonly store: JobStore;
+  private readonly nudges: HeartbeatNudge;
   /** Where job code's fetch may go: public addresses, a tenant's EGRESS_ALLOW, never the platform's services. */
   readonly egress: EgressPolicy;
   private root: SupervisorClient | undefined;
@@ -83,11 +87,12 @@ export class WorkerNode {
     private readonly logger: Logger,
     private readonly redis: Redis,
     private readonly subscriber: Redis,
-    readonly queue: Queue,
     private readonly options: WorkerNodeOptions,
   ) {
     this.keys = new Keys(config.prefix);
     const control = new ControlPublisher(redis, this.keys);
+    const registry = new FunctionRegistry(redis, this.keys);
+    this.store = new JobStore(redis, this.keys, registry, control);
     const warning = new RateLimitedWarning(logger);
     // Signals to processes of other nodes carry the sender's tenant, stamped here from this
     // node's own record of its job processes (never from anything the job says). The node's own
@@ -129,12 +134,18 @@ export class WorkerNode {
       fetch: (from, request, signal) => this.fetchFor(from, request, signal),
     };
     this.scheduler = new Scheduler(this.node, schedulerOptions);
-    this.metrics = new WorkerMetrics(config.nodeId, this.node, this.scheduler, queue, () => redis.status === 'ready');
-    const registry = new FunctionRegistry(redis, this.keys);
+    this.nudges = new HeartbeatNudge(this.node);
+    this.metrics = new WorkerMetrics(
+      config.nodeId,
+      this.node,
+      this.scheduler,
+      this.store.queue,
+      () => redis.status === 'ready',
+    );
     this.runner = new JobRunner({
       nodeId: config.nodeId,
-      redis,
-      keys: this.keys,
+      store: this.store,
+      onStarted: () => this.nudges.nudge(),
       functions: new FunctionCache(registry),
       jobSupervisor: () => this.jobSupervisor(),
       kill: (pid, reason) => this.node.exit(pid, reason),
@@ -156,9 +167,7 @@ export class WorkerNode {
     for (const connection of [redis, subscriber]) {
       connection.on('error', (error) => logger.warn({ err: error.message }, 'Redis connection error; reconnecting'));
     }
-    const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
-    const queue = new Queue(QUEUE_NAME, { connection, prefix: config.prefix });
-    const worker = new WorkerNode(config, logger, redis, subscriber, queue, options);
+    const worker = new WorkerNode(config, logger, redis, subscriber, options);
     try {
       await worker.boot();
     } catch (error) {
@@ -166,6 +175,11 @@ export class WorkerNode {
       throw error;
     }
     return worker;
+  }
+
+  /** The BullMQ queue of jobs (for counts and tests; job state changes go through the store). */
+  get queue(): Queue {
+    return this.store.queue;
   }
 
   /** The HTTP port (useful when METRICS_PORT is 0). */
@@ -181,7 +195,6 @@ export class WorkerNode {
     const { config, logger } = this;
     const published = await publishBuiltins(new FunctionRegistry(this.redis, this.keys));
     logger.info({ functions: published }, 'built-in functions published');
-    const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
     this.root = await startSupervisor(this.node, { strategy: 'rest_for_one', intensity: 5, periodMs: 30_000 }, [
       {
         id: 'jobs',
@@ -200,15 +213,19 @@ export class WorkerNode {
       },
       controlListener(this.node, this.subscriber, this.keys, logger, {
         tenantOf: (pid) => this.tenantOf(pid),
+        cancelJob: (jobId, tenant) => this.runner.cancel(jobId, tenant),
         refused: (reason) => this.metrics.controlRefusedBy(reason),
       }),
-      heartbeat(this.node, this.scheduler, this.redis, this.keys, logger, (pid) => this.runner.jobOf(pid)),
+      heartbeat(this.node, this.scheduler, this.redis, this.keys, logger, (pid) => this.runner.jobOf(pid), this.nudges),
       consumer(
         this.consumerHandle,
         QUEUE_NAME,
+        // BullMQ's Worker on a store connection: the steps that end a job are the store's.
+        () => JobStore.connection(new Redis(config.redisUrl, { maxRetriesPerRequest: null })),
         {
-          connection,
-          prefix: config.prefix,
+          // processedBy: the job store tells the API (and routes cancels to) the node a job runs on.
+          name: config.nodeId,
+          prefix: this.keys.prefix,
           concurrency: config.concurrency,
           lockDuration: config.lockDurationMs,
           stalledInterval: config.stalledIntervalMs,
@@ -345,7 +362,7 @@ export class WorkerNode {
     if (this.root && this.node.isAlive(this.root.ref)) await this.root.stop('shutdown').catch(() => undefined);
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     await this.scheduler.close();
-    await this.queue.close().catch(() => undefined);
+    await this.store.close().catch(() => undefined);
     this.redis.disconnect();
     this.subscriber.disconnect();
   }

@@ -1,5 +1,5 @@
 import { type ExitReason, isPid, nodeOfPid, type Pid } from '@beamline/runtime';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { boundedJson, truncated } from './bounded-json.js';
 import type { Keys } from './keys.js';
 import { tenantSchema } from './schemas.js';
@@ -35,6 +35,12 @@ export type ControlMessage =
       readonly from: Pid;
       readonly tenant: string;
       readonly reason: ExitReason;
+    }
+  | {
+      /** Cancel the job `jobId` of `tenant` that the receiving node runs (routed by the job store to the job's node). */
+      readonly type: 'cancel';
+      readonly jobId: string;
+      readonly tenant: string;
     };
 
 /** A tenant a control message may carry: a tenant name or OPERATOR_TENANT. */
@@ -68,6 +74,12 @@ export function decodeControl(text: string): ControlMessage | undefined {
   }
   const candidate = value as Partial<Record<string, unknown>> | null;
   if (typeof candidate !== 'object' || candidate === null || Array.isArray(candidate)) return undefined;
+  if (candidate.type === 'cancel') {
+    const jobId = candidate.jobId;
+    const valid =
+      typeof jobId === 'string' && jobId.length > 0 && jobId.length <= 100 && isControlTenant(candidate.tenant);
+    return valid ? (candidate as ControlMessage) : undefined;
+  }
   if (!isPid(candidate.to) || !isPid(candidate.from) || !isControlTenant(candidate.tenant)) return undefined;
   if (candidate.type === 'send' && 'message' in candidate) return candidate as ControlMessage;
   if (candidate.type === 'exit' && 'reason' in candidate) return candidate as ControlMessage;
@@ -77,7 +89,7 @@ export function decodeControl(text: string): ControlMessage | undefined {
 /** Publishes control messages to the node that owns the target pid. */
 export class ControlPublisher {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly keys: Keys,
   ) {}
 
@@ -91,8 +103,13 @@ export class ControlPublisher {
     return this.publish({ type: 'exit', to, from, tenant, reason });
   }
 
+  /** Tells `node` to cancel the job `jobId` of `tenant` that it runs. */
+  cancelJob(node: string, jobId: string, tenant: string): Promise<number> {
+    return this.publish({ type: 'cancel', jobId, tenant }, node);
+  }
+
   /** Resolves with the number of nodes that received it (0: the pid's node is not listening). */
-  private publish(message: ControlMessage): Promise<number> {
+  private publish(message: ControlMessage, node?: string): Promise<number> {
     if (!isControlTenant(message.tenant)) {
       return Promise.reject(new TypeError(`control messages need the sender's tenant; got ${String(message.tenant)}`));
     }
@@ -102,6 +119,8 @@ export class ControlPublisher {
         new RangeError(`a control message is at most ${MAX_CONTROL_BYTES} bytes of JSON; this one is larger`),
       );
     }
-    return this.redis.publish(this.keys.control(nodeOfPid(message.to) as string), text);
+    const target = node ?? (message.type === 'cancel' ? undefined : nodeOfPid(message.to));
+    if (target === undefined) return Promise.reject(new TypeError('a control message needs a target node'));
+    return this.redis.publish(this.keys.control(target), text);
   }
 }

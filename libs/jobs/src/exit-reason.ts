@@ -1,5 +1,6 @@
 import { type ExitReason, isErrorReason, reasonLabel } from '@beamline/runtime';
 import { boundedJson, truncated } from './bounded-json.js';
+import { EXIT_REASONS } from './store/job-state.js';
 
 /** Job code chooses its errors: what the platform keeps of one is cut to these lengths. */
 const MAX_MESSAGE = 8192;
@@ -7,7 +8,7 @@ const MAX_STACK = 32_768;
 
 /** Why a job's process ended, as plain data for the API and dead letters. */
 export interface JobExit {
-  /** normal, error, timeout, cpu_limit, memory_limit, killed, cancelled, shutdown, noproc, other … */
+  /** One of EXIT_REASONS (store/job-state.ts). */
   readonly reason: string;
   readonly message: string;
   readonly error?: { readonly name: string; readonly message: string; readonly stack: string | undefined };
@@ -45,7 +46,12 @@ export function describeExit(reason: ExitReason, at = Date.now()): JobExit {
     cancelled: 'the job was cancelled',
     shutdown: 'the worker node shut down',
   };
-  return { reason: label, message: messages[label] ?? `the process exited: ${describeOther(reason)}`, at };
+  const known = label in messages;
+  return {
+    reason: known ? label : 'other',
+    message: known ? (messages[label] as string) : `the process exited: ${describeOther(reason)}`,
+    at,
+  };
 }
 
 /** An exit reason job code chose, as JSON of bounded length. */
@@ -56,4 +62,34 @@ function describeOther(reason: ExitReason): string {
   } catch {
     return '(a reason that is not JSON data)';
   }
+}
+
+/**
+ * A run's exit as the text BullMQ keeps as the job's `failedReason` (written in the same atomic
+ * step that ends or retries the run): `<reason>[<fault>]: <message>`, readable as it is in any
+ * BullMQ tool. The stack goes to BullMQ's stacktrace.
+ */
+export function encodeExit(exit: JobExit, where = ''): string {
+  const fault = exit.fault ? `[${exit.fault}]` : '';
+  return `${exit.reason}${fault}: ${exit.message}${where ? ` ${where}` : ''}`;
+}
+
+const ENCODED = /^([a-z_]{1,40})(?:\[([a-z_]{1,40})\])?: ([\s\S]*)$/;
+
+/** The exit a `failedReason` (and the last stacktrace entry) stand for. */
+export function decodeExit(failedReason: string, stack: string | undefined, at: number): JobExit {
+  const match = ENCODED.exec(failedReason);
+  const reason = match?.[1];
+  if (!match || reason === undefined || !(EXIT_REASONS as readonly string[]).includes(reason)) {
+    // Written by BullMQ itself: a job that stalled more often than allowed, or a lost lock.
+    return { reason: /stalled/i.test(failedReason) ? 'stalled' : 'error', message: failedReason, at };
+  }
+  const message = match[3] ?? '';
+  return {
+    reason,
+    message,
+    ...(stack && reason === 'error' ? { error: { name: message.split(':')[0] ?? 'Error', message, stack } } : {}),
+    ...(match[2] ? { fault: match[2] } : {}),
+    at,
+  };
 }

@@ -18,18 +18,7 @@ export {
   redisUrl,
   wholeNumber,
 } from './env.js';
-export { describeExit, type JobExit } from './exit-reason.js';
-export {
-  type CancelOutcome,
-  DEFAULT_TENANT,
-  definedLimits,
-  idempotentJobId,
-  JobClient,
-  JobSpecError,
-  type JobState,
-  type JobView,
-  type RunningJob,
-} from './jobs.js';
+export { decodeExit, describeExit, encodeExit, type JobExit } from './exit-reason.js';
 export { BUILTIN_TENANT, DEFAULT_PREFIX, Keys, QUEUE_NAME } from './keys.js';
 export {
   type DeployedFunction,
@@ -39,3 +28,26 @@ export {
   sha256Of,
 } from './registry.js';
 export * from './schemas.js';
+export {
+  ENDED_STATES,
+  EXIT_REASONS,
+  type ExitReasonName,
+  FAULTS,
+  JOB_STATES,
+  type JobState,
+  jobStateOf,
+} from './store/job-state.js';
+export {
+  BacklogFullError,
+  type CancelOutcome,
+  DEFAULT_TENANT,
+  definedLimits,
+  idempotentJobId,
+  type JobListQuery,
+  JobSpecError,
+  JobStore,
+  type JobStoreOptions,
+  type JobView,
+  type Submitted,
+} from './store/job-store.js';
+export { BULLMQ_VERSION, type RedisClient } from './store/scripts.js';

@@ -1,5 +1,5 @@
 /**
- * Every Redis key Beamline uses besides BullMQ's own (which live under `<prefix>:jobs:*`).
+ * Every Redis key Beamline uses besides BullMQ's own (which live under `{<prefix>}:jobs:*`).
  * One place, so the API and the workers cannot disagree.
  */
 export const DEFAULT_PREFIX = 'beamline';
@@ -9,7 +9,15 @@ export const QUEUE_NAME = 'jobs';
 export const BUILTIN_TENANT = 'builtin';
 
 export class Keys {
-  constructor(readonly prefix = DEFAULT_PREFIX) {}
+  /**
+   * `prefix` in braces: a Redis Cluster hash tag, so every key of a deployment (its queue, the
+   * job store's side state, its functions) is in one slot and one atomic script can use them all.
+   */
+  readonly prefix: string;
+
+  constructor(prefix = DEFAULT_PREFIX) {
+    this.prefix = prefix.startsWith('{') ? prefix : `{${prefix}}`;
+  }
 
   /** SET of the function names a tenant has deployed. */
   functionNames(tenant: string): string {
@@ -31,34 +39,19 @@ export class Keys {
     return `${this.prefix}:bundle:${sha256}`;
   }
 
-  /** HASH job id → JSON { pid, node, startedAt, attempt } while the job's process runs. */
-  get running(): string {
-    return `${this.prefix}:running`;
+  /** The prefix of BullMQ's keys of the job queue ("{beamline}:jobs:"); the job store's keys live under it too. */
+  get queue(): string {
+    return `${this.prefix}:${QUEUE_NAME}:`;
   }
 
-  /** HASH pid → JSON { jobId, tenant, node } while a job's process runs (for the API's process endpoints). */
-  get pids(): string {
-    return `${this.prefix}:pids`;
+  /** ZSET per tenant: job id → submission time × 1000 + place in its batch (for listing a tenant's jobs, newest first). Owned by the job store. */
+  tenantIndex(tenant: string): string {
+    return `${this.queue}bl:index:${tenant}`;
   }
 
-  /** HASH tenant → jobs submitted and not yet ended (for backlog caps). */
-  get backlog(): string {
-    return `${this.prefix}:backlog`;
-  }
-
-  /** ZSET per tenant: job id → submission time, newest last (for listing a tenant's jobs). */
-  tenantJobs(tenant: string): string {
-    return `${this.prefix}:tenant:${tenant}:jobs`;
-  }
-
-  /** HASH job id → JSON structured exit reason of the job's last abnormal end. */
-  get exits(): string {
-    return `${this.prefix}:exits`;
-  }
-
-  /** STRING set when a job was cancelled before its process started (expires). */
-  cancelRequested(jobId: string): string {
-    return `${this.prefix}:cancel:${jobId}`;
+  /** SET per tenant: ids of its jobs not yet ended; its size is the tenant's backlog. Owned by the job store. */
+  tenantOpen(tenant: string): string {
+    return `${this.queue}bl:open:${tenant}`;
   }
 
   /** Pub/sub channel of one node's control messages. */

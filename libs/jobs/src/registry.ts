@@ -130,6 +130,11 @@ export class FunctionRegistry {
     return fn;
   }
 
+  /** Forgets a cached resolution (the job store found it stale). */
+  forget(tenant: string, ref: string): void {
+    this.resolved.delete(`${tenant}\u0000${ref}`);
+  }
+
   /** Every version of a function, newest first. */
   async versions(tenant: string, name: string): Promise<DeployedFunction[]> {
     const latest = Number(await this.redis.hget(this.keys.function(tenant, name), 'latest'));

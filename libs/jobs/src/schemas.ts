@@ -74,9 +74,13 @@ export const jobSpecSchema = limitsSchema.extend({
   restart: restartSchema.optional(),
 });
 export type JobSpec = z.input<typeof jobSpecSchema>;
+/** A job spec that passed jobSpecSchema. */
+export type ValidJobSpec = z.output<typeof jobSpecSchema>;
 
 /** What a job carries in BullMQ: the function pinned to a version and hash at submission. */
 export interface JobData {
+  /** Set (as the first key) by the job store when the job was cancelled while it ran: a node that takes it again ends it at once. */
+  readonly cancelled?: true;
   readonly function: string;
   readonly version: number;
   readonly sha256: string;
@@ -88,8 +92,6 @@ export interface JobData {
   readonly priority: JobPriority;
   readonly restart: z.infer<typeof restartSchema>;
   readonly submittedAt: number;
-  /** sha256 of the request that submitted it, to tell a replayed idempotency key from a conflicting one. */
-  readonly requestHash?: string;
 }
 
 /** BullMQ priorities: 0 (no priority) is served first, then 1, 2, 3. */

@@ -27,14 +27,14 @@ export function clusterRoutes(deps: ApiDeps): Hono<Env> {
   app.get('/dead-letters', async (c) => {
     const tenant = c.get('tenant');
     const admin = c.get('admin');
-    const letters = (await deps.jobs.deadLetters(0, 999)).filter((view) => admin || view.tenant === tenant);
-    return c.json({ deadLetters: letters.map(toApiJob) });
+    const letters = await deps.jobs.deadLetters(admin ? undefined : tenant);
+    return c.json({ deadLetters: letters.map((view) => toApiJob(view)) });
   });
   app.post('/dead-letters/:id/requeue', async (c) => {
     const id = c.req.param('id');
     const view = /^(\d{1,16}|idem-[0-9a-f]{32})$/.test(id) ? await deps.jobs.get(id) : undefined;
     if (!view || (!c.get('admin') && view.tenant !== c.get('tenant'))) throw notFound(`Dead letter ${id}`);
-    if (!(await deps.jobs.requeue(id)))
+    if (!(await deps.jobs.retry(id, view.tenant)))
       throw new ApiError(409, 'Conflict', `Job ${id} is not a dead letter (it is not failed).`);
     return c.json(toApiJob((await deps.jobs.get(id)) ?? view), 202);
   });

@@ -1,5 +1,5 @@
 import { OPERATOR_TENANT } from '@beamline/jobs';
-import { isPid } from '@beamline/runtime';
+import { isPid, nodeOfPid } from '@beamline/runtime';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AuthVariables } from '../auth.js';
@@ -19,6 +19,20 @@ interface NodeBeat {
   readonly processes?: Array<Record<string, unknown> & { readonly tenant?: string }>;
 }
 
+/** What one live node's latest heartbeat says, or undefined when it is not live. */
+export async function nodeBeat(deps: ApiDeps, node: string): Promise<NodeBeat | undefined> {
+  const beat = await deps.redis.get(deps.keys.node(node));
+  return beat ? (JSON.parse(beat) as NodeBeat) : undefined;
+}
+
+/** The pid of a running job's process, as its node's latest heartbeat says (undefined until it has). */
+export async function pidOfJob(deps: ApiDeps, node: string | undefined, jobId: string): Promise<string | undefined> {
+  if (node === undefined) return undefined;
+  const beat = await nodeBeat(deps, node);
+  const entry = beat?.processes?.find((p) => p.jobId === jobId);
+  return typeof entry?.pid === 'string' ? entry.pid : undefined;
+}
+
 /** Live worker nodes and what their latest heartbeat says. */
 export async function liveNodes(deps: ApiDeps): Promise<Array<NodeBeat & { readonly node: string }>> {
   const ids = await deps.redis.zrangebyscore(deps.keys.nodes, Date.now() - 15_000, '+inf');
@@ -32,14 +46,17 @@ export async function liveNodes(deps: ApiDeps): Promise<Array<NodeBeat & { reado
 export function processRoutes(deps: ApiDeps): Hono<Env> {
   const app = new Hono<Env>();
 
-  /** The pid, if it is a job process of the caller's tenant (the admin may reach any job process). */
+  /**
+   * The pid, if it is a live job process of the caller's tenant (the admin may reach any job
+   * process), as the latest heartbeat of the node the pid names says.
+   */
   const reachable = async (tenant: string, admin: boolean, pid: string) => {
-    if (!isPid(pid)) throw notFound(`Process ${pid}`);
-    const entry = await deps.redis.hget(deps.keys.pids, pid);
-    if (!entry) throw notFound(`Process ${pid}`);
-    const owner = JSON.parse(entry) as { jobId: string; tenant: string };
+    const node = isPid(pid) ? nodeOfPid(pid) : undefined;
+    const beat = node === undefined ? undefined : await nodeBeat(deps, node);
+    const owner = beat?.processes?.find((p) => p.pid === pid);
+    if (typeof owner?.jobId !== 'string' || typeof owner.tenant !== 'string') throw notFound(`Process ${pid}`);
     if (!admin && owner.tenant !== tenant) throw notFound(`Process ${pid}`);
-    return owner;
+    return { jobId: owner.jobId, tenant: owner.tenant };
   };
 
   /**

@@ -1,0 +1,49 @@
+--[[
+  Cancels a job of a tenant. One not started is removed (BullMQ's removeJob, and it leaves its
+  tenant's open set and index); one that runs gets a cancel mark that outlives its node (the
+  mark is in its data, so a node that takes it again after a stall ends it at once) and the
+  caller learns which node runs it, to tell that node; one that ended is left as it is.
+
+    KEYS[1] job key
+    KEYS[2] repeat key (for BullMQ's removeJob)
+    KEYS[3] completed key
+    KEYS[4] failed key
+    KEYS[5] tenant index
+    KEYS[6] tenant open set
+
+    ARGV[1] job id
+    ARGV[2] tenant
+    ARGV[3] queue key prefix
+
+    Output:
+      {"not_found"}          no such job of this tenant
+      {"finished"}           it ended before
+      {"removed"}            it had not started; it is gone
+      {"cancelling", node}   it runs (on node, "" when unknown); it will end as cancelled
+]]
+local rcall = redis.call
+
+--- @bullmq removeJob
+
+local jobKey = KEYS[1]
+local jobId = ARGV[1]
+
+local function markCancelled()
+  if rcall("HSETNX", jobKey, "cx", "1") == 1 then
+    local data = rcall("HGET", jobKey, "data")
+    if data and string.sub(data, 1, 1) == "{" then
+      rcall("HSET", jobKey, "data", '{"cancelled":true,' .. string.sub(data, 2))
+    end
+  end
+  return {"cancelling", rcall("HGET", jobKey, "pb") or ""}
+end
+
+if rcall("HGET", jobKey, "tn") ~= ARGV[2] then return {"not_found"} end
+if rcall("ZSCORE", KEYS[3], jobId) or rcall("ZSCORE", KEYS[4], jobId) then return {"finished"} end
+if rcall("EXISTS", jobKey .. ":lock") == 1 then return markCancelled() end
+if bullmq_removeJob({jobKey, KEYS[2]}, {jobId, "1", ARGV[3]}) == 1 then
+  rcall("ZREM", KEYS[5], jobId)
+  rcall("SREM", KEYS[6], jobId)
+  return {"removed"}
+end
+return markCancelled()

@@ -1,0 +1,16 @@
+--[[
+  BullMQ's removeJob (same keys and arguments), and in the same step the job leaves its
+  tenant's open set and index.
+]]
+local rcall = redis.call
+
+--- @bullmq removeJob
+
+local jobKey = KEYS[1]
+local tenant = rcall("HGET", jobKey, "tn")
+local result = bullmq_removeJob(KEYS, ARGV)
+if tenant and result == 1 then
+  rcall("SREM", ARGV[3] .. "bl:open:" .. tenant, ARGV[1])
+  rcall("ZREM", ARGV[3] .. "bl:index:" .. tenant, ARGV[1])
+end
+return result

@@ -1,0 +1,23 @@
+--[[
+  BullMQ's reprocessJob (same keys and arguments: a failed job back to waiting), and in the
+  same step the job is open again in its tenant's backlog, without its cancel mark.
+]]
+local rcall = redis.call
+
+--- @bullmq reprocessJob
+
+local jobKey = KEYS[1]
+local tenant = rcall("HGET", jobKey, "tn")
+local result = bullmq_reprocessJob(KEYS, ARGV)
+if tenant and result == 1 then
+  local prefix = string.sub(jobKey, 1, #jobKey - #ARGV[1])
+  rcall("SADD", prefix .. "bl:open:" .. tenant, ARGV[1])
+  if rcall("HDEL", jobKey, "cx") == 1 then
+    local data = rcall("HGET", jobKey, "data")
+    local mark = '{"cancelled":true,'
+    if data and string.sub(data, 1, #mark) == mark then
+      rcall("HSET", jobKey, "data", "{" .. string.sub(data, #mark + 1))
+    end
+  end
+end
+return result

@@ -1,0 +1,349 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { useRedisServer } from '@beamline/testing/vitest';
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  BacklogFullError,
+  BUILTIN_TENANT,
+  BULLMQ_VERSION,
+  ControlPublisher,
+  decodeControl,
+  describeExit,
+  encodeExit,
+  FunctionRegistry,
+  idempotentJobId,
+  type JobData,
+  JobSpecError,
+  JobStore,
+  Keys,
+  QUEUE_NAME,
+} from '../src/index.js';
+
+const redisServer = useRedisServer();
+const keys = new Keys('store');
+let redis: Redis;
+let registry: FunctionRegistry;
+let store: JobStore;
+const workers: Worker[] = [];
+const connections: Redis[] = [];
+
+function connect(): Redis {
+  const connection = new Redis(redisServer.server.url, { maxRetriesPerRequest: null });
+  connections.push(connection);
+  return connection;
+}
+
+/** A BullMQ Worker on a store connection (as worker nodes run it), named like a node. */
+function worker(name: string, process: (job: Job<JobData>) => Promise<unknown>, concurrency = 4): Worker<JobData> {
+  const w = new Worker<JobData>(QUEUE_NAME, process, {
+    connection: JobStore.connection(connect()),
+    prefix: keys.prefix,
+    name,
+    concurrency,
+  });
+  workers.push(w as Worker);
+  return w;
+}
+
+const storeWith = (options: ConstructorParameters<typeof JobStore>[4]) =>
+  new JobStore(connect(), keys, registry, new ControlPublisher(redis, keys), options);
+
+async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+beforeAll(async () => {
+  redis = connect();
+  registry = new FunctionRegistry(redis, keys);
+  store = storeWith({ backlogCap: 100_000 });
+  await registry.deploy(BUILTIN_TENANT, 'echo', 'export default async (input) => input;', {}, { builtin: true });
+});
+
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.close(true)));
+});
+
+afterAll(async () => {
+  await store.close();
+  for (const connection of connections) connection.disconnect();
+});
+
+describe('JobStore: its keys and scripts', () => {
+  it('wraps the BullMQ release that is installed', () => {
+    const require = createRequire(import.meta.url);
+    const installed = JSON.parse(readFileSync(require.resolve('bullmq/package.json'), 'utf8')) as { version: string };
+    expect(installed.version).toBe(BULLMQ_VERSION);
+  });
+
+  it('keeps every key of the queue and its side state under one hash tag', () => {
+    for (const key of [keys.queue, keys.tenantIndex('acme'), keys.tenantOpen('acme'), keys.function('acme', 'f')]) {
+      expect(key.startsWith('{store}:')).toBe(true);
+    }
+    expect(new Keys('{already}').prefix).toBe('{already}');
+  });
+});
+
+describe('JobStore.submit', () => {
+  it('pins the function version, merges defaults under the job, and counts it in the backlog in one step', async () => {
+    await registry.deploy('acme', 'limited', 'export default async () => 1;', {
+      timeoutMs: 500,
+      memoryMb: 64,
+      priority: 'high',
+    });
+    const before = await store.backlog('acme');
+    const { job } = await store.submit({ function: 'limited', cpuMs: 100, timeoutMs: 900 }, 'acme');
+    expect(job).toMatchObject({ state: 'waiting', function: 'limited', version: 1, tenant: 'acme', priority: 'high' });
+    const read = await store.get(job.id);
+    expect(read).toMatchObject({ state: 'waiting', attempts: 3, attemptsMade: 0, function: 'limited' });
+    const raw = await store.queue.getJob(job.id);
+    expect(raw?.data.limits).toEqual({ timeoutMs: 900, cpuMs: 100, memoryMb: 64 });
+    expect(raw?.opts.priority).toBe(1);
+    expect(await store.backlog('acme')).toBe(before + 1);
+    expect(await redis.zscore(keys.tenantIndex('acme'), job.id)).not.toBeNull();
+  });
+
+  it('refuses bad submissions with an error naming the field, and writes nothing', async () => {
+    const before = await store.backlog('acme');
+    const attempt = (spec: object) => store.submit(spec as never, 'acme');
+    await expect(attempt({ function: 'nope' })).rejects.toMatchObject({ field: 'function' });
+    await expect(attempt({ function: 'echo', priority: 'urgent' })).rejects.toMatchObject({ field: 'priority' });
+    await expect(attempt({ function: 'echo', backoff: { type: 'fixed', delayMs: -5 } })).rejects.toMatchObject({
+      field: 'backoff.delayMs',
+    });
+    await expect(attempt({ function: 'echo', colour: 'red' })).rejects.toBeInstanceOf(JobSpecError);
+    await expect(attempt({ function: 'echo@0' })).rejects.toThrow(/name@version/);
+    await expect(store.submit({ function: 'echo' }, BUILTIN_TENANT)).rejects.toMatchObject({ field: 'tenant' });
+    await expect(store.submit({ function: 'echo' }, 'Not A Tenant')).rejects.toMatchObject({ field: 'tenant' });
+    await expect(store.submitMany([{ function: 'echo' }, { function: 'missing' }], 'acme')).rejects.toMatchObject({
+      field: '1.function',
+    });
+    expect(await store.backlog('acme')).toBe(before);
+  });
+
+  it('replays an idempotency key per tenant: the same job, counted once, even for racing submissions', async () => {
+    const racing = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        store.submit({ function: 'echo', input: i === 0 ? 1 : 1 }, 'idem', 'order-7'),
+      ),
+    );
+    const ids = new Set(racing.map((s) => s.job.id));
+    expect(ids).toEqual(new Set([idempotentJobId('idem', 'order-7')]));
+    expect(racing.filter((s) => !s.replayed)).toHaveLength(1);
+    expect(racing.every((s) => s.sameRequest)).toBe(true);
+    const conflicting = await store.submit({ function: 'echo', input: 2 }, 'idem', 'order-7');
+    expect(conflicting).toMatchObject({ replayed: true, sameRequest: false });
+    expect((await store.get(conflicting.job.id))?.input).toBe(1);
+    const otherTenant = await store.submit({ function: 'echo', input: 3 }, 'globex', 'order-7');
+    expect(otherTenant.job.id).not.toBe(conflicting.job.id);
+    expect(await store.backlog('idem')).toBe(1);
+  });
+
+  it('enforces the backlog cap inside the submit step: a batch is accepted whole or not at all', async () => {
+    const capped = storeWith({ backlogCap: 5 });
+    await capped.submitMany([{ function: 'echo' }, { function: 'echo' }, { function: 'echo' }], 'capped');
+    const batch = capped.submitMany([{ function: 'echo' }, { function: 'echo' }, { function: 'echo' }], 'capped');
+    await expect(batch).rejects.toBeInstanceOf(BacklogFullError);
+    await expect(batch).rejects.toMatchObject({ backlog: 3, cap: 5 });
+    expect(await capped.backlog('capped')).toBe(3);
+    // 20 racing submissions for the 2 places left: exactly 2 are accepted.
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, () => capped.submit({ function: 'echo' }, 'capped')),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+    expect(await capped.backlog('capped')).toBe(5);
+    await capped.close();
+  });
+
+  it('submits to the version current now, even when a cached resolution went stale', async () => {
+    await registry.deploy('fresh', 'fn', 'export default async () => 1;');
+    expect((await store.submit({ function: 'fn' }, 'fresh')).job.version).toBe(1);
+    // Another API instance deploys v2; this instance's cache still says v1.
+    await new FunctionRegistry(redis, keys).deploy('fresh', 'fn', 'export default async () => 2;');
+    expect((await store.submit({ function: 'fn' }, 'fresh')).job.version).toBe(2);
+    // A tenant's own function shadows a built-in one as soon as it exists.
+    expect((await store.submit({ function: 'echo' }, 'fresh')).job.version).toBe(1);
+    await new FunctionRegistry(redis, keys).deploy('fresh', 'echo', 'export default async () => "mine";');
+    const own = await store.submit({ function: 'echo' }, 'fresh');
+    expect((await store.queue.getJob(own.job.id))?.data.functionTenant).toBe('fresh');
+    // A deleted function can no longer be submitted.
+    await new FunctionRegistry(redis, keys).delete('fresh', 'fn');
+    await expect(store.submit({ function: 'fn' }, 'fresh')).rejects.toMatchObject({ field: 'function' });
+  });
+});
+
+describe('JobStore: runs end in one step with their backlog', () => {
+  it('a completed run leaves the backlog; a failed one that retries stays; its last failure leaves it', async () => {
+    const ok = await store.submit({ function: 'echo', input: { n: 1 } }, 'runs');
+    const flaky = await store.submit(
+      { function: 'echo', input: 'fail', attempts: 2, backoff: { type: 'fixed', delayMs: 1 } },
+      'runs',
+    );
+    expect(await store.backlog('runs')).toBe(2);
+    const seen: number[] = [];
+    worker('node-a', async (job) => {
+      if (job.data.input !== 'fail') return { doubled: 2 };
+      seen.push(job.attemptsMade);
+      const exit = describeExit({ error: new TypeError('boom') });
+      throw new Error(encodeExit(exit));
+    });
+    const done = await until(
+      () => Promise.all([store.get(ok.job.id), store.get(flaky.job.id)]),
+      ([a, b]) => a?.state === 'completed' && b?.state === 'failed',
+    );
+    expect(done[0]).toMatchObject({ state: 'completed', result: { doubled: 2 }, node: 'node-a' });
+    expect(done[1]).toMatchObject({
+      state: 'failed',
+      attemptsMade: 2,
+      exit: { reason: 'error', message: 'TypeError: boom' },
+    });
+    expect(seen).toEqual([0, 1]);
+    expect(await store.backlog('runs')).toBe(0);
+  });
+
+  it('a job that ends as cancelled shows the cancelled state, and retry opens it again (one of racing retries wins)', async () => {
+    const { job } = await store.submit({ function: 'echo' }, 'retry');
+    worker('node-b', async () => {
+      throw new UnrecoverableError(encodeExit(describeExit('cancelled')));
+    });
+    expect(
+      (
+        await until(
+          () => store.get(job.id),
+          (j) => j?.state === 'cancelled',
+        )
+      )?.exit?.reason,
+    ).toBe('cancelled');
+    expect(await store.backlog('retry')).toBe(0);
+    await Promise.all(workers.splice(0).map((w) => w.close(true)));
+    const retried = await Promise.all(Array.from({ length: 5 }, () => store.retry(job.id, 'retry')));
+    expect(retried.filter(Boolean)).toHaveLength(1);
+    expect(await store.get(job.id)).toMatchObject({ state: 'waiting', attemptsMade: 0, exit: undefined });
+    expect(await store.backlog('retry')).toBe(1);
+    expect(await store.retry(job.id, 'retry')).toBe(false);
+    expect(await store.retry(job.id, 'someone-else')).toBe(false);
+  });
+});
+
+describe('JobStore.cancel', () => {
+  it('removes a job not started, and the backlog and index with it; another tenant cannot see it', async () => {
+    const { job } = await store.submit({ function: 'echo', delayMs: 60_000 }, 'cancel');
+    expect(job.state).toBe('delayed');
+    expect(await store.cancel(job.id, 'intruder')).toBe('not_found');
+    expect(await store.cancel(job.id, 'cancel')).toBe('removed');
+    expect(await store.get(job.id)).toBeUndefined();
+    expect(await store.backlog('cancel')).toBe(0);
+    expect(await redis.zscore(keys.tenantIndex('cancel'), job.id)).toBeNull();
+    expect(await store.cancel('12345678', 'cancel')).toBe('not_found');
+  });
+
+  it('marks a running job and tells the node that runs it; the mark survives for a node that takes it again', async () => {
+    const subscriber = connect();
+    const heard: string[] = [];
+    subscriber.on('message', (_channel, text) => heard.push(text));
+    await subscriber.subscribe(keys.control('node-c'));
+    let release: () => void = () => undefined;
+    const started = new Promise<Job<JobData>>((resolve) => {
+      worker('node-c', async (job) => {
+        resolve(job);
+        await new Promise<void>((r) => {
+          release = r;
+        });
+        throw new UnrecoverableError(encodeExit(describeExit('cancelled')));
+      });
+    });
+    const { job } = await store.submit({ function: 'echo' }, 'cancel');
+    await started;
+    expect((await store.get(job.id))?.state).toBe('running');
+    expect(await store.cancel(job.id, 'cancel')).toBe('cancelling');
+    const message = await until(
+      async () => heard[0],
+      (m) => m !== undefined,
+    );
+    expect(decodeControl(message as string)).toEqual({ type: 'cancel', jobId: job.id, tenant: 'cancel' });
+    expect((await store.queue.getJob(job.id))?.data.cancelled).toBe(true);
+    expect(await store.cancel(job.id, 'cancel')).toBe('cancelling');
+    release();
+    expect(
+      (
+        await until(
+          () => store.get(job.id),
+          (j) => j?.state === 'cancelled',
+        )
+      )?.state,
+    ).toBe('cancelled');
+    expect(await store.cancel(job.id, 'cancel')).toBe('finished');
+    expect(await store.backlog('cancel')).toBe(0);
+    // Retried, it runs again without the mark.
+    expect(await store.retry(job.id, 'cancel')).toBe(true);
+    expect((await store.queue.getJob(job.id))?.data.cancelled).toBeUndefined();
+  });
+});
+
+describe('JobStore.list', () => {
+  it("pages a tenant's jobs newest first, filters by state and function, and drops expired ids", async () => {
+    const submitted = [];
+    for (let i = 0; i < 7; i++) submitted.push((await store.submit({ function: 'echo', input: i }, 'lister')).job.id);
+    await store.queue.remove(submitted[3] as string);
+    await redis.zadd(keys.tenantIndex('lister'), Date.now() + 1000, '99999999'); // an id whose job expired
+    const first = await store.list('lister', { limit: 4 });
+    expect(first.jobs.map((j) => j.input)).toEqual([6, 5, 4, 2]);
+    const second = await store.list('lister', { limit: 4, cursor: first.nextCursor });
+    expect(second.jobs.map((j) => j.input)).toEqual([1, 0]);
+    expect(second.nextCursor).toBeUndefined();
+    expect(await redis.zscore(keys.tenantIndex('lister'), '99999999')).toBeNull();
+    expect((await store.list('lister', { limit: 10, state: 'completed' })).jobs).toEqual([]);
+    expect((await store.list('lister', { limit: 10, function: 'other' })).jobs).toEqual([]);
+    expect(await store.backlog('lister')).toBe(6);
+  });
+});
+
+describe('JobStore under concurrent callers', () => {
+  it('keeps each backlog equal to the jobs not yet ended through racing submits, cancels, runs and retries', async () => {
+    const tenants = ['t1', 't2', 't3'];
+    const submitted = await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        store.submit(
+          { function: 'echo', input: i % 7 === 0 ? 'fail' : i, attempts: 1 },
+          tenants[i % 3] as string,
+          i % 5 === 0 ? `key-${i % 50}` : undefined,
+        ),
+      ),
+    );
+    worker(
+      'node-d',
+      async (job) => {
+        if (job.data.input === 'fail') throw new Error(encodeExit(describeExit({ error: new Error('no') })));
+        return job.data.input;
+      },
+      8,
+    );
+    const ids = submitted.map((s) => s.job);
+    await Promise.all([
+      ...ids.filter((_, i) => i % 4 === 0).map((j) => store.cancel(j.id, j.tenant)),
+      ...ids.filter((_, i) => i % 6 === 0).map((j) => store.retry(j.id, j.tenant)),
+    ]);
+    const settle = async () => {
+      for (const tenant of tenants) {
+        const open = await store.openJobs(tenant);
+        const states = await Promise.all(open.map((id) => store.get(id)));
+        const notEnded = states.filter((j) => j && !['completed', 'failed', 'cancelled'].includes(j.state));
+        if (notEnded.length !== open.length) return false;
+      }
+      return true;
+    };
+    expect(await until(settle, Boolean, 20_000)).toBe(true);
+    await until(
+      async () => (await Promise.all(tenants.map((t) => store.backlog(t)))).reduce((a, b) => a + b, 0),
+      (n) => n === 0,
+      20_000,
+    );
+    for (const tenant of tenants) expect(await store.backlog(tenant)).toBe(0);
+  });
+});
