@@ -1,9 +1,13 @@
 import {
+  booleanFlag,
   ConfigError,
   DEFAULT_REDIS_URL,
   EnvReader,
   keyPrefix,
   logLevel,
+  type RedisTarget,
+  redisClusterUrls,
+  redisTarget,
   redisUrl,
   tenantSchema,
   wholeNumber,
@@ -20,7 +24,9 @@ export interface ApiKey {
 export interface ApiConfig {
   readonly port: number;
   readonly host: string;
+  /** REDIS_URL: one server, or with REDIS_CLUSTER=true the seed nodes of a Redis Cluster (comma-separated). */
   readonly redisUrl: string;
+  readonly redis: RedisTarget;
   readonly prefix: string;
   readonly apiKeys: readonly ApiKey[];
   /** Jobs a tenant may have submitted and not yet ended; beyond it, 429. */
@@ -65,10 +71,13 @@ function parseKeys(raw: string, vars: EnvReader): ApiKey[] {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   const vars = new EnvReader(env);
+  const cluster = vars.read('REDIS_CLUSTER', booleanFlag, 'false') ?? false;
+  const url = vars.read('REDIS_URL', cluster ? redisClusterUrls : redisUrl, DEFAULT_REDIS_URL);
   const config = {
     port: vars.read('PORT', wholeNumber(0, 65_535), '3000'),
     host: vars.read('HOST', z.string().min(1, 'a host name or address'), '0.0.0.0'),
-    redisUrl: vars.read('REDIS_URL', redisUrl, DEFAULT_REDIS_URL),
+    redisUrl: url,
+    redis: url === undefined ? undefined : redisTarget(url, cluster),
     prefix: vars.read('BEAMLINE_PREFIX', keyPrefix, 'beamline'),
     backlogCap: vars.read('TENANT_BACKLOG_CAP', wholeNumber(1, 100_000_000), '100000'),
     maxBodyBytes: vars.read('MAX_BODY_BYTES', wholeNumber(1024, 64 * 1024 * 1024), String(1024 * 1024)),

@@ -1,6 +1,5 @@
-import type { ControlPublisher, FunctionRegistry, JobStore, Keys } from '@beamline/jobs';
+import type { ControlPublisher, FunctionRegistry, JobStore, Keys, RedisClient } from '@beamline/jobs';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ApiConfig } from './config.js';
 import type { JobEvents } from './job-events.js';
@@ -9,7 +8,7 @@ import type { ApiMetrics } from './metrics.js';
 /** What the routes work with. */
 export interface ApiDeps {
   readonly config: ApiConfig;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly queue: Queue;
   readonly events: JobEvents;
   readonly keys: Keys;

@@ -9,6 +9,7 @@ const EVENTS = ['progress', 'completed', 'failed', 'active', 'waiting', 'delayed
  */
 export class JobEvents {
   private events: QueueEvents | undefined;
+  private givenConnection: { disconnect?: () => void } | undefined;
   private readonly listeners = new Set<Listener>();
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** When the reader became ready; until shortly after, events can be missed, so waits re-check often. */
@@ -16,7 +17,8 @@ export class JobEvents {
 
   constructor(
     private readonly queueName: string,
-    private readonly options: QueueEventsOptions,
+    /** Called for each reader: its own connection (a reader blocks on it), closed with the reader. */
+    private readonly options: () => QueueEventsOptions,
     private readonly onError: (error: Error) => void,
     /** How long the reader lingers after its last listener left, to avoid reconnecting per request. */
     private readonly lingerMs = 10_000,
@@ -50,16 +52,22 @@ export class JobEvents {
   async close(): Promise<void> {
     clearTimeout(this.closeTimer);
     const events = this.events;
+    const given = this.givenConnection;
     this.events = undefined;
+    this.givenConnection = undefined;
     this.listeningSince = undefined;
     await events?.close().catch(() => undefined);
+    if (typeof given?.disconnect === 'function') given.disconnect();
   }
 
   private add(listener: Listener): void {
     clearTimeout(this.closeTimer);
     this.listeners.add(listener);
     if (!this.events) {
-      const events = new QueueEvents(this.queueName, this.options);
+      const options = this.options();
+      const events = new QueueEvents(this.queueName, options);
+      // BullMQ leaves a connection it was given open: this reader's own is closed with it.
+      this.givenConnection = options.connection as { disconnect?: () => void } | undefined;
       this.listeningSince = undefined;
       events.waitUntilReady().then(
         () => {

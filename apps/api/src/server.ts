@@ -1,13 +1,28 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ControlPublisher, FunctionRegistry, JobStore, Keys, QUEUE_NAME } from '@beamline/jobs';
+import {
+  ControlPublisher,
+  connectRedis,
+  FunctionRegistry,
+  JobStore,
+  Keys,
+  QUEUE_NAME,
+  type RedisTarget,
+} from '@beamline/jobs';
 import { serve } from '@hono/node-server';
-import { Redis } from 'ioredis';
+import type { ConnectionOptions } from 'bullmq';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import type { ApiConfig } from './config.js';
 import { JobEvents } from './job-events.js';
 import { ApiMetrics } from './metrics.js';
+
+/** Connection options for BullMQ's blocking event reader: a URL for one server, seed nodes for a cluster. */
+function readerConnection(target: RedisTarget): ConnectionOptions {
+  const [url] = target.urls;
+  if (!target.cluster) return { url: url as string, maxRetriesPerRequest: null };
+  return connectRedis(target, { maxRetriesPerRequest: null }) as ConnectionOptions;
+}
 
 export interface RunningApi {
   readonly port: number;
@@ -17,13 +32,12 @@ export interface RunningApi {
 
 /** Connects to Redis (commands fail fast while it is down: the API answers 503) and serves the app. */
 export async function startApi(config: ApiConfig, logger: Logger): Promise<RunningApi> {
-  const redis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  const redis = connectRedis(config.redis, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
   redis.on('error', (error) => logger.warn({ err: error.message }, 'Redis connection error; reconnecting'));
-  const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
   const keys = new Keys(config.prefix);
   // Like the API's own connection, the queue's commands fail at once while Redis is down (503),
   // instead of waiting in an offline queue; only the event reader needs a blocking connection.
-  const queueRedis = new Redis(config.redisUrl, {
+  const queueRedis = connectRedis(config.redis, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     enableAutoPipelining: true,
@@ -33,8 +47,11 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
   const control = new ControlPublisher(redis, keys);
   const jobs = new JobStore(queueRedis, keys, registry, control, { backlogCap: config.backlogCap });
   const queue = jobs.queue;
-  const events = new JobEvents(QUEUE_NAME, { connection, prefix: keys.prefix }, (error) =>
-    logger.warn({ err: error.message }, 'queue events connection error'),
+  // The event reader blocks (XREAD): BullMQ gives it a connection of its own, from these options.
+  const events = new JobEvents(
+    QUEUE_NAME,
+    () => ({ connection: readerConnection(config.redis), prefix: keys.prefix }),
+    (error) => logger.warn({ err: error.message }, 'queue events connection error'),
   );
   queue.on('error', (error) => logger.warn({ err: error.message }, 'queue connection error'));
   // Serve at once either way; while Redis is down, /v1 answers 503 until it comes back.

@@ -1,7 +1,6 @@
-import { decodeControl, type JobData, type Keys, OPERATOR_TENANT } from '@beamline/jobs';
+import { decodeControl, type JobData, type Keys, OPERATOR_TENANT, type RedisClient } from '@beamline/jobs';
 import type { ChildSpec, IsolatedSpawnOptions, Node, Pid, ProcessContext, Scheduler } from '@beamline/runtime';
 import { type Job, Worker, type WorkerOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { JobLaunch } from './job-runner.js';
 import type { ControlRefusal } from './metrics.js';
@@ -91,7 +90,7 @@ export interface ControlGate {
  */
 export function controlListener(
   node: Node,
-  subscriber: Redis,
+  subscriber: RedisClient,
   keys: Keys,
   logger: Logger,
   gate: ControlGate,
@@ -182,7 +181,7 @@ export class ConsumerHandle {
 export function consumer(
   handle: ConsumerHandle,
   queueName: string,
-  connect: () => Redis,
+  connect: () => RedisClient,
   options: Omit<WorkerOptions, 'connection'>,
   run: (job: Job<JobData>, token: string | undefined) => Promise<unknown>,
   logger: Logger,
@@ -267,7 +266,7 @@ export class HeartbeatNudge {
 export function heartbeat(
   node: Node,
   scheduler: Scheduler,
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   logger: Logger,
   jobOf: (pid: string) => { jobId: string; tenant: string } | undefined,

@@ -1,11 +1,15 @@
 import os from 'node:os';
 import {
+  booleanFlag,
   ConfigError,
   DEFAULT_REDIS_URL,
   EnvReader,
   keyPrefix,
   logLevel,
   MAX_MS,
+  type RedisTarget,
+  redisClusterUrls,
+  redisTarget,
   redisUrl,
   tenantSchema,
   wholeNumber,
@@ -16,7 +20,9 @@ import { parseEgressAllow, parseEgressDeny } from './egress/index.js';
 
 /** Everything a worker node reads from its environment. */
 export interface WorkerConfig {
+  /** REDIS_URL: one server, or with REDIS_CLUSTER=true the seed nodes of a Redis Cluster (comma-separated). */
   readonly redisUrl: string;
+  readonly redis: RedisTarget;
   readonly metricsPort: number;
   readonly metricsHost: string;
   /** Jobs this node runs at once. */
@@ -171,15 +177,15 @@ function ownAddresses(): string[] {
  * server (metrics, health), the API's host.
  */
 function platformServices(
-  redis: string | undefined,
+  redis: RedisTarget | undefined,
   metricsHost: string | undefined,
   metricsPort: number | undefined,
   apiUrl: string | undefined,
 ): string[] {
   const deny: string[] = [];
-  if (redis !== undefined) {
+  for (const node of redis?.urls ?? []) {
     try {
-      const url = new URL(redis);
+      const url = new URL(node);
       deny.push(hostPort(url.hostname, Number(url.port || 6379)));
     } catch {
       // REDIS_URL's own check reports it.
@@ -197,8 +203,11 @@ function platformServices(
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const vars = new EnvReader(env);
   const name = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, '1–100 letters, digits, "_" or "-"');
+  const cluster = vars.read('REDIS_CLUSTER', booleanFlag, 'false') ?? false;
+  const url = vars.read('REDIS_URL', cluster ? redisClusterUrls : redisUrl, DEFAULT_REDIS_URL);
   const config = {
-    redisUrl: vars.read('REDIS_URL', redisUrl, DEFAULT_REDIS_URL),
+    redisUrl: url,
+    redis: url === undefined ? undefined : redisTarget(url, cluster),
     metricsPort: vars.read('METRICS_PORT', wholeNumber(0, 65_535), '9464'),
     metricsHost: vars.read('METRICS_HOST', z.string().min(1, 'a host name or address to listen on'), '0.0.0.0'),
     concurrency: vars.read(
@@ -232,7 +241,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     vars.problem(`EGRESS_DENY must be entries such as "10.0.0.0/8, db.internal:5432": ${(error as Error).message}`);
   }
   config.egressDeny = [
-    ...platformServices(config.redisUrl, config.metricsHost, config.metricsPort, config.apiUrl),
+    ...platformServices(config.redis, config.metricsHost, config.metricsPort, config.apiUrl),
     ...operatorDeny,
   ];
   const concurrency = config.concurrency ?? 1;

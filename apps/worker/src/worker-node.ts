@@ -1,5 +1,13 @@
 import type { Server } from 'node:http';
-import { ControlPublisher, FunctionRegistry, JobStore, Keys, QUEUE_NAME } from '@beamline/jobs';
+import {
+  ControlPublisher,
+  connectRedis,
+  FunctionRegistry,
+  JobStore,
+  Keys,
+  QUEUE_NAME,
+  type RedisClient,
+} from '@beamline/jobs';
 import {
   describeReason,
   isPid,
@@ -14,7 +22,6 @@ import {
   startSupervisorLink,
 } from '@beamline/runtime';
 import type { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { publishBuiltins } from './builtins.js';
 import {
@@ -85,8 +92,8 @@ export class WorkerNode {
   private constructor(
     readonly config: WorkerConfig,
     private readonly logger: Logger,
-    private readonly redis: Redis,
-    private readonly subscriber: Redis,
+    private readonly redis: RedisClient,
+    private readonly subscriber: RedisClient,
     private readonly options: WorkerNodeOptions,
   ) {
     this.keys = new Keys(config.prefix);
@@ -162,10 +169,12 @@ export class WorkerNode {
   }
 
   static async start(config: WorkerConfig, logger: Logger, options: WorkerNodeOptions = {}): Promise<WorkerNode> {
-    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true });
-    const subscriber = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+    const redis = connectRedis(config.redis, { maxRetriesPerRequest: null, enableAutoPipelining: true });
+    const subscriber = connectRedis(config.redis, { maxRetriesPerRequest: null });
     for (const connection of [redis, subscriber]) {
-      connection.on('error', (error) => logger.warn({ err: error.message }, 'Redis connection error; reconnecting'));
+      connection.on('error', (error: Error) =>
+        logger.warn({ err: error.message }, 'Redis connection error; reconnecting'),
+      );
     }
     const worker = new WorkerNode(config, logger, redis, subscriber, options);
     try {
@@ -221,7 +230,7 @@ export class WorkerNode {
         this.consumerHandle,
         QUEUE_NAME,
         // BullMQ's Worker on a store connection: the steps that end a job are the store's.
-        () => JobStore.connection(new Redis(config.redisUrl, { maxRetriesPerRequest: null })),
+        () => JobStore.connection(connectRedis(config.redis, { maxRetriesPerRequest: null })),
         {
           // processedBy: the job store tells the API (and routes cancels to) the node a job runs on.
           name: config.nodeId,

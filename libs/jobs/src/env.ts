@@ -25,6 +25,16 @@ export const wholeNumber = (min: number, max: number) =>
 export const redisUrl = z
   .string()
   .regex(/^rediss?:\/\/\S+$/, 'a Redis URL such as redis://127.0.0.1:6379 or rediss://user:pass@host:6380/0');
+/** REDIS_URL when REDIS_CLUSTER is true: one or more seed node URLs, comma-separated. */
+export const redisClusterUrls = z
+  .string()
+  .regex(
+    /^rediss?:\/\/[^\s,]+(,\s*rediss?:\/\/[^\s,]+)*$/,
+    'one or more Redis URLs of cluster nodes, comma-separated, such as redis://10.0.0.1:6379,redis://10.0.0.2:6379',
+  );
+export const booleanFlag = z
+  .enum(['true', 'false'], { message: 'true or false' })
+  .transform((value) => value === 'true');
 export const keyPrefix = z.string().regex(/^[A-Za-z0-9_-]{1,50}$/, '1–50 letters, digits, "_" or "-"');
 export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';

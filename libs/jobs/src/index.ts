@@ -8,6 +8,7 @@ export {
   OPERATOR_TENANT,
 } from './control.js';
 export {
+  booleanFlag,
   ConfigError,
   configOrExit,
   DEFAULT_REDIS_URL,
@@ -15,11 +16,13 @@ export {
   EXIT_CONFIG,
   keyPrefix,
   logLevel,
+  redisClusterUrls,
   redisUrl,
   wholeNumber,
 } from './env.js';
 export { decodeExit, describeExit, encodeExit, type JobExit } from './exit-reason.js';
 export { BUILTIN_TENANT, DEFAULT_PREFIX, Keys, QUEUE_NAME } from './keys.js';
+export { type ConnectionOptions, connectRedis, type RedisTarget, redisTarget } from './redis-connection.js';
 export {
   type DeployedFunction,
   FunctionRegistry,

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { BUILTIN_TENANT, type Keys } from './keys.js';
 import {
   describeIssues,
@@ -9,6 +8,7 @@ import {
   parseFunctionRef,
   tenantSchema,
 } from './schemas.js';
+import type { RedisClient } from './store/scripts.js';
 
 /** Largest function bundle accepted, in bytes. */
 export const MAX_BUNDLE_BYTES = 5 * 1024 * 1024;
@@ -47,7 +47,7 @@ export class FunctionRegistry {
   private readonly resolved = new Map<string, { readonly at: number; readonly fn: DeployedFunction | undefined }>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly resolveCacheMs = 1000,
   ) {}
