@@ -1,5 +1,4 @@
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { type AuthVariables, authenticate } from './auth.js';
 import type { ApiDeps } from './deps.js';
 import { docsPage, openApiDocument } from './openapi.js';
@@ -58,15 +57,6 @@ export function createApp(deps: ApiDeps): Hono<Env> {
     }
     await next();
   });
-  const limit = bodyLimit({
-    maxSize: deps.config.maxBodyBytes,
-    onError: () => {
-      throw new ApiError(413, 'Payload too large', `Request bodies may be at most ${deps.config.maxBodyBytes} bytes.`);
-    },
-  });
-  app.use('/v1/jobs/*', limit);
-  app.use('/v1/jobs', limit);
-  app.use('/v1/processes/*', limit);
   app.route('/v1/functions', functionRoutes(deps));
   app.route('/v1/jobs', jobRoutes(deps));
   app.route('/v1/processes', processRoutes(deps));

@@ -44,7 +44,10 @@ export function sha256Of(source: string): string {
  */
 export class FunctionRegistry {
   /** Resolutions of "name" / "name@version" for a second; this instance's own deploys and deletes clear it. */
-  private readonly resolved = new Map<string, { readonly at: number; readonly fn: DeployedFunction | undefined }>();
+  private readonly resolved = new Map<
+    string,
+    { readonly at: number; readonly fn: Promise<DeployedFunction | undefined> }
+  >();
 
   constructor(
     private readonly redis: RedisClient,
@@ -119,15 +122,21 @@ export class FunctionRegistry {
   }
 
   /** Resolves "name" or "name@version" for a tenant: its own functions first, then the built-in ones. */
-  async resolve(tenant: string, ref: string): Promise<DeployedFunction | undefined> {
+  resolve(tenant: string, ref: string): Promise<DeployedFunction | undefined> {
     const key = `${tenant}\u0000${ref}`;
     const cached = this.resolved.get(key);
     if (cached && Date.now() - cached.at < this.resolveCacheMs) return cached.fn;
-    const { name, version } = parseFunctionRef(ref);
-    const fn = (await this.get(tenant, name, version)) ?? (await this.get(BUILTIN_TENANT, name, version));
+    // The promise is cached: a batch of 500 jobs of one function reads the registry once.
+    const fn = this.lookUp(tenant, ref);
     if (this.resolved.size > 10_000) this.resolved.clear();
     this.resolved.set(key, { at: Date.now(), fn });
+    fn.catch(() => this.resolved.delete(key));
     return fn;
+  }
+
+  private async lookUp(tenant: string, ref: string): Promise<DeployedFunction | undefined> {
+    const { name, version } = parseFunctionRef(ref);
+    return (await this.get(tenant, name, version)) ?? (await this.get(BUILTIN_TENANT, name, version));
   }
 
   /** Forgets a cached resolution (the job store found it stale). */

@@ -6,12 +6,14 @@ import {
   RegistryError,
 } from '@beamline/jobs';
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import type { AuthVariables } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError, invalid, notFound } from '../problem.js';
-import { readJson } from './body.js';
+import { readJson, readText } from './body.js';
+
+/** A bundle and its JSON wrapping. */
+const MAX_DEPLOY_BYTES = MAX_BUNDLE_BYTES + 64 * 1024;
 
 export const deployJsonSchema = z.strictObject({
   code: z.string().min(1, 'the JavaScript source of an ES module whose default export is async (input, ctx) => result'),
@@ -32,38 +34,29 @@ const view = (f: DeployedFunction) => ({
 export function functionRoutes(deps: ApiDeps): Hono<Env> {
   const app = new Hono<Env>();
 
-  app.put(
-    '/:name',
-    bodyLimit({
-      maxSize: MAX_BUNDLE_BYTES + 64 * 1024,
-      onError: () => {
-        throw new ApiError(413, 'Payload too large', `A function bundle may be at most ${MAX_BUNDLE_BYTES} bytes.`);
-      },
-    }),
-    async (c) => {
-      const type = c.req.header('content-type') ?? '';
-      let code: string;
-      let defaults: unknown = {};
-      if (/^(application|text)\/javascript\b/i.test(type)) {
-        code = await c.req.text();
-      } else {
-        const parsed = deployJsonSchema.safeParse(await readJson(c));
-        if (!parsed.success) throw invalid(parsed.error);
-        code = parsed.data.code;
-        defaults = parsed.data.defaults ?? {};
+  app.put('/:name', async (c) => {
+    const type = c.req.header('content-type') ?? '';
+    let code: string;
+    let defaults: unknown = {};
+    if (/^(application|text)\/javascript\b/i.test(type)) {
+      code = await readText(c, MAX_DEPLOY_BYTES);
+    } else {
+      const parsed = deployJsonSchema.safeParse(await readJson(c, MAX_DEPLOY_BYTES));
+      if (!parsed.success) throw invalid(parsed.error);
+      code = parsed.data.code;
+      defaults = parsed.data.defaults ?? {};
+    }
+    try {
+      const deployed = await deps.registry.deploy(c.get('tenant'), c.req.param('name'), code, defaults);
+      return c.json(view(deployed), deployed.created ? 201 : 200);
+    } catch (error) {
+      if (error instanceof RegistryError) {
+        const path = error.field;
+        throw new ApiError(400, 'Invalid request', error.message, { errors: [{ path, message: error.message }] });
       }
-      try {
-        const deployed = await deps.registry.deploy(c.get('tenant'), c.req.param('name'), code, defaults);
-        return c.json(view(deployed), deployed.created ? 201 : 200);
-      } catch (error) {
-        if (error instanceof RegistryError) {
-          const path = error.field;
-          throw new ApiError(400, 'Invalid request', error.message, { errors: [{ path, message: error.message }] });
-        }
-        throw error;
-      }
-    },
-  );
+      throw error;
+    }
+  });
 
   app.get('/', async (c) => {
     const own = await deps.registry.list(c.get('tenant'));

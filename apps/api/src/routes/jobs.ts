@@ -77,7 +77,7 @@ export function jobRoutes(deps: ApiDeps): Hono<Env> {
 
   app.post('/', async (c) => {
     const tenant = c.get('tenant');
-    const parsed = submitJobSchema.safeParse(await readJson(c));
+    const parsed = submitJobSchema.safeParse(await readJson(c, deps.config.maxBodyBytes));
     if (!parsed.success) throw invalid(parsed.error);
     const key = c.req.header('idempotency-key');
     if (key !== undefined && (key.length === 0 || key.length > 256)) {
@@ -100,7 +100,7 @@ export function jobRoutes(deps: ApiDeps): Hono<Env> {
 
   app.post('/batch', async (c) => {
     const tenant = c.get('tenant');
-    const parsed = batchSchema.safeParse(await readJson(c));
+    const parsed = batchSchema.safeParse(await readJson(c, deps.config.maxBodyBytes));
     if (!parsed.success) throw invalid(parsed.error);
     const added = await deps.jobs.submitManyValid(parsed.data.jobs, tenant).catch((error) => refusal(error, true));
     deps.metrics.submitted.inc(added.length);

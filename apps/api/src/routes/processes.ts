@@ -68,7 +68,7 @@ export function processRoutes(deps: ApiDeps): Hono<Env> {
 
   app.post('/:pid/messages', async (c) => {
     const pid = c.req.param('pid');
-    const parsed = messageSchema.safeParse(await readJson(c));
+    const parsed = messageSchema.safeParse(await readJson(c, deps.config.maxBodyBytes));
     if (!parsed.success) throw invalid(parsed.error);
     const owner = await reachable(c.get('tenant'), c.get('admin'), pid);
     const delivered = await deps.control.send(
