@@ -30,9 +30,7 @@ describe('horizontal scaling and node failure', () => {
     const specs = Array.from({ length: total }, (_, i) => ({ name: 'sleep', data: i }));
     const submitted = [];
     for (const batch of chunks(specs, 200)) {
-      submitted.push(
-        ...(await Promise.all(batch.map((s) => t.j.client.submit({ function: s.name, input: { ms: 5 } })))),
-      );
+      submitted.push(...(await Promise.all(batch.map((s) => t.j.submit({ function: s.name, input: { ms: 5 } })))));
     }
     await until(async () => ((await t.j.queue.getJobCounts('completed')).completed ?? 0) >= total / 4);
     const victim = nodes[0];
@@ -57,15 +55,15 @@ describe('horizontal scaling and node failure', () => {
     };
     const draining = await spawnWorker(redis.server.url, { ...env, NODE_ID: 'draining' });
     const submitted = await Promise.all(
-      Array.from({ length: 4 }, () => t.j.client.submit({ function: 'sleep', input: { ms: 1500 } })),
+      Array.from({ length: 4 }, () => t.j.submit({ function: 'sleep', input: { ms: 1500 } })),
     );
-    for (const job of submitted) await runningPid(t.j, job.id as string);
+    for (const job of submitted) await runningPid(t.j, job.id);
     const signalled = performance.now();
     draining.kill('SIGTERM');
     expect(await exitOf(draining)).toBe(0);
     await startWorker(redis.server.url, { ...env, NODE_ID: 'taker' });
     for (const job of submitted) {
-      const view = await t.j.finished(job.id as string, 20_000);
+      const view = await t.j.finished(job.id, 20_000);
       expect(view.state).toBe('completed');
       expect(view.attemptsMade).toBe(1);
     }
@@ -85,23 +83,23 @@ describe('the control plane under load', () => {
     });
     const count = 4 * worker.scheduler.cores;
     const submitted = await Promise.all(
-      Array.from({ length: count }, () => t.j.client.submit({ function: 'cpu', input: { ms: 2500 }, attempts: 1 })),
+      Array.from({ length: count }, () => t.j.submit({ function: 'cpu', input: { ms: 2500 }, attempts: 1 })),
     );
-    for (const job of submitted) expect((await t.j.finished(job.id as string, 30_000)).state).toBe('completed');
+    for (const job of submitted) expect((await t.j.finished(job.id, 30_000)).state).toBe('completed');
     expect(stalls).toEqual([]);
     expect(worker.scheduler.stats().mainThread.lagMs.max).toBeLessThan(500);
   }, 40_000);
 
   it('survives a Redis restart: the worker reconnects and later jobs complete', async () => {
     const worker = await startWorker(redis.server.url);
-    const before = await t.j.client.submit({ function: 'echo', input: 'before' });
-    expect((await t.j.finished(before.id as string)).state).toBe('completed');
+    const before = await t.j.submit({ function: 'echo', input: 'before' });
+    expect((await t.j.finished(before.id)).state).toBe('completed');
     await redis.server.kill();
     await until(async () => (await fetch(`http://127.0.0.1:${worker.httpPort}/readyz`)).status === 503, 20_000);
     await redis.server.restart();
     await until(async () => (await fetch(`http://127.0.0.1:${worker.httpPort}/readyz`)).status === 200, 20_000);
-    const after = await t.j.client.submit({ function: 'echo', input: 'after' });
-    expect(await t.j.finished(after.id as string, 20_000)).toMatchObject({ state: 'completed', result: 'after' });
+    const after = await t.j.submit({ function: 'echo', input: 'after' });
+    expect(await t.j.finished(after.id, 20_000)).toMatchObject({ state: 'completed', result: 'after' });
   }, 40_000);
 });
 

@@ -1,9 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { ControlPublisher, FunctionRegistry, JobClient, type JobView, Keys, QUEUE_NAME } from '@beamline/jobs';
+import {
+  ControlPublisher,
+  FunctionRegistry,
+  type JobSpec,
+  JobStore,
+  type JobView,
+  Keys,
+  QUEUE_NAME,
+} from '@beamline/jobs';
 import type { RedisServerOptions } from '@beamline/testing';
 import { useRedisServer } from '@beamline/testing/vitest';
-import { Queue, QueueEvents } from 'bullmq';
+import { type Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll } from 'vitest';
@@ -81,15 +89,19 @@ export async function exitOf(child: ChildProcess): Promise<number | null> {
   return code;
 }
 
-/** What a test needs to submit and follow jobs: a JobClient, its queue and queue events. */
+/** What a test needs to submit and follow jobs: the job store, its queue and queue events. */
 export interface Jobs {
-  readonly client: JobClient;
+  /** The one owner of job state, as the API uses it. */
+  readonly store: JobStore;
+  /** BullMQ's queue under the store (for counts and raw job fields such as stack traces). */
   readonly queue: Queue;
   readonly events: QueueEvents;
   readonly redis: Redis;
   readonly control: ControlPublisher;
   readonly keys: Keys;
-  /** Resolves with the job's view once it has completed or failed for good. */
+  /** Submits one job through the store (for `tenant`, default 'default') and returns its view. */
+  submit(spec: JobSpec, tenant?: string): Promise<JobView>;
+  /** Resolves with the store's view of the job once it has completed, failed or been cancelled for good. */
   finished(jobId: string, timeoutMs?: number): Promise<JobView>;
   close(): Promise<void>;
 }
@@ -98,19 +110,24 @@ export async function jobs(redisUrl: string): Promise<Jobs> {
   const keys = new Keys();
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   redis.on('error', () => undefined);
-  const connection = { url: redisUrl, maxRetriesPerRequest: null };
-  const queue = new Queue(QUEUE_NAME, { connection, prefix: keys.prefix });
-  const events = new QueueEvents(QUEUE_NAME, { connection, prefix: keys.prefix });
+  const events = new QueueEvents(QUEUE_NAME, {
+    connection: { url: redisUrl, maxRetriesPerRequest: null },
+    prefix: keys.prefix,
+  });
   await events.waitUntilReady();
   const control = new ControlPublisher(redis, keys);
-  const client = new JobClient(queue, new FunctionRegistry(redis, keys), redis, keys, control);
+  const store = new JobStore(redis, keys, new FunctionRegistry(redis, keys), control);
+  const { queue } = store;
   return {
-    client,
+    store,
     queue,
     events,
     redis,
     control,
     keys,
+    async submit(spec, tenant) {
+      return (await store.submit(spec, tenant)).job;
+    },
     async finished(jobId, timeoutMs = 15_000) {
       const job = await queue.getJob(jobId);
       if (!job) throw new Error(`no job ${jobId}`);
@@ -118,26 +135,41 @@ export async function jobs(redisUrl: string): Promise<Jobs> {
         job.waitUntilFinished(events, timeoutMs).catch(() => undefined),
         new Promise((resolve) => setTimeout(resolve, timeoutMs)),
       ]);
-      const view = await client.get(jobId);
+      const view = await store.get(jobId);
       if (!view) throw new Error(`job ${jobId} vanished`);
       return view;
     },
     async close() {
       await events.close();
-      await queue.close();
+      await store.close();
       redis.disconnect();
     },
   };
 }
 
-/** Resolves once the job's process runs somewhere (its pid is recorded). */
+/** A job process as a worker node's heartbeat lists it (`keys.node(nodeId)`). */
+interface BeatProcess {
+  readonly pid: string;
+  readonly jobId?: string;
+}
+
+/**
+ * Resolves with the pid of the job's process once a live node's heartbeat lists it (a node beats
+ * early, within 250 ms, after a job starts). Works for nodes in this process and spawned ones.
+ */
 export async function runningPid(j: Jobs, jobId: string, timeoutMs = 10_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const running = await j.redis.hget(j.keys.running, jobId);
-    if (running) return (JSON.parse(running) as { pid: string }).pid;
+    const nodes = await j.redis.zrangebyscore(j.keys.nodes, Date.now() - 60_000, '+inf');
+    const beats = nodes.length > 0 ? await j.redis.mget(...nodes.map((node) => j.keys.node(node))) : [];
+    for (const beat of beats) {
+      if (!beat) continue;
+      const { processes = [] } = JSON.parse(beat) as { processes?: BeatProcess[] };
+      const found = processes.find((p) => p.jobId === jobId);
+      if (found) return found.pid;
+    }
     if (Date.now() > deadline) throw new Error(`job ${jobId} did not start within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 

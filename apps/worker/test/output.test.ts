@@ -122,9 +122,9 @@ describe('job output limits', () => {
     const lag = monitorEventLoopDelay({ resolution: 10 });
     lag.enable();
     const submitted = await Promise.all(
-      Array.from({ length: 8 }, () => t.j.client.submit({ function: 'chatty', attempts: 1 })),
+      Array.from({ length: 8 }, () => t.j.submit({ function: 'chatty', attempts: 1 })),
     );
-    const views = await Promise.all(submitted.map((job) => t.j.finished(job.id as string, 60_000)));
+    const views = await Promise.all(submitted.map((job) => t.j.finished(job.id, 60_000)));
     lag.disable();
     for (const view of views) expect(view).toMatchObject({ state: 'completed', result: 'done', attemptsMade: 1 });
     const stalled = await worker.metrics.registry.getSingleMetric('beamline_jobs_stalled_total')?.get();
@@ -135,7 +135,7 @@ describe('job output limits', () => {
     const droppedLog = dropped?.values.find((v) => v.labels.kind === 'log')?.value ?? 0;
     const counts: number[] = [];
     for (const job of submitted) {
-      const { logs, count } = await t.j.queue.getJobLogs(job.id as string, 0, -1);
+      const { logs, count } = await t.j.store.logs(job.id);
       counts.push(count);
       expect(count).toBeLessThanOrEqual(1001);
       if (droppedLog > 0 && count > 0) expect(logs.at(-1)).toMatch(/^\[warn\] \d+ log lines dropped/);

@@ -33,8 +33,8 @@ describe('supervision all the way up', () => {
     worker.node.exit(first, 'kill');
     await exited;
     await until(() => consumerPid() !== undefined && consumerPid() !== first);
-    const probe = await t.j.client.submit({ function: 'echo', input: 'restarted' });
-    expect((await t.j.finished(probe.id as string)).state).toBe('completed');
+    const probe = await t.j.submit({ function: 'echo', input: 'restarted' });
+    expect((await t.j.finished(probe.id)).state).toBe('completed');
     expect(fatal).toBeUndefined();
     for (let i = 0; i < 6 && fatal === undefined; i++) {
       const pid = consumerPid();
@@ -52,10 +52,10 @@ describe('HTTP endpoints', () => {
     const base = `http://127.0.0.1:${worker.httpPort}`;
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
     expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ status: 'ready', reasons: [] });
-    const done = await t.j.client.submit({ function: 'echo', input: 1 });
-    await t.j.finished(done.id as string);
-    const failed = await t.j.client.submit({ function: 'loop', timeoutMs: 50, attempts: 1 });
-    await t.j.finished(failed.id as string);
+    const done = await t.j.submit({ function: 'echo', input: 1 });
+    await t.j.finished(done.id);
+    const failed = await t.j.submit({ function: 'loop', timeoutMs: 50, attempts: 1 });
+    await t.j.finished(failed.id);
     const response = await fetch(`${base}/metrics`);
     expect(response.headers.get('content-type')).toContain('text/plain');
     const text = await response.text();
@@ -96,13 +96,13 @@ describe('HTTP endpoints', () => {
 
   it('/readyz says not ready while draining', async () => {
     const worker = await startWorker(redis.server.url, { DRAIN_DEADLINE_MS: '5000' });
-    const job = await t.j.client.submit({ function: 'sleep', input: { ms: 300 } });
-    await runningPid(t.j, job.id as string);
+    const job = await t.j.submit({ function: 'sleep', input: { ms: 300 } });
+    await runningPid(t.j, job.id);
     const draining = worker.drain();
     const ready = await fetch(`http://127.0.0.1:${worker.httpPort}/readyz`);
     expect(ready.status).toBe(503);
     expect(await ready.json()).toMatchObject({ reasons: expect.arrayContaining(['draining']) });
     expect(await draining).toEqual({ finished: 1, handedBack: 0 });
-    expect((await t.j.client.get(job.id as string))?.state).toBe('completed');
+    expect((await t.j.store.get(job.id))?.state).toBe('completed');
   });
 });

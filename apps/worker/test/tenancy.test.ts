@@ -20,8 +20,8 @@ async function counter(worker: WorkerNode, name: string, labels: Record<string, 
 describe('tenancy on the control channel', () => {
   it('a flood of 30,000 control messages from another tenant neither reaches the job nor stalls the node', async () => {
     const worker = await startWorker(redis.server.url, { LOCK_DURATION_MS: '500', STALLED_INTERVAL_MS: '500' });
-    const job = await t.j.client.submit({ function: 'sleep', input: { ms: 2500 }, attempts: 1 }, 'acme');
-    const pid = await runningPid(t.j, job.id as string);
+    const job = await t.j.submit({ function: 'sleep', input: { ms: 2500 }, attempts: 1 }, 'acme');
+    const pid = await runningPid(t.j, job.id);
     let worstLateMs = 0;
     let last = performance.now();
     const ticker = setInterval(() => {
@@ -33,7 +33,7 @@ describe('tenancy on the control channel', () => {
     const publisher = t.j.redis.pipeline();
     for (let i = 0; i < 30_000; i++) publisher.publish(t.j.keys.control(worker.nodeId), flood as string);
     await publisher.exec();
-    const done = await t.j.finished(job.id as string, 20_000);
+    const done = await t.j.finished(job.id, 20_000);
     clearInterval(ticker);
     expect(done).toMatchObject({ state: 'completed', attempts: 1 });
     const dropped =
@@ -46,8 +46,8 @@ describe('tenancy on the control channel', () => {
 
   it("delivers a message only when the stamped tenant is the target job's (or the operator's); drops and counts the rest", async () => {
     const worker = await startWorker(redis.server.url);
-    const job = await t.j.client.submit({ function: 'receive', input: { count: 2, timeoutMs: 10_000 } }, 'acme');
-    const pid = await runningPid(t.j, job.id as string);
+    const job = await t.j.submit({ function: 'receive', input: { count: 2, timeoutMs: 10_000 } }, 'acme');
+    const pid = await runningPid(t.j, job.id);
     const channel = t.j.keys.control(worker.nodeId);
 
     // Another tenant, an unstamped message, garbage, a pid that runs no job: all dropped.
@@ -73,7 +73,7 @@ describe('tenancy on the control channel', () => {
     // Its own tenant and the operator get through.
     await t.j.control.send(pid, 'api.0', 'from-acme', 'acme');
     await t.j.control.send(pid, 'api.0', 'from-operator', OPERATOR_TENANT);
-    const view = await t.j.finished(job.id as string);
+    const view = await t.j.finished(job.id);
     expect(view.result).toEqual(['from-acme', 'from-operator']);
   });
 
@@ -91,8 +91,8 @@ describe('tenancy on the control channel', () => {
     listener.on('message', (_channel: string, text: string) => seen.push(decodeControl(text)));
     await listener.subscribe(t.j.keys.control('ghost'));
     try {
-      const job = await t.j.client.submit({ function: 'remote-send', input: { to: 'ghost.7' } }, 'acme');
-      expect((await t.j.finished(job.id as string)).state).toBe('completed');
+      const job = await t.j.submit({ function: 'remote-send', input: { to: 'ghost.7' } }, 'acme');
+      expect((await t.j.finished(job.id)).state).toBe('completed');
       await until(() => seen.length >= 2, 5000);
       expect(seen).toEqual([
         expect.objectContaining({
@@ -118,10 +118,10 @@ describe('tenancy on the control channel', () => {
 
   it('the signal guard refuses send, exit, link and monitor across tenants, to node processes, and from unknown pids', async () => {
     const worker = await startWorker(redis.server.url);
-    const a = await t.j.client.submit({ function: 'sleep', input: { ms: 60_000 }, attempts: 1 }, 'acme');
-    const b = await t.j.client.submit({ function: 'sleep', input: { ms: 60_000 }, attempts: 1 }, 'other');
-    const a2 = await t.j.client.submit({ function: 'sleep', input: { ms: 60_000 }, attempts: 1 }, 'acme');
-    const [pa, pb, pa2] = await Promise.all([a, b, a2].map((job) => runningPid(t.j, job.id as string)));
+    const a = await t.j.submit({ function: 'sleep', input: { ms: 60_000 }, attempts: 1 }, 'acme');
+    const b = await t.j.submit({ function: 'sleep', input: { ms: 60_000 }, attempts: 1 }, 'other');
+    const a2 = await t.j.submit({ function: 'sleep', input: { ms: 60_000 }, attempts: 1 }, 'acme');
+    const [pa, pb, pa2] = await Promise.all([a, b, a2].map((job) => runningPid(t.j, job.id)));
     const supervisor = worker.node.whereis('beamline_jobs') as string;
     for (const operation of ['send', 'exit', 'link', 'monitor'] as const) {
       expect(worker.guardSignal(pa as string, pb as string, operation)).toMatch(/another tenant/);
@@ -138,7 +138,7 @@ describe('tenancy on the control channel', () => {
     await expect(
       worker.fetchFor(supervisor, { url: 'https://example.com/', method: 'GET', headers: [] }),
     ).rejects.toThrow(/no job of a known tenant/);
-    for (const job of [a, b, a2]) await t.j.client.cancel(job.id as string, 'test.0');
+    for (const job of [a, b, a2]) expect(await t.j.store.cancel(job.id, job.tenant)).toBe('cancelling');
   });
 });
 
@@ -150,41 +150,38 @@ describe('the signal guard, end to end', () => {
       "export default async ({ target, how }, ctx) => { if (how === 'monitor') ctx.monitor(target); else ctx.link(target); await ctx.sleep(200); return 'allowed'; };";
     await registry.deploy('other', 'watcher', watcher);
     await registry.deploy('default', 'watcher', watcher);
-    const victim = await t.j.client.submit({ function: 'sleep', input: { ms: 60_000 }, attempts: 1 });
-    const victimPid = await runningPid(t.j, victim.id as string);
+    const victim = await t.j.submit({ function: 'sleep', input: { ms: 60_000 }, attempts: 1 });
+    const victimPid = await runningPid(t.j, victim.id);
     for (const how of ['monitor', 'link']) {
-      const attack = await t.j.client.submit(
-        { function: 'watcher', input: { target: victimPid, how }, attempts: 1 },
-        'other',
-      );
-      const refused = await t.j.finished(attack.id as string);
+      const attack = await t.j.submit({ function: 'watcher', input: { target: victimPid, how }, attempts: 1 }, 'other');
+      const refused = await t.j.finished(attack.id);
       expect(refused).toMatchObject({ state: 'failed', exit: { reason: 'error', error: { name: 'BadArgError' } } });
       expect(refused.exit?.message).toMatch(/another tenant/);
     }
-    const own = await t.j.client.submit({
+    const own = await t.j.submit({
       function: 'watcher',
       input: { target: victimPid, how: 'monitor' },
       attempts: 1,
     });
-    expect(await t.j.finished(own.id as string)).toMatchObject({ state: 'completed', result: 'allowed' });
+    expect(await t.j.finished(own.id)).toMatchObject({ state: 'completed', result: 'allowed' });
     expect(worker.node.isAlive(victimPid)).toBe(true);
-    await t.j.client.cancel(victim.id as string, 'test.0');
+    expect(await t.j.store.cancel(victim.id, 'default')).toBe('cancelling');
   });
 });
 
 describe('per-tenant limits', () => {
   it("with a cap of 1 per node, a second job of tenant A waits while tenant B's job runs; no attempt is used", async () => {
     const worker = await startWorker(redis.server.url, { WORKER_CONCURRENCY: '4', TENANT_MAX_RUNNING_PER_NODE: '1' });
-    const a1 = await t.j.client.submit({ function: 'sleep', input: { ms: 1000 } }, 'tenant-a');
-    await runningPid(t.j, a1.id as string);
-    const a2 = await t.j.client.submit({ function: 'sleep', input: { ms: 10 } }, 'tenant-a');
-    const b = await t.j.client.submit({ function: 'sleep', input: { ms: 10 } }, 'tenant-b');
-    const bView = await t.j.finished(b.id as string);
+    const a1 = await t.j.submit({ function: 'sleep', input: { ms: 1000 } }, 'tenant-a');
+    await runningPid(t.j, a1.id);
+    const a2 = await t.j.submit({ function: 'sleep', input: { ms: 10 } }, 'tenant-a');
+    const b = await t.j.submit({ function: 'sleep', input: { ms: 10 } }, 'tenant-b');
+    const bView = await t.j.finished(b.id);
     expect(bView.state).toBe('completed');
     // B finished while A's first job still runs; A's second has not started.
-    expect(await t.j.redis.hget(t.j.keys.running, a1.id as string)).not.toBeNull();
-    expect((await t.j.client.get(a2.id as string))?.state).not.toBe('completed');
-    const [a1View, a2View] = await Promise.all([t.j.finished(a1.id as string), t.j.finished(a2.id as string)]);
+    expect((await t.j.store.get(a1.id))?.state).toBe('running');
+    expect((await t.j.store.get(a2.id))?.state).not.toBe('completed');
+    const [a1View, a2View] = await Promise.all([t.j.finished(a1.id), t.j.finished(a2.id)]);
     expect(a1View.state).toBe('completed');
     expect(a2View).toMatchObject({ state: 'completed', attemptsMade: 1 });
     expect(a2View.startedAt as number).toBeGreaterThanOrEqual((a1View.finishedAt as number) - 5);
@@ -196,14 +193,11 @@ describe('per-tenant limits', () => {
       DEFAULT_JOB_TIMEOUT_MS: '300',
       TENANT_LIMITS: JSON.stringify({ patient: { timeoutMs: 5000 } }),
     });
-    const short = await t.j.client.submit({ function: 'sleep', input: { ms: 2000 }, attempts: 1 }, 'hasty');
-    const patient = await t.j.client.submit({ function: 'sleep', input: { ms: 800 }, attempts: 1 }, 'patient');
-    const own = await t.j.client.submit(
-      { function: 'sleep', input: { ms: 800 }, attempts: 1, timeoutMs: 5000 },
-      'hasty',
-    );
-    expect(await t.j.finished(short.id as string)).toMatchObject({ state: 'failed', exit: { reason: 'timeout' } });
-    expect((await t.j.finished(patient.id as string)).state).toBe('completed');
-    expect((await t.j.finished(own.id as string)).state).toBe('completed');
+    const short = await t.j.submit({ function: 'sleep', input: { ms: 2000 }, attempts: 1 }, 'hasty');
+    const patient = await t.j.submit({ function: 'sleep', input: { ms: 800 }, attempts: 1 }, 'patient');
+    const own = await t.j.submit({ function: 'sleep', input: { ms: 800 }, attempts: 1, timeoutMs: 5000 }, 'hasty');
+    expect(await t.j.finished(short.id)).toMatchObject({ state: 'failed', exit: { reason: 'timeout' } });
+    expect((await t.j.finished(patient.id)).state).toBe('completed');
+    expect((await t.j.finished(own.id)).state).toBe('completed');
   });
 });

@@ -85,10 +85,16 @@ export function decodeExit(failedReason: string, stack: string | undefined, at: 
     return { reason: /stalled/i.test(failedReason) ? 'stalled' : 'error', message: failedReason, at };
   }
   const message = match[3] ?? '';
+  // describeExit wrote `<name>: <message>` for reason `error`: split them back apart.
+  const split = message.indexOf(': ');
+  const error =
+    split > 0
+      ? { name: message.slice(0, split), message: message.slice(split + 2), stack }
+      : { name: 'Error', message, stack };
   return {
     reason,
     message,
-    ...(stack && reason === 'error' ? { error: { name: message.split(':')[0] ?? 'Error', message, stack } } : {}),
+    ...(stack && reason === 'error' ? { error } : {}),
     ...(match[2] ? { fault: match[2] } : {}),
     at,
   };
