@@ -266,7 +266,8 @@ describe('jobs', () => {
 describe('races and odd requests', () => {
   it('counts a job once in the backlog when the same idempotency key races, and concurrent retries get one 202 and 409s', async () => {
     const redis = new Redis(p.redisUrl);
-    const backlog = async () => Number((await redis.hget('beamline:backlog', 'acme')) ?? 0);
+    // The tenant's backlog: the set of its jobs not yet ended (its size).
+    const backlog = () => redis.scard('{beamline}:jobs:bl:open:acme');
     const before = await backlog();
     const body = { function: 'echo', delayMs: 60_000 };
     const racing = await Promise.all(

@@ -65,7 +65,9 @@ describe('following and reaching running jobs', () => {
     const { pid } = await running(p, job.body.id);
     let listed: Array<Record<string, unknown>> = [];
     const deadline = Date.now() + 10_000;
-    while (!listed.some((proc) => proc.pid === pid) && Date.now() < deadline) {
+    // The node's early heartbeat (as the job starts) may list the process before its sandbox is up
+    // (status 'running', no memory yet): wait for a heartbeat that shows it settled in its sleep.
+    while (!listed.some((proc) => proc.pid === pid && proc.status === 'waiting') && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 200));
       listed = (await p.call('GET', '/v1/processes')).body.processes;
     }

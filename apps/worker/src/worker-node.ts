@@ -100,6 +100,7 @@ export class WorkerNode {
     const control = new ControlPublisher(redis, this.keys);
     const registry = new FunctionRegistry(redis, this.keys);
     this.store = new JobStore(redis, this.keys, registry, control);
+    this.store.queue.on('error', (error) => logger.warn({ err: error.message }, 'queue connection error'));
     const warning = new RateLimitedWarning(logger);
     // Signals to processes of other nodes carry the sender's tenant, stamped here from this
     // node's own record of its job processes (never from anything the job says). The node's own

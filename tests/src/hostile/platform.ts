@@ -405,12 +405,12 @@ export class HostilePlatform {
   /** The job's log lines as BullMQ stores them (read straight from Redis), joined by newlines. */
   async logs(id: string): Promise<string> {
     const script = "return table.concat(redis.call('LRANGE', KEYS[1], 0, -1), '\\n')";
-    const text = await redisCommand(this.redis.port, ['EVAL', script, '1', `beamline:jobs:${id}:logs`], 10_000);
+    const text = await redisCommand(this.redis.port, ['EVAL', script, '1', `{beamline}:jobs:${id}:logs`], 10_000);
     return typeof text === 'string' ? text : '';
   }
 
   async logCount(id: string): Promise<number> {
-    return Number(await redisCommand(this.redis.port, ['LLEN', `beamline:jobs:${id}:logs`], 5000));
+    return Number(await redisCommand(this.redis.port, ['LLEN', `{beamline}:jobs:${id}:logs`], 5000));
   }
 
   /** The secrets and host contents that no job's result, exit or logs may contain. */
