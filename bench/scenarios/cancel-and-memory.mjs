@@ -5,7 +5,17 @@ import { loadConfig, startApi } from '@beamline/api';
 import { RedisServer } from '@beamline/testing';
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
-import { beamlineWorker, builtins, bullmqWorker, pssOfTree, quick, sleep, stop, summarize } from './common.mjs';
+import {
+  beamlineWorker,
+  builtins,
+  bullmqWorker,
+  pssOfTree,
+  queuePrefix,
+  quick,
+  sleep,
+  stop,
+  summarize,
+} from './common.mjs';
 
 const KEY = 'bench-key-0123456789abcdef';
 
@@ -53,7 +63,10 @@ export async function sandboxedMemory() {
   const results = {};
   for (const mode of ['beamline', 'threads', 'processes']) {
     const redis = await RedisServer.start();
-    const queue = new Queue('jobs', { connection: { url: redis.url, maxRetriesPerRequest: null }, prefix: 'mem' });
+    const queue = new Queue('jobs', {
+      connection: { url: redis.url, maxRetriesPerRequest: null },
+      prefix: queuePrefix('mem'),
+    });
     const live = 20;
     const data = mode === 'beamline' ? await builtins(redis.url, 'mem') : undefined;
     const worker =

@@ -73,9 +73,18 @@ export function beamlineWorker(redisUrl, prefix, env = {}, nodeFlags = []) {
   );
 }
 
+/** The prefix of BullMQ's keys under a Beamline prefix: in braces, a Redis Cluster hash tag (as Keys makes it). */
+export const queuePrefix = (prefix) => new Keys(prefix).prefix;
+
 export function bullmqWorker(redisUrl, prefix, mode, concurrency) {
   return launch(
-    [new URL('bench/baselines/bullmq-worker.mjs', root).pathname, redisUrl, prefix, mode, String(concurrency)],
+    [
+      new URL('bench/baselines/bullmq-worker.mjs', root).pathname,
+      redisUrl,
+      queuePrefix(prefix),
+      mode,
+      String(concurrency),
+    ],
     {},
     /ready/,
   );

@@ -4,7 +4,17 @@
 // 4. Priorities: a high-priority CPU job beside low-priority hogs, against its time alone.
 import { RedisServer } from '@beamline/testing';
 import { Queue } from 'bullmq';
-import { beamlineWorker, builtins, bullmqWorker, cores, quick, sleep, stop, summarize } from './common.mjs';
+import {
+  beamlineWorker,
+  builtins,
+  bullmqWorker,
+  cores,
+  queuePrefix,
+  quick,
+  sleep,
+  stop,
+  summarize,
+} from './common.mjs';
 
 const HOG_MS = quick ? 4000 : 10_000;
 const EVERY_MS = 100;
@@ -36,7 +46,10 @@ async function shortJobs(queue, data, priority, windowMs) {
 export async function hogs() {
   const redis = await RedisServer.start();
   const prefix = 'hogs';
-  const queue = new Queue('jobs', { connection: { url: redis.url, maxRetriesPerRequest: null }, prefix });
+  const queue = new Queue('jobs', {
+    connection: { url: redis.url, maxRetriesPerRequest: null },
+    prefix: queuePrefix(prefix),
+  });
   const data = await builtins(redis.url, prefix);
   const results = {};
   const variants = [

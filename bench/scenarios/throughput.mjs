@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { RedisServer } from '@beamline/testing';
 import { Queue } from 'bullmq';
-import { beamlineWorker, builtins, bullmqWorker, cpuOfTree, quick, stop, summarize } from './common.mjs';
+import { beamlineWorker, builtins, bullmqWorker, cpuOfTree, queuePrefix, quick, stop, summarize } from './common.mjs';
 
 const JOBS = quick ? 2000 : 5000;
 const RUNS = quick ? 1 : 3;
@@ -145,7 +145,10 @@ export function topSelfTime(file, count = 10, fromUs = -Infinity, toUs = Infinit
 export async function throughput() {
   const redis = await RedisServer.start();
   const prefix = 'tp';
-  const queue = new Queue('jobs', { connection: { url: redis.url, maxRetriesPerRequest: null }, prefix });
+  const queue = new Queue('jobs', {
+    connection: { url: redis.url, maxRetriesPerRequest: null },
+    prefix: queuePrefix(prefix),
+  });
   const data = await builtins(redis.url, prefix);
   const results = {};
   const cpu = {};

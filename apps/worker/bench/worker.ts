@@ -1,25 +1,32 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { BUILTIN_TENANT, FunctionRegistry, type JobData, Keys, QUEUE_NAME } from '@beamline/jobs';
 import { RedisServer } from '@beamline/testing';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { type Logger, pino } from 'pino';
-import { loadConfig } from '../src/config.js';
+import type { WorkerConfig } from '../src/config.js';
 import { WorkerNode } from '../src/worker-node.js';
+import { benchConfig, CONCURRENCY, PREFIX, QUEUE_PREFIX } from './config.js';
 
 /**
  * No-op jobs per second through one Beamline worker node (every job an isolated process),
  * against a plain BullMQ Worker and a sandboxed one (worker threads) at the same concurrency on
- * the same private Redis, alternating; and the latency of cancelling a running job.
+ * the same private Redis, alternating; the same with 1, 2 and 4 consumer processes (Beamline worker
+ * nodes against plain BullMQ Workers, each consumer its own OS process: bench/consumer.ts), to see
+ * where adding consumers stops paying; and the latency of cancelling a running job.
  */
 
 const quick = process.argv.includes('--quick');
 const RUNS = Number(process.env.BENCH_RUNS ?? (quick ? 2 : 5));
 const JOBS = Number(process.env.BENCH_JOBS ?? (quick ? 2000 : 5000));
-const CONCURRENCY = 16;
 const CANCELS = quick ? 20 : 50;
-const PREFIX = 'bench';
+const CONSUMERS = [1, 2, 4];
+const consumers = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of consumers) child.kill('SIGKILL');
+});
 
 interface Summary {
   median: number;
@@ -54,7 +61,10 @@ async function fill(queue: Queue, data: (i: number) => unknown, opts: object): P
 async function completedAll(queue: Queue): Promise<void> {
   for (;;) {
     const { completed = 0, failed = 0 } = await queue.getJobCounts('completed', 'failed');
-    if (failed > 0) throw new Error(`${failed} benchmark jobs failed`);
+    if (failed > 0) {
+      const [job] = await queue.getFailed(0, 0);
+      throw new Error(`${failed} benchmark jobs failed, the first: ${job?.failedReason}`);
+    }
     if (completed >= JOBS) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
@@ -72,9 +82,10 @@ async function measure(queue: Queue, start: () => Promise<{ stop(): Promise<void
 }
 
 async function main(): Promise<void> {
+  const loadAtStart = loadavg();
   const redisServer = await RedisServer.start();
   const connection = { url: redisServer.url, maxRetriesPerRequest: null };
-  const queue = new Queue(QUEUE_NAME, { connection, prefix: PREFIX });
+  const queue = new Queue(QUEUE_NAME, { connection, prefix: QUEUE_PREFIX });
   const redis = new Redis(redisServer.url);
   const keys = new Keys(PREFIX);
   const echo = await new FunctionRegistry(redis, keys).deploy(
@@ -96,16 +107,7 @@ async function main(): Promise<void> {
     restart: 'transient',
     submittedAt: Date.now(),
   });
-  const config = loadConfig({
-    REDIS_URL: redisServer.url,
-    METRICS_PORT: '0',
-    BEAMLINE_PREFIX: PREFIX,
-    WORKER_CONCURRENCY: String(CONCURRENCY),
-    // Every bench job is one tenant's: single-tenant throughput at the baselines' concurrency
-    // (the default per-tenant cap is 3/4 of WORKER_CONCURRENCY).
-    TENANT_MAX_RUNNING_PER_NODE: String(CONCURRENCY),
-    LOG_LEVEL: 'silent',
-  });
+  const config = benchConfig(redisServer.url);
   const logger: Logger = pino({ level: 'silent' });
   const rates = {
     beamline: [] as number[],
@@ -133,7 +135,7 @@ async function main(): Promise<void> {
       await measure(queue, async () => {
         const worker = new Worker(QUEUE_NAME, async (job) => job.data, {
           connection,
-          prefix: PREFIX,
+          prefix: QUEUE_PREFIX,
           concurrency: CONCURRENCY,
         });
         return { stop: () => worker.close() };
@@ -144,7 +146,7 @@ async function main(): Promise<void> {
       await measure(queue, async () => {
         const worker = new Worker(QUEUE_NAME, new URL('../../bench/noop-processor.js', import.meta.url), {
           connection,
-          prefix: PREFIX,
+          prefix: QUEUE_PREFIX,
           concurrency: CONCURRENCY,
           useWorkerThreads: true,
         });
@@ -157,7 +159,8 @@ async function main(): Promise<void> {
     );
   }
 
-  const cancelLatencies = await cancelLatency(config, logger, queue, redis, keys);
+  const scaling = await scalingRuns(queue, beamlineData, redisServer.url);
+  const cancelLatencies = await cancelLatency(config, logger, redis, keys);
   await queue.close();
   redis.disconnect();
   await redisServer.stop();
@@ -175,6 +178,7 @@ async function main(): Promise<void> {
     runs: RUNS,
     jobs: JOBS,
     concurrency: CONCURRENCY,
+    loadavg: loadAtStart,
   };
   const fmt = (s: Summary) => `${Math.round(s.median)} jobs/s (${Math.round(s.min)}–${Math.round(s.max)})`;
   console.log(
@@ -195,42 +199,111 @@ async function main(): Promise<void> {
   console.log(
     `| cancel → running job's process gone (${cancelLatencies.length} cancels) | p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms | — | p99 ≤ 100 ms | ${p99 <= 100 ? 'yes' : 'no'} |`,
   );
+  console.log(
+    `\nConsumer processes (each its own OS process, concurrency ${CONCURRENCY} each), jobs/s, median (min–max) of ${RUNS} runs\n`,
+  );
+  console.log(
+    '| consumers | Beamline worker nodes | × 1 consumer | plain BullMQ Workers | × 1 consumer | Beamline / plain |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const k of CONSUMERS) {
+    const b = summarize(scaling[`beamline-${k}`] ?? []);
+    const p = summarize(scaling[`plain-${k}`] ?? []);
+    const b1 = summarize(scaling['beamline-1'] ?? []).median;
+    const p1 = summarize(scaling['plain-1'] ?? []).median;
+    console.log(
+      `| ${k} | ${fmt(b)} | ${(b.median / b1).toFixed(2)}× | ${fmt(p)} | ${(p.median / p1).toFixed(2)}× | ${(b.median / p.median).toFixed(2)}× |`,
+    );
+  }
   writeFileSync(
     new URL('../../bench/results.json', import.meta.url),
-    `${JSON.stringify({ machine, rates, cancelLatenciesMs: cancelLatencies }, null, 2)}\n`,
+    `${JSON.stringify({ machine, rates, scaling, cancelLatenciesMs: cancelLatencies }, null, 2)}\n`,
   );
 }
 
-/** ms from JobClient.cancel to the running job's process being gone, one loop job at a time. */
-async function cancelLatency(
-  config: ReturnType<typeof loadConfig>,
-  logger: Logger,
+/** Starts one consumer process (bench/consumer.ts) and resolves once it consumes. */
+function startConsumer(kind: 'beamline' | 'plain', redisUrl: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [new URL('./consumer.js', import.meta.url).pathname, kind, redisUrl], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  consumers.add(child);
+  child.once('exit', () => consumers.delete(child));
+  return new Promise((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('ready')) resolve(child);
+    });
+    child.once('exit', (code) => reject(new Error(`${kind} consumer exited ${code}`)));
+  });
+}
+
+/**
+ * Jobs/s with K consumer processes on one queue, K = 1, 2, 4, Beamline and plain BullMQ
+ * alternating: the queue is paused, the consumers start, the jobs are added (the same job data
+ * and options for both), and the clock runs from resume until all are completed.
+ */
+async function scalingRuns(
   queue: Queue,
-  redis: Redis,
-  keys: Keys,
-): Promise<number[]> {
-  const { ControlPublisher, JobClient } = await import('@beamline/jobs');
-  const client = new JobClient(
-    queue,
-    new FunctionRegistry(redis, keys),
-    redis,
-    keys,
-    new ControlPublisher(redis, keys),
+  beamlineData: (i: number) => JobData,
+  redisUrl: string,
+): Promise<Record<string, number[]>> {
+  const rates = Object.fromEntries(
+    CONSUMERS.flatMap((k) => [`beamline-${k}`, `plain-${k}`]).map((key) => [key, [] as number[]]),
   );
+  for (const k of CONSUMERS) {
+    for (let run = 0; run < RUNS; run++) {
+      for (const kind of ['beamline', 'plain'] as const) {
+        await queue.pause();
+        const started = await Promise.all(Array.from({ length: k }, () => startConsumer(kind, redisUrl)));
+        await fill(queue, beamlineData, { priority: 2, removeOnComplete: false });
+        const begin = performance.now();
+        await queue.resume();
+        await completedAll(queue);
+        const rate = JOBS / ((performance.now() - begin) / 1000);
+        await Promise.all(
+          started.map((child) => {
+            const exited = new Promise((resolve) => child.once('exit', resolve));
+            child.kill('SIGTERM');
+            return exited;
+          }),
+        );
+        await queue.obliterate({ force: true });
+        rates[`${kind}-${k}`]?.push(rate);
+      }
+    }
+    console.log(
+      `${k} consumer process(es):`,
+      Object.fromEntries(
+        Object.entries(rates)
+          .filter(([key]) => key.endsWith(`-${k}`))
+          .map(([key, v]) => [key, Math.round(v.at(-1) ?? 0)]),
+      ),
+    );
+  }
+  return rates;
+}
+
+/**
+ * ms from JobStore.cancel to the running job's process being gone, one loop job at a time. The
+ * job's pid is read from the node's heartbeat (it lists its processes within 250 ms of a start).
+ */
+async function cancelLatency(config: WorkerConfig, logger: Logger, redis: Redis, keys: Keys): Promise<number[]> {
   const node = await WorkerNode.start(config, logger);
+  const pidOf = async (jobId: string): Promise<string> => {
+    for (;;) {
+      const beat = await redis.get(keys.node(node.nodeId));
+      const processes = beat ? ((JSON.parse(beat) as { processes?: BeatProcess[] }).processes ?? []) : [];
+      const pid = processes.find((p) => p.jobId === jobId)?.pid;
+      if (pid) return pid;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  };
   const latencies: number[] = [];
   try {
     for (let i = 0; i < CANCELS; i++) {
-      const job = await client.submit({ function: 'loop', attempts: 1 });
-      let running: string | null = null;
-      while (!running) {
-        running = await redis.hget(keys.running, job.id as string);
-        if (!running) await new Promise((resolve) => setTimeout(resolve, 2));
-      }
-      const pid = (JSON.parse(running) as { pid: string }).pid;
-      const gone = node.node.waitExit(pid);
+      const { job } = await node.store.submit({ function: 'loop', attempts: 1 }, 'default');
+      const gone = node.node.waitExit(await pidOf(job.id));
       const start = performance.now();
-      await client.cancel(job.id as string, 'bench.0');
+      await node.store.cancel(job.id, 'default');
       await gone;
       latencies.push(performance.now() - start);
     }
@@ -238,6 +311,12 @@ async function cancelLatency(
     await node.stop();
   }
   return latencies;
+}
+
+/** A job process as a worker node's heartbeat lists it. */
+interface BeatProcess {
+  readonly pid: string;
+  readonly jobId?: string;
 }
 
 await main();
