@@ -74,7 +74,7 @@ export interface ControlGate {
   /** The tenant of a live job process of this node, undefined for any other pid. */
   readonly tenantOf: (pid: Pid) => string | undefined;
   /** Cancels a job of `tenant` this node runs (or is about to); false when the job is another tenant's. */
-  readonly cancelJob: (jobId: string, tenant: string) => boolean;
+  readonly cancelJob: (jobId: string, tenant: string, attempt: number | undefined) => boolean;
   readonly refused: (reason: ControlRefusal) => void;
 }
 
@@ -132,7 +132,7 @@ export function controlListener(
               return;
             }
             if (message.type === 'cancel') {
-              if (!gate.cancelJob(message.jobId, message.tenant)) {
+              if (!gate.cancelJob(message.jobId, message.tenant, message.attempt)) {
                 refuse('tenant_mismatch', { type: message.type }, "dropped control messages for another tenant's job");
               }
               return;

@@ -1,4 +1,12 @@
-import { boundedJson, definedLimits, describeExit, encodeExit, type JobData, type JobStore } from '@beamline/jobs';
+import {
+  boundedJson,
+  definedLimits,
+  describeExit,
+  encodeExit,
+  type JobData,
+  type JobExit,
+  type JobStore,
+} from '@beamline/jobs';
 import type { ExitReason, LogEntry, Pid, ProcessLimits, SupervisorClient } from '@beamline/runtime';
 import { DelayedError, type Job, UnrecoverableError, WaitingError } from 'bullmq';
 import type { Logger } from 'pino';
@@ -31,6 +39,8 @@ export interface JobLaunch {
 interface RunOfJob {
   readonly pid: Pid;
   readonly tenant: string;
+  /** BullMQ's attemptsStarted of this run: a cancel names the attempt it meant. */
+  readonly attempt: number;
   readonly exited: Promise<ExitReason>;
   cancelRequested: boolean;
   readonly startedAt: number;
@@ -82,6 +92,19 @@ function resultOrError(value: unknown): ExitReason {
     error: new RangeError(
       `The result, written out as JSON, is over ${MAX_RESULT_JSON_BYTES / 1024 / 1024} MiB; return less (store large output elsewhere and return a reference).`,
     ),
+  };
+}
+
+/**
+ * `cancelled` is the platform's word for a run somebody cancelled: a job that exits with that
+ * reason itself (ctx.exit('cancelled')) ends as `other`, retried like any abnormal end.
+ */
+function ownCancelAsOther(exit: JobExit, cancelledByRequest: boolean): JobExit {
+  if (exit.reason !== 'cancelled' || cancelledByRequest) return exit;
+  return {
+    ...exit,
+    reason: 'other',
+    message: 'the process exited with reason "cancelled" (cancel a job through the API)',
   };
 }
 
@@ -151,7 +174,10 @@ export class JobRunner {
   /** The runs of this node's jobs by job id, once their process exists. */
   private readonly runs = new Map<string, RunOfJob>();
   /** Cancels that arrived before their job reached this node: job id → tenant and when. */
-  private readonly earlyCancels = new Map<string, { readonly tenant: string; readonly at: number }>();
+  private readonly earlyCancels = new Map<
+    string,
+    { readonly tenant: string; readonly attempt: number | undefined; readonly at: number }
+  >();
   private draining = false;
   private idleWaiters = new Set<() => void>();
 
@@ -194,37 +220,37 @@ export class JobRunner {
    * process is killed and the job ends as `cancelled`. A cancel for a job not here yet is kept a
    * while, for the job that BullMQ is handing to this node. Returns false for another tenant's job.
    */
-  cancel(jobId: string, tenant: string): boolean {
+  cancel(jobId: string, tenant: string, attempt: number | undefined): boolean {
     const run = this.runs.get(jobId);
     if (run) {
       if (run.tenant !== tenant) return false;
+      // A cancel of an earlier attempt (a repeated DELETE that arrived late) leaves this one alone.
+      if (attempt !== undefined && attempt !== run.attempt) return true;
       run.cancelRequested = true;
-      this.deps.kill(run.pid, 'cancelled');
+      // `kill`, not `cancelled`: job code may trap exit signals, but not this one.
+      this.deps.kill(run.pid, 'kill');
       return true;
     }
-    if (this.running.has(jobId)) {
-      // Taken, its process not started yet: start() finds the cancel.
-      this.rememberCancel(jobId, tenant);
-      return true;
-    }
-    this.rememberCancel(jobId, tenant);
+    // Not started here yet (the message can overtake BullMQ's reply): start() finds it.
+    this.rememberCancel(jobId, tenant, attempt);
     return true;
   }
 
-  private rememberCancel(jobId: string, tenant: string): void {
+  private rememberCancel(jobId: string, tenant: string, attempt: number | undefined): void {
     if (this.earlyCancels.size >= EARLY_CANCELS_MAX) {
       const oldest = this.earlyCancels.keys().next();
       if (!oldest.done) this.earlyCancels.delete(oldest.value);
     }
-    this.earlyCancels.set(jobId, { tenant, at: Date.now() });
+    this.earlyCancels.set(jobId, { tenant, attempt, at: Date.now() });
   }
 
-  /** Whether a cancel for this job of `tenant` arrived before it started here (and forgets it). */
-  private takeEarlyCancel(jobId: string, tenant: string): boolean {
+  /** Whether a cancel for this attempt of this job of `tenant` arrived before it started here (and forgets it). */
+  private takeEarlyCancel(jobId: string, tenant: string, attempt: number): boolean {
     const early = this.earlyCancels.get(jobId);
     if (!early) return false;
     this.earlyCancels.delete(jobId);
-    return early.tenant === tenant && Date.now() - early.at <= EARLY_CANCEL_TTL_MS;
+    const sameAttempt = early.attempt === undefined || early.attempt === attempt;
+    return early.tenant === tenant && sameAttempt && Date.now() - early.at <= EARLY_CANCEL_TTL_MS;
   }
 
   /** From now on, jobs that arrive are handed back at once instead of started. */
@@ -301,7 +327,7 @@ export class JobRunner {
       }
       if (job.data.cancelled) {
         // Cancelled while it ran on a node that then stopped: it ends here, not run again.
-        this.takeEarlyCancel(jobId, tenant);
+        this.earlyCancels.delete(jobId);
         throw new UnrecoverableError(encodeExit(describeExit('cancelled')));
       }
       const started = await this.start(job);
@@ -387,6 +413,7 @@ export class JobRunner {
     const run: RunOfJob = {
       pid,
       tenant: data.tenant,
+      attempt: job.attemptsStarted,
       exited,
       cancelRequested: false,
       startedAt,
@@ -396,9 +423,9 @@ export class JobRunner {
     };
     this.runs.set(jobId, run);
     this.deps.onStarted?.();
-    if (this.takeEarlyCancel(jobId, data.tenant)) {
+    if (this.takeEarlyCancel(jobId, data.tenant, run.attempt)) {
       run.cancelRequested = true;
-      deps.kill(pid, 'cancelled');
+      deps.kill(pid, 'kill');
     }
     deps.logger.debug({ jobId, pid, function: label }, 'job started');
     return run;
@@ -407,10 +434,12 @@ export class JobRunner {
   /** Turns the process's exit into the job's outcome; the job counts as running until this is done. */
   private async settle(job: Job<JobData>, token: string | undefined, run: RunOfJob): Promise<unknown> {
     const { deps } = this;
-    const { pid, exited, cancelRequested, startedAt, label, result, output } = run;
+    const { pid, exited, startedAt, label, result, output } = run;
     const data = job.data;
     const jobId = job.id as string;
     const reason = await exited;
+    // Read after the exit: a cancel may have arrived while the run went on.
+    const { cancelRequested } = run;
     // The job's log and last progress are written before its outcome is.
     await output.close();
     const seconds = (Date.now() - startedAt) / 1000;
@@ -421,7 +450,7 @@ export class JobRunner {
       deps.metrics.jobCompleted(data.function);
       return result.value;
     }
-    const exit = describeExit(finalReason);
+    const exit = ownCancelAsOther(describeExit(finalReason), cancelled);
     if (finalReason === 'shutdown' && this.handingBack.has(pid)) {
       deps.metrics.jobHandedBack();
       deps.logger.info({ jobId, pid }, 'job handed back to the queue (node draining)');

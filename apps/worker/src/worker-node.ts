@@ -223,7 +223,7 @@ export class WorkerNode {
       },
       controlListener(this.node, this.subscriber, this.keys, logger, {
         tenantOf: (pid) => this.tenantOf(pid),
-        cancelJob: (jobId, tenant) => this.runner.cancel(jobId, tenant),
+        cancelJob: (jobId, tenant, attempt) => this.runner.cancel(jobId, tenant, attempt),
         refused: (reason) => this.metrics.controlRefusedBy(reason),
       }),
       heartbeat(this.node, this.scheduler, this.redis, this.keys, logger, (pid) => this.runner.jobOf(pid), this.nudges),

@@ -157,13 +157,30 @@ describe('the control channel', () => {
     const exited = worker.node.waitExit(pid);
     const asked = performance.now();
     expect(await t.j.store.cancel(job.id, 'default')).toBe('cancelling');
-    expect(await exited).toBe('cancelled');
+    expect(await exited).toBe('killed');
     expect(performance.now() - asked).toBeLessThan(2000);
     expect(await t.j.finished(job.id)).toMatchObject({
       state: 'cancelled',
       attemptsMade: 1,
       exit: { reason: 'cancelled' },
     });
+  });
+
+  it('a job that traps exit signals is still cancelled; one that exits "cancelled" itself is not (it is retried)', async () => {
+    await startWorker(redis.server.url);
+    const registry = new FunctionRegistry(t.j.redis, t.j.keys);
+    await registry.deploy(
+      'default',
+      'trapper',
+      "export default async (_input, ctx) => { ctx.trapExit(true); await ctx.sleep(4000); return 'survived'; };",
+    );
+    await registry.deploy('default', 'selfcancel', "export default async (_input, ctx) => ctx.exit('cancelled');");
+    const trapper = await t.j.submit({ function: 'trapper', attempts: 3 });
+    await runningPid(t.j, trapper.id);
+    expect(await t.j.store.cancel(trapper.id, 'default')).toBe('cancelling');
+    expect(await t.j.finished(trapper.id)).toMatchObject({ state: 'cancelled', exit: { reason: 'cancelled' } });
+    const own = await t.j.submit({ function: 'selfcancel', attempts: 2, backoff: { type: 'fixed', delayMs: 1 } });
+    expect(await t.j.finished(own.id)).toMatchObject({ state: 'failed', attemptsMade: 2, exit: { reason: 'other' } });
   });
 
   it('delivers messages from outside to a running job, in order', async () => {

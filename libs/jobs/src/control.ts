@@ -41,6 +41,8 @@ export type ControlMessage =
       readonly type: 'cancel';
       readonly jobId: string;
       readonly tenant: string;
+      /** The attempt that ran when the cancel was asked for (BullMQ's attemptsStarted): a later one is left alone. */
+      readonly attempt?: number;
     };
 
 /** A tenant a control message may carry: a tenant name or OPERATOR_TENANT. */
@@ -104,8 +106,8 @@ export class ControlPublisher {
   }
 
   /** Tells `node` to cancel the job `jobId` of `tenant` that it runs. */
-  cancelJob(node: string, jobId: string, tenant: string): Promise<number> {
-    return this.publish({ type: 'cancel', jobId, tenant }, node);
+  cancelJob(node: string, jobId: string, tenant: string, attempt?: number): Promise<number> {
+    return this.publish({ type: 'cancel', jobId, tenant, ...(attempt === undefined ? {} : { attempt }) }, node);
   }
 
   /** Resolves with the number of nodes that received it (0: the pid's node is not listening). */

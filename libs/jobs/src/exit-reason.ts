@@ -1,6 +1,6 @@
 import { type ExitReason, isErrorReason, reasonLabel } from '@beamline/runtime';
 import { boundedJson, truncated } from './bounded-json.js';
-import { EXIT_REASONS } from './store/job-state.js';
+import { EXIT_REASONS, FAULTS } from './store/job-state.js';
 
 /** Job code chooses its errors: what the platform keeps of one is cut to these lengths. */
 const MAX_MESSAGE = 8192;
@@ -20,6 +20,7 @@ export interface JobExit {
 export function describeExit(reason: ExitReason, at = Date.now()): JobExit {
   if (isErrorReason(reason)) {
     const error = reason.error;
+    // Job code can exit with an error reason of its own making: only the runtime's faults are kept.
     const fault = (reason as { fault?: unknown }).fault;
     const details =
       error instanceof Error
@@ -33,7 +34,7 @@ export function describeExit(reason: ExitReason, at = Date.now()): JobExit {
       reason: 'error',
       message: `${details.name}: ${details.message}`,
       error: details,
-      ...(typeof fault === 'string' ? { fault } : {}),
+      ...(typeof fault === 'string' && (FAULTS as readonly string[]).includes(fault) ? { fault } : {}),
       at,
     };
   }

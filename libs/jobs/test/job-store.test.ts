@@ -221,13 +221,33 @@ describe('JobStore: runs end in one step with their backlog', () => {
       )?.exit?.reason,
     ).toBe('cancelled');
     expect(await store.backlog('retry')).toBe(0);
-    await Promise.all(workers.splice(0).map((w) => w.close(true)));
+    // Paused, not closed: a closing Worker may still take the job retried next.
+    await Promise.all(workers.map((w) => w.pause()));
     const retried = await Promise.all(Array.from({ length: 5 }, () => store.retry(job.id, 'retry')));
     expect(retried.filter(Boolean)).toHaveLength(1);
     expect(await store.get(job.id)).toMatchObject({ state: 'waiting', attemptsMade: 0, exit: undefined });
     expect(await store.backlog('retry')).toBe(1);
     expect(await store.retry(job.id, 'retry')).toBe(false);
     expect(await store.retry(job.id, 'someone-else')).toBe(false);
+  });
+
+  it('a retry counts against the backlog cap in the same step', async () => {
+    const capped = storeWith({ backlogCap: 1 });
+    const { job } = await capped.submit({ function: 'echo' }, 'retrycap');
+    worker('node-e', async () => {
+      throw new UnrecoverableError(encodeExit(describeExit({ error: new Error('no') })));
+    });
+    await until(
+      () => capped.get(job.id),
+      (j) => j?.state === 'failed',
+    );
+    // Paused, not closed: a closing Worker may still take the job retried next.
+    await Promise.all(workers.map((w) => w.pause()));
+    await capped.submit({ function: 'echo', delayMs: 60_000 }, 'retrycap');
+    await expect(capped.retry(job.id, 'retrycap')).rejects.toBeInstanceOf(BacklogFullError);
+    expect(await capped.backlog('retrycap')).toBe(1);
+    expect((await capped.get(job.id))?.state).toBe('failed');
+    await capped.close();
   });
 });
 
@@ -266,7 +286,7 @@ describe('JobStore.cancel', () => {
       async () => heard[0],
       (m) => m !== undefined,
     );
-    expect(decodeControl(message as string)).toEqual({ type: 'cancel', jobId: job.id, tenant: 'cancel' });
+    expect(decodeControl(message as string)).toEqual({ type: 'cancel', jobId: job.id, tenant: 'cancel', attempt: 1 });
     expect((await store.queue.getJob(job.id))?.data.cancelled).toBe(true);
     expect(await store.cancel(job.id, 'cancel')).toBe('cancelling');
     release();

@@ -1,3 +1,4 @@
+import { BacklogFullError } from '@beamline/jobs';
 import { Hono } from 'hono';
 import { type AuthVariables, requireAdmin } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
@@ -34,8 +35,17 @@ export function clusterRoutes(deps: ApiDeps): Hono<Env> {
     const id = c.req.param('id');
     const view = /^(\d{1,16}|idem-[0-9a-f]{32})$/.test(id) ? await deps.jobs.get(id) : undefined;
     if (!view || (!c.get('admin') && view.tenant !== c.get('tenant'))) throw notFound(`Dead letter ${id}`);
-    if (!(await deps.jobs.retry(id, view.tenant)))
-      throw new ApiError(409, 'Conflict', `Job ${id} is not a dead letter (it is not failed).`);
+    const retried = await deps.jobs.retry(id, view.tenant).catch((error) => {
+      if (!(error instanceof BacklogFullError)) throw error;
+      throw new ApiError(
+        429,
+        'Too many jobs',
+        error.message,
+        { backlog: error.backlog, cap: error.cap },
+        { 'retry-after': '10' },
+      );
+    });
+    if (!retried) throw new ApiError(409, 'Conflict', `Job ${id} is not a dead letter (it is not failed).`);
     return c.json(toApiJob((await deps.jobs.get(id)) ?? view), 202);
   });
   return app;

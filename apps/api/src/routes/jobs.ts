@@ -137,11 +137,13 @@ export function jobRoutes(deps: ApiDeps): Hono<Env> {
   app.post('/:id/retry', async (c) => {
     const id = c.req.param('id');
     const tenant = c.get('tenant');
-    await visible(tenant, id);
-    if (!(await deps.jobs.retry(id, tenant))) {
+    const before = await visible(tenant, id);
+    const retried = await deps.jobs.retry(id, tenant).catch((error) => refusal(error, false));
+    if (!retried) {
       throw new ApiError(409, 'Conflict', `Job ${id} is not failed: only failed or cancelled jobs can be retried.`);
     }
-    return c.json(await shown((await deps.jobs.get(id)) as JobView), 202);
+    // A cancel racing the retry may have removed it already: show what is known.
+    return c.json(await shown((await deps.jobs.getOf(tenant, id)) ?? before), 202);
   });
 
   app.get('/:id/wait', async (c) => {

@@ -86,8 +86,8 @@ export interface JobListQuery {
 export interface JobStoreOptions {
   /** Jobs a tenant may have not yet ended (default: no cap). */
   readonly backlogCap?: number;
-  /** Completed jobs are kept this long and at most this many (BullMQ removes older ones as others finish). */
-  readonly keepCompleted?: { readonly ageS: number; readonly count: number };
+  /** Completed jobs (and their idempotency keys) are kept this long, in seconds (default 24 h). */
+  readonly keepCompletedS?: number;
 }
 
 /** A function check the submit script makes: key, hash field ('' = existence), expected value ('' = none, '*' = exists). */
@@ -127,7 +127,7 @@ export class JobStore {
   readonly queue: Queue;
   private readonly redis: RedisClient & StoreCommands;
   private readonly backlogCap: number;
-  private readonly keepCompleted: { readonly ageS: number; readonly count: number };
+  private readonly keepCompletedS: number;
 
   constructor(
     redis: RedisClient,
@@ -139,7 +139,7 @@ export class JobStore {
     this.redis = withStoreCommands(redis);
     this.queue = new Queue(QUEUE_NAME, { connection: this.redis, prefix: keys.prefix });
     this.backlogCap = options.backlogCap ?? Number.MAX_SAFE_INTEGER;
-    this.keepCompleted = options.keepCompleted ?? { ageS: 24 * 3600, count: 10_000 };
+    this.keepCompletedS = options.keepCompletedS ?? 24 * 3600;
   }
 
   /** A connection for BullMQ (Worker, Queue) that runs the store's versions of BullMQ's ending steps. */
@@ -286,7 +286,9 @@ export class JobStore {
     const opts: JobsOptions = {
       attempts: spec.restart === 'temporary' ? 1 : attempts,
       backoff: { type: backoff.type, delay: backoff.delayMs },
-      removeOnComplete: { age: this.keepCompleted.ageS, count: this.keepCompleted.count },
+      // By age only: BullMQ counts the queue's completed jobs across tenants, so a count would
+      // let one tenant's jobs evict another's results (and free its idempotency keys).
+      removeOnComplete: { age: this.keepCompletedS },
       removeOnFail: false,
       timestamp: submittedAt,
       ...(BULLMQ_PRIORITY[priority] > 0 ? { priority: BULLMQ_PRIORITY[priority] } : {}),
@@ -327,8 +329,8 @@ export class JobStore {
     return this.redis.beamlineSubmit(keys.length, ...keys, ...args);
   }
 
-  /** The job, read with its state in one step; undefined when there is no such job. */
-  async get(jobId: string): Promise<JobView | undefined> {
+  /** The job, read with its state in one step; undefined when there is no such job (of `tenant`, when given). */
+  async get(jobId: string, tenant = ''): Promise<JobView | undefined> {
     const q = this.queue.keys;
     const reply = await this.redis.beamlineGetJob(
       9,
@@ -342,6 +344,7 @@ export class JobStore {
       q.prioritized as string,
       `${this.keys.queue}${jobId}`,
       jobId,
+      tenant,
     );
     if (reply.length === 0) return undefined;
     const [state, ...flat] = reply;
@@ -352,8 +355,7 @@ export class JobStore {
 
   /** A tenant's job, or undefined when it does not exist or is another tenant's. */
   async getOf(tenant: string, jobId: string): Promise<JobView | undefined> {
-    const job = await this.get(jobId);
-    return job?.tenant === tenant ? job : undefined;
+    return this.get(jobId, tenant);
   }
 
   /** Appends lines to a job's log (BullMQ's log list of the job, in one write). */
@@ -369,7 +371,7 @@ export class JobStore {
   /** Failed and cancelled jobs (dead letters), most recently ended first; of one tenant unless `tenant` is undefined. */
   async deadLetters(tenant: string | undefined, start = 0, end = 999): Promise<JobView[]> {
     const ids = await this.redis.zrevrange(this.queue.keys.failed as string, start, end);
-    const views = await Promise.all(ids.map((id) => this.get(id)));
+    const views = await Promise.all(ids.map((id) => this.get(id, tenant ?? '')));
     return views.filter(
       (view): view is JobView => view !== undefined && (tenant === undefined || view.tenant === tenant),
     );
@@ -387,17 +389,18 @@ export class JobStore {
 
   /**
    * A page of a tenant's jobs, newest first, optionally of one state or function. Ids whose job
-   * expired (BullMQ removed it after keepCompleted) are dropped from the index as they are met.
+   * expired (BullMQ removed it after keepCompletedS) are dropped from the index as they are met.
    */
   async list(tenant: string, query: JobListQuery): Promise<{ jobs: JobView[]; nextCursor: number | undefined }> {
     const index = this.keys.tenantIndex(tenant);
     const page: JobView[] = [];
     let offset = query.cursor ?? 0;
     const batch = 100;
-    for (let scanned = 0; page.length < query.limit && scanned < 20 * batch; scanned += batch) {
+    // At most 500 jobs read per page, however sparse the filter: a listing's cost stays bounded.
+    for (let scanned = 0; page.length < query.limit && scanned < 5 * batch; scanned += batch) {
       const ids = await this.redis.zrevrange(index, offset, offset + batch - 1);
       if (ids.length === 0) return { jobs: page, nextCursor: undefined };
-      const views = await Promise.all(ids.map((id) => this.get(id)));
+      const views = await Promise.all(ids.map((id) => this.get(id, tenant)));
       const expired = ids.filter((_, i) => views[i] === undefined);
       if (expired.length > 0) await this.redis.zrem(index, ...expired);
       let consumed = 0;
@@ -424,7 +427,7 @@ export class JobStore {
    */
   async cancel(jobId: string, tenant: string): Promise<CancelOutcome> {
     const q = this.queue.keys;
-    const [outcome, node] = await this.redis.beamlineCancel(
+    const [outcome, node, attempt] = await this.redis.beamlineCancel(
       6,
       `${this.keys.queue}${jobId}`,
       q.repeat as string,
@@ -436,22 +439,42 @@ export class JobStore {
       tenant,
       this.keys.queue,
     );
-    if (outcome === 'cancelling' && node) await this.control.cancelJob(node, jobId, tenant);
+    if (outcome === 'cancelling' && node) {
+      await this.control.cancelJob(node, jobId, tenant, attempt ? Number(attempt) : undefined);
+    }
     return outcome as CancelOutcome;
   }
 
-  /** Puts a tenant's failed or cancelled job back in the queue with its attempts reset; false when it is neither. */
+  /**
+   * Puts a tenant's failed or cancelled job back in the queue with its attempts reset, in one
+   * atomic step with its backlog (within the cap: BacklogFullError beyond). False when it is no
+   * failed or cancelled job of the tenant; of racing retries, one wins.
+   */
   async retry(jobId: string, tenant: string): Promise<boolean> {
-    const job = (await this.queue.getJob(jobId)) as Job<JobData> | undefined;
-    if (!job || job.data.tenant !== tenant) return false;
-    try {
-      // BullMQ's reprocessJob, run as the store's version (the job is open again in the same step).
-      // Of concurrent retries, one wins and the others fail here.
-      await job.retry('failed', { resetAttemptsMade: true });
-      return true;
-    } catch {
-      return false;
-    }
+    const q = this.queue.keys;
+    const [outcome, backlog] = await this.redis.beamlineRetry(
+      10,
+      `${this.keys.queue}${jobId}`,
+      q.events as string,
+      q.failed as string,
+      q.wait as string,
+      q.meta as string,
+      q.active as string,
+      q.marker as string,
+      q.prioritized as string,
+      q.pc as string,
+      this.keys.tenantOpen(tenant),
+      jobId,
+      'LPUSH',
+      'failedReason',
+      'failed',
+      '1',
+      '0',
+      tenant,
+      this.backlogCap,
+    );
+    if (outcome === -1) throw new BacklogFullError(tenant, Number(backlog), this.backlogCap);
+    return outcome === 1;
   }
 }
 

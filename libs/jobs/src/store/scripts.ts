@@ -41,12 +41,14 @@ const OVERRIDES = ['moveToFinished', 'reprocessJob', 'removeJob'] as const;
 const COMMANDS = {
   beamlineSubmit: 'submit',
   beamlineCancel: 'cancelJob',
+  beamlineRetry: 'retryJob',
   beamlineGetJob: 'getJob',
 } as const;
 
 export interface StoreCommands {
   beamlineSubmit(keyCount: number, ...args: Array<string | number | Buffer>): Promise<unknown[]>;
   beamlineCancel(keyCount: number, ...args: Array<string | number>): Promise<string[]>;
+  beamlineRetry(keyCount: number, ...args: Array<string | number>): Promise<number[]>;
   beamlineGetJob(keyCount: number, ...args: Array<string | number>): Promise<string[]>;
 }
 

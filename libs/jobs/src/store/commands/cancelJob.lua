@@ -19,7 +19,8 @@
       {"not_found"}          no such job of this tenant
       {"finished"}           it ended before
       {"removed"}            it had not started; it is gone
-      {"cancelling", node}   it runs (on node, "" when unknown); it will end as cancelled
+      {"cancelling", node, attempt}   it runs (on node, "" when unknown; attempt: BullMQ's
+                                     attemptsStarted of the run); it will end as cancelled
 ]]
 local rcall = redis.call
 
@@ -35,7 +36,7 @@ local function markCancelled()
       rcall("HSET", jobKey, "data", '{"cancelled":true,' .. string.sub(data, 2))
     end
   end
-  return {"cancelling", rcall("HGET", jobKey, "pb") or ""}
+  return {"cancelling", rcall("HGET", jobKey, "pb") or "", rcall("HGET", jobKey, "ats") or ""}
 end
 
 if rcall("HGET", jobKey, "tn") ~= ARGV[2] then return {"not_found"} end

@@ -1,13 +1,15 @@
 --[[
   A job's hash and its state, read in one step (so a job that moves meanwhile cannot show a
-  final state with the fields of before). The state is found with constant-time checks first;
-  only a job that is in none of BullMQ's sorted sets is looked for in the active list (small:
-  the jobs running now) and then the wait list.
+  final state with the fields of before), for one tenant: another tenant's job reads as none,
+  before anything else is looked at. The state takes constant time but for the active list
+  (small: the jobs running now); a job in none of BullMQ's sets nor active is waiting (the wait
+  list is never scanned: it can hold every tenant's jobs).
 
     KEYS[1] completed   KEYS[2] failed   KEYS[3] delayed   KEYS[4] active
     KEYS[5] wait        KEYS[6] paused   KEYS[7] waiting-children
     KEYS[8] prioritized KEYS[9] job key
     ARGV[1] job id
+    ARGV[2] tenant ("" = any)
 
     Output: {} when there is no such job, else {state, field1, value1, field2, value2, ...}
     with state one of BullMQ's: completed, failed, delayed, prioritized, active, waiting,
@@ -17,6 +19,7 @@ local rcall = redis.call
 local jobKey = KEYS[9]
 local id = ARGV[1]
 
+if ARGV[2] ~= "" and rcall("HGET", jobKey, "tn") ~= ARGV[2] then return {} end
 local fields = rcall("HGETALL", jobKey)
 if #fields == 0 then return {} end
 
@@ -31,10 +34,10 @@ elseif rcall("ZSCORE", KEYS[8], id) then
   state = "prioritized"
 elseif rcall("EXISTS", jobKey .. ":lock") == 1 or rcall("LPOS", KEYS[4], id) then
   state = "active"
-elseif rcall("LPOS", KEYS[5], id) or rcall("LPOS", KEYS[6], id) then
-  state = "waiting"
 elseif rcall("ZSCORE", KEYS[7], id) then
   state = "waiting-children"
+else
+  state = "waiting"
 end
 table.insert(fields, 1, state)
 return fields
