@@ -9,8 +9,16 @@ export const root = new URL('../../', import.meta.url);
 export const cores = availableParallelism();
 export const quick = process.argv.includes('--quick');
 const children = new Set();
+/** Kills a launched process and everything it started (BullMQ's sandboxed children survive their parent otherwise). */
+function killGroup(child) {
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
 process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
+  for (const child of children) killGroup(child);
 });
 
 export function summarize(values) {
@@ -26,9 +34,14 @@ export function launch(args, env, ready, nodeFlags = []) {
   const child = spawn(process.execPath, [...nodeFlags, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so that stop() ends what it started too.
+    detached: true,
   });
   children.add(child);
-  child.on('exit', () => children.delete(child));
+  child.on('exit', () => {
+    children.delete(child);
+    killGroup(child);
+  });
   return new Promise((resolve, reject) => {
     let output = '';
     const onData = (chunk) => {
