@@ -45,3 +45,13 @@ export function invalid(error: z.ZodError, root?: string): ApiError {
 }
 
 export const notFound = (what: string) => new ApiError(404, 'Not found', `${what} does not exist.`);
+
+/** A 429 for a tenant whose backlog has no room: how full it is, the cap, and when to retry. */
+export const backlogFull = (error: { message: string; backlog: number; cap: number }) =>
+  new ApiError(
+    429,
+    'Too many jobs',
+    error.message,
+    { backlog: error.backlog, cap: error.cap },
+    { 'retry-after': '10' },
+  );

@@ -2,7 +2,7 @@ import { BacklogFullError } from '@beamline/jobs';
 import { Hono } from 'hono';
 import { type AuthVariables, requireAdmin } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
-import { ApiError, notFound } from '../problem.js';
+import { ApiError, backlogFull, notFound } from '../problem.js';
 import { toApiJob } from '../views.js';
 import { liveNodes } from './processes.js';
 
@@ -36,14 +36,7 @@ export function clusterRoutes(deps: ApiDeps): Hono<Env> {
     const view = /^(\d{1,16}|idem-[0-9a-f]{32})$/.test(id) ? await deps.jobs.get(id) : undefined;
     if (!view || (!c.get('admin') && view.tenant !== c.get('tenant'))) throw notFound(`Dead letter ${id}`);
     const retried = await deps.jobs.retry(id, view.tenant).catch((error) => {
-      if (!(error instanceof BacklogFullError)) throw error;
-      throw new ApiError(
-        429,
-        'Too many jobs',
-        error.message,
-        { backlog: error.backlog, cap: error.cap },
-        { 'retry-after': '10' },
-      );
+      throw error instanceof BacklogFullError ? backlogFull(error) : error;
     });
     if (!retried) throw new ApiError(409, 'Conflict', `Job ${id} is not a dead letter (it is not failed).`);
     return c.json(toApiJob((await deps.jobs.get(id)) ?? view), 202);

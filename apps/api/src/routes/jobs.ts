@@ -4,7 +4,7 @@ import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import type { AuthVariables } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
-import { ApiError, invalid, notFound } from '../problem.js';
+import { ApiError, backlogFull, invalid, notFound } from '../problem.js';
 import { type ApiJob, ENDED, toApiJob } from '../views.js';
 import { readJson } from './body.js';
 import { pidOfJob } from './processes.js';
@@ -54,13 +54,7 @@ export function jobRoutes(deps: ApiDeps): Hono<Env> {
   const refusal = (error: unknown, batch: boolean): never => {
     if (error instanceof BacklogFullError) {
       deps.metrics.rejected.inc({ reason: 'backlog' });
-      throw new ApiError(
-        429,
-        'Too many jobs',
-        error.message,
-        { backlog: error.backlog, cap: error.cap },
-        { 'retry-after': '10' },
-      );
+      throw backlogFull(error);
     }
     if (error instanceof JobSpecError) {
       deps.metrics.rejected.inc({ reason: 'invalid' });
