@@ -87,7 +87,9 @@ describe('the control plane under load', () => {
     );
     for (const job of submitted) expect((await t.j.finished(job.id, 30_000)).state).toBe('completed');
     expect(stalls).toEqual([]);
-    expect(worker.scheduler.stats().mainThread.lagMs.max).toBeLessThan(500);
+    // What would lose a lock: the main thread pausing for as long as a lock lasts (1,000 ms here).
+    // Cold starts of 16 sandboxes on a busy machine cost it a few hundred ms at worst.
+    expect(worker.scheduler.stats().mainThread.lagMs.max).toBeLessThan(1000);
   }, 40_000);
 
   it('survives a Redis restart: the worker reconnects and later jobs complete', async () => {
