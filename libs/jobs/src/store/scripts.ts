@@ -21,10 +21,14 @@ function bullmqFunction(name: string): string {
   return `local function bullmq_${name}(KEYS, ARGV)\n${script.content}\nend\n`;
 }
 
-/** One of our scripts with its `--- @bullmq <name>` lines replaced by BullMQ's script of that name. */
+/** One of our scripts with its `--- @bullmq <name>` lines replaced by BullMQ's script of that name, `--- @include <name>` by commands/includes/<name>.lua. */
 export function composedScript(file: string): string {
   const source = readFileSync(new URL(`./commands/${file}.lua`, import.meta.url), 'utf8');
-  return source.replace(/^--- @bullmq (\w+)$/gm, (_line, name: string) => bullmqFunction(name));
+  return source
+    .replace(/^--- @bullmq (\w+)$/gm, (_line, name: string) => bullmqFunction(name))
+    .replace(/^--- @include (\w+)$/gm, (_line, name: string) =>
+      readFileSync(new URL(`./commands/includes/${name}.lua`, import.meta.url), 'utf8'),
+    );
 }
 
 export type RedisClient = Redis | Cluster;

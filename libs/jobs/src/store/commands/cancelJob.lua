@@ -25,26 +25,22 @@
 local rcall = redis.call
 
 --- @bullmq removeJob
+--- @include cancelMark
 
 local jobKey = KEYS[1]
 local jobId = ARGV[1]
 
-local function markCancelled()
-  if rcall("HSETNX", jobKey, "cx", "1") == 1 then
-    local data = rcall("HGET", jobKey, "data")
-    if data and string.sub(data, 1, 1) == "{" then
-      rcall("HSET", jobKey, "data", '{"cancelled":true,' .. string.sub(data, 2))
-    end
-  end
+local function cancelling()
+  markCancelled(jobKey)
   return {"cancelling", rcall("HGET", jobKey, "pb") or "", rcall("HGET", jobKey, "ats") or ""}
 end
 
 if rcall("HGET", jobKey, "tn") ~= ARGV[2] then return {"not_found"} end
 if rcall("ZSCORE", KEYS[3], jobId) or rcall("ZSCORE", KEYS[4], jobId) then return {"finished"} end
-if rcall("EXISTS", jobKey .. ":lock") == 1 then return markCancelled() end
+if rcall("EXISTS", jobKey .. ":lock") == 1 then return cancelling() end
 if bullmq_removeJob({jobKey, KEYS[2]}, {jobId, "1", ARGV[3]}) == 1 then
   rcall("ZREM", KEYS[5], jobId)
   rcall("SREM", KEYS[6], jobId)
   return {"removed"}
 end
-return markCancelled()
+return cancelling()

@@ -5,6 +5,7 @@
 local rcall = redis.call
 
 --- @bullmq reprocessJob
+--- @include cancelMark
 
 local jobKey = KEYS[1]
 local tenant = rcall("HGET", jobKey, "tn")
@@ -12,12 +13,6 @@ local result = bullmq_reprocessJob(KEYS, ARGV)
 if tenant and result == 1 then
   local prefix = string.sub(jobKey, 1, #jobKey - #ARGV[1])
   rcall("SADD", prefix .. "bl:open:" .. tenant, ARGV[1])
-  if rcall("HDEL", jobKey, "cx") == 1 then
-    local data = rcall("HGET", jobKey, "data")
-    local mark = '{"cancelled":true,'
-    if data and string.sub(data, 1, #mark) == mark then
-      rcall("HSET", jobKey, "data", "{" .. string.sub(data, #mark + 1))
-    end
-  end
+  clearCancelMark(jobKey)
 end
 return result

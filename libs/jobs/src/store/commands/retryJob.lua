@@ -19,6 +19,7 @@
 local rcall = redis.call
 
 --- @bullmq reprocessJob
+--- @include cancelMark
 
 local jobKey = KEYS[1]
 if rcall("HGET", jobKey, "tn") ~= ARGV[7] then return {0} end
@@ -30,11 +31,5 @@ local bullmqKeys = {KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7
 local bullmqArgs = {ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]}
 if bullmq_reprocessJob(bullmqKeys, bullmqArgs) ~= 1 then return {0} end
 rcall("SADD", KEYS[10], ARGV[1])
-if rcall("HDEL", jobKey, "cx") == 1 then
-  local data = rcall("HGET", jobKey, "data")
-  local mark = '{"cancelled":true,'
-  if data and string.sub(data, 1, #mark) == mark then
-    rcall("HSET", jobKey, "data", "{" .. string.sub(data, #mark + 1))
-  end
-end
+clearCancelMark(jobKey)
 return {1}
