@@ -23,7 +23,7 @@ export const overview: Dashboard = dashboard(
     {
       title: 'Jobs submitted per second',
       unit: 'reqps',
-      queries: [['sum(rate(beamline_jobs_submitted_total[' + R + ']))', 'submitted']],
+      queries: [[`sum(rate(beamline_jobs_submitted_total[${R}]))`, 'submitted']],
     },
     {
       title: 'Jobs completed per second by function',

@@ -9,6 +9,7 @@ import { type ExitReason, ProcessExit } from '../reason.js';
 import { assertReceiveArguments, receiveMessage } from '../receive.js';
 import { assertTimeout } from '../timeouts.js';
 import type { FunctionContext } from './function-context.js';
+import { OutputLimiter, type SandboxOutputKind, type SandboxOutputRates } from './output-limits.js';
 import { type FromThread, LOG_LEVELS, type LogLevel, type ThreadSpawnOptions } from './protocol.js';
 import { fromTransferred, type TransferredError } from './transfer.js';
 
@@ -43,6 +44,8 @@ export class Invocation implements FunctionContext {
   #nextRef = 0;
   #ended = false;
   readonly #channel: InvocationChannel;
+  readonly #output: OutputLimiter<SandboxOutputKind>;
+  readonly #dropped: Record<SandboxOutputKind, number> = { log: 0, progress: 0 };
 
   constructor(
     readonly serial: number,
@@ -50,9 +53,16 @@ export class Invocation implements FunctionContext {
     readonly nodeId: string,
     trapExit: boolean,
     channel: InvocationChannel,
+    output: SandboxOutputRates,
   ) {
     this.#channel = channel;
     this.#trapping = trapExit;
+    this.#output = new OutputLimiter(output);
+  }
+
+  /** Output dropped so far because the body sent it faster than its rates. */
+  get dropped(): Readonly<Record<SandboxOutputKind, number>> {
+    return { ...this.#dropped };
   }
 
   get signal(): AbortSignal {
@@ -178,14 +188,21 @@ export class Invocation implements FunctionContext {
   }
 
   progress(value: unknown): void {
-    this.#post({ t: 'progress', value });
+    if (this.#admit('progress')) this.#post({ t: 'progress', value });
   }
 
   log(message: unknown, level: LogLevel = 'info'): void {
     if (!LOG_LEVELS.includes(level)) {
       throw new BadArgError(`log level must be one of ${LOG_LEVELS.join(', ')}; got ${JSON.stringify(level)}.`);
     }
-    this.#post({ t: 'log', level, message });
+    if (this.#admit('log')) this.#post({ t: 'log', level, message });
+  }
+
+  #admit(kind: SandboxOutputKind): boolean {
+    if (this.#ended) return false;
+    if (this.#output.take(kind)) return true;
+    this.#dropped[kind]++;
+    return false;
   }
 
   #requestSpawn(

@@ -19,27 +19,29 @@ export const DEFAULT_OUTPUT_RATES: Readonly<Record<OutputKind, OutputRate>> = {
   fetch: { perSecond: 50, burst: 100 },
 };
 
+/**
+ * The output a sandbox limits itself before it posts (the node limits again, for a sandbox that
+ * does not): a job printing in a loop then costs the node's main thread nothing past its rate.
+ */
+export type SandboxOutputKind = 'log' | 'progress';
+export type SandboxOutputRates = Readonly<Record<SandboxOutputKind, OutputRate>>;
+
 /** A token bucket per output kind, for one process. */
-export class OutputLimiter {
-  private readonly tokens: Record<OutputKind, number>;
+export class OutputLimiter<K extends string = OutputKind> {
+  private readonly tokens = {} as Record<K, number>;
   private last = performance.now();
 
-  constructor(private readonly rates: Readonly<Record<OutputKind, OutputRate>>) {
-    this.tokens = {
-      log: rates.log.burst,
-      progress: rates.progress.burst,
-      send: rates.send.burst,
-      fetch: rates.fetch.burst,
-    };
+  constructor(private readonly rates: Readonly<Record<K, OutputRate>>) {
+    for (const kind of Object.keys(rates) as K[]) this.tokens[kind] = rates[kind].burst;
   }
 
   /** Whether one more item of `kind` may go out now. */
-  take(kind: OutputKind): boolean {
+  take(kind: K): boolean {
     const now = performance.now();
     const elapsedSeconds = (now - this.last) / 1000;
     this.last = now;
     if (elapsedSeconds > 0) {
-      for (const k of Object.keys(this.tokens) as OutputKind[]) {
+      for (const k of Object.keys(this.tokens) as K[]) {
         this.tokens[k] = Math.min(this.rates[k].burst, this.tokens[k] + elapsedSeconds * this.rates[k].perSecond);
       }
     }

@@ -1,6 +1,7 @@
 import type { Pid, Ref } from '../pid.js';
 import type { Priority } from '../priority.js';
 import type { ExitReason } from '../reason.js';
+import type { SandboxOutputKind, SandboxOutputRates } from './output-limits.js';
 import type { TransferredError } from './transfer.js';
 
 /**
@@ -40,6 +41,8 @@ export type ToThread =
       readonly source: string | undefined;
       readonly input: unknown;
       readonly trapExit: boolean;
+      /** Rates beyond which the sandbox drops logs and progress itself, before posting them. */
+      readonly output: SandboxOutputRates;
     }
   | { readonly t: 'msg'; readonly serial: number; readonly message: unknown }
   | {
@@ -92,6 +95,8 @@ export type FromThread =
       readonly outcome: Outcome;
       /** False when the invocation left timers, sockets or other work behind on the thread. */
       readonly reusable: boolean;
+      /** Output the sandbox dropped (beyond its rates) during the invocation, by kind. */
+      readonly dropped: Readonly<Record<SandboxOutputKind, number>>;
     }
   | { readonly t: 'fault'; readonly serial: number; readonly fault: Fault; readonly error: TransferredError }
   | { readonly t: 'send'; readonly serial: number; readonly to: Pid | string; readonly message: unknown }

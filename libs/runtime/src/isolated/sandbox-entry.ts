@@ -178,7 +178,14 @@ async function invoke(message: Extract<ToThread, { t: 'invoke' }>): Promise<void
   lastSerial = message.serial;
   taken = 0;
   waiting = false;
-  const invocation = new Invocation(message.serial, message.pid, message.nodeId, message.trapExit, channel);
+  const invocation = new Invocation(
+    message.serial,
+    message.pid,
+    message.nodeId,
+    message.trapExit,
+    channel,
+    message.output,
+  );
   current = invocation;
   let outcome: Outcome;
   try {
@@ -196,14 +203,21 @@ async function invoke(message: Extract<ToThread, { t: 'invoke' }>): Promise<void
   pendingFetches.clear();
   dropStatus();
   const reusable = !leftWorkBehind();
+  const { dropped } = invocation;
   try {
-    post({ t: 'done', serial: message.serial, outcome, reusable });
+    post({ t: 'done', serial: message.serial, outcome, reusable, dropped });
   } catch (error) {
     const what = outcome.kind === 'return' ? 'returned a value' : 'exited with a reason';
     const uncopyable = new TypeError(
       `The function ${what} that cannot be copied out of its sandbox (${error instanceof Error ? error.message : String(error)}); return plain data.`,
     );
-    post({ t: 'done', serial: message.serial, outcome: { kind: 'throw', error: toTransferred(uncopyable) }, reusable });
+    post({
+      t: 'done',
+      serial: message.serial,
+      outcome: { kind: 'throw', error: toTransferred(uncopyable) },
+      reusable,
+      dropped,
+    });
   }
 }
 

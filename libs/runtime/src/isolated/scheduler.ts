@@ -15,7 +15,13 @@ import { assertFunctionModule, type FunctionModule } from './function-module.js'
 import { IsolatedProcess, type IsolatedSpawnOptions, type LogEntry } from './isolated-process.js';
 import { assertLimits, MAX_LIMIT_MS, type ProcessLimits } from './limits.js';
 import { NicePolicy, type PriorityEnforcement } from './nice.js';
-import { DEFAULT_OUTPUT_RATES, type OutputKind, OutputLimiter, type OutputRate } from './output-limits.js';
+import {
+  DEFAULT_OUTPUT_RATES,
+  type OutputKind,
+  OutputLimiter,
+  type OutputRate,
+  type SandboxOutputRates,
+} from './output-limits.js';
 import type { FetchRequest, FetchResponse, FromThread, Outcome, ThreadSpawnOptions } from './protocol.js';
 import { RunQueue } from './run-queue.js';
 import type { Sandbox, SandboxDeath } from './sandbox.js';
@@ -89,8 +95,10 @@ export interface SchedulerStats {
   readonly cpuAccounting: 'procstat' | 'unavailable';
   /** How sandboxes are confined on this host. */
   readonly sandbox: Omit<SandboxHost, 'baselineDataBytes' | 'commands'>;
-  /** Output dropped because a process sent it faster than its rate, by kind. */
+  /** Output dropped because a process sent it faster than its rate (by its sandbox, or by the node), by kind. */
   readonly dropped: Record<OutputKind, number>;
+  /** Messages the node's main thread has read from sandboxes. */
+  readonly messagesIn: number;
   /** Isolated processes spawned, and their exits by reason. */
   readonly spawns: number;
   readonly exits: Partial<Record<ReasonLabel, number>>;
@@ -142,7 +150,9 @@ export class Scheduler {
   private readonly host: SandboxHost;
   private readonly memorySampler: ReturnType<typeof setInterval>;
   private readonly outputRates: Readonly<Record<OutputKind, OutputRate>>;
+  private readonly sandboxOutputRates: SandboxOutputRates;
   private readonly dropped: Record<OutputKind, number> = { log: 0, progress: 0, send: 0, fetch: 0 };
+  private messagesIn = 0;
   private readonly windowMs: number;
   private live = 0;
   private spawns = 0;
@@ -165,6 +175,7 @@ export class Scheduler {
       throw new BadArgError(`Sandboxes need kernel namespaces on this node and cannot have them: ${this.host.reason}.`);
     }
     this.outputRates = { ...DEFAULT_OUTPUT_RATES, ...options.outputRates };
+    this.sandboxOutputRates = { log: this.outputRates.log, progress: this.outputRates.progress };
     const poolOptions = {
       entry: sandboxEntry(),
       host: this.host,
@@ -256,6 +267,7 @@ export class Scheduler {
         rlimits: this.host.rlimits,
       },
       dropped: { ...this.dropped },
+      messagesIn: this.messagesIn,
       spawns: this.spawns,
       exits: Object.fromEntries(this.exits),
       processes: this.node.stats().processes,
@@ -358,6 +370,7 @@ export class Scheduler {
         source,
         input: process.input,
         trapExit: process.trapExit,
+        output: this.sandboxOutputRates,
       });
     } catch (error) {
       this.fail(process, { error });
@@ -421,6 +434,7 @@ export class Scheduler {
   }
 
   private threadMessage(thread: Sandbox, message: FromThread): void {
+    this.messagesIn++;
     if (message.t === 'ready') return;
     const process = this.owners.get(thread);
     if (!process || message.serial !== thread.serial || process.phase !== 'running') {
@@ -433,6 +447,8 @@ export class Scheduler {
     }
     switch (message.t) {
       case 'done':
+        this.dropped.log += message.dropped.log;
+        this.dropped.progress += message.dropped.progress;
         process.reusable = message.reusable;
         this.finish(process, message.outcome);
         break;

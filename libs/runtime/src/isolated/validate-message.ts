@@ -27,6 +27,8 @@ const isObject = (value: unknown): value is Fields =>
 const isSerial = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
 const isShortString = (value: unknown, max = MAX_NAME): value is string =>
   typeof value === 'string' && value.length > 0 && value.length <= max;
+const isDropped = (value: unknown): boolean =>
+  isObject(value) && isSerial(value.log) && isSerial(value.progress) && Object.keys(value).length === 2;
 const isTarget = (value: unknown): boolean => isPid(value) || isShortString(value);
 
 function isTransferredError(value: unknown): boolean {
@@ -148,7 +150,7 @@ const CHECKS: Record<FromThread['t'], (m: Fields) => boolean> = {
   ready: () => true,
   status: (m) => isSerial(m.taken) && typeof m.waiting === 'boolean',
   fetch: (m) => isSerial(m.id) && isFetchRequest(m.request),
-  done: (m) => isOutcome(m.outcome) && typeof m.reusable === 'boolean',
+  done: (m) => isOutcome(m.outcome) && typeof m.reusable === 'boolean' && isDropped(m.dropped),
   fault: (m) => FAULTS.has(m.fault as string) && isTransferredError(m.error),
   send: (m) => isTarget(m.to) && 'message' in m,
   exit: (m) => isPid(m.to) && 'reason' in m,

@@ -181,6 +181,23 @@ describe('limits that cannot be dodged', () => {
     expect(lines.length).toBeLessThanOrEqual(20 + Math.ceil(10 * seconds));
     expect(scheduler.stats().dropped.log).toBe(20_000 - lines.length);
   });
+
+  it('drops a flood inside its sandbox: the node reads about as many messages as it keeps', async () => {
+    const { scheduler } = isolatedNode({ outputRates: { log: { perSecond: 10, burst: 20 } } });
+    await scheduler.run(probe('warm', 'return 1;'));
+    const before = scheduler.stats().messagesIn;
+    const droppedBefore = scheduler.stats().dropped.log;
+    const outcome = await scheduler.run(
+      probe('flood', 'for (let i = 0; i < 100000; i++) ctx.log(String(i)); return 1;'),
+    );
+    expect(outcome.reason).toBe('normal');
+    const { messagesIn, dropped } = scheduler.stats();
+    const posted = messagesIn - before;
+    expect(dropped.log - droppedBefore).toBeGreaterThan(99_000);
+    // The lines kept, the status updates and the end: never one message per line.
+    expect(posted).toBeLessThan(100_000 - (dropped.log - droppedBefore) + 50);
+    expect(posted).toBeLessThan(1000);
+  });
 });
 
 describe('tenancy', () => {
@@ -439,7 +456,17 @@ describe('the channel from a sandbox is untrusted', () => {
       { t: 'spawn', serial: 1, id: 1, fn: 'f', input: 1, options: { priority: 'root' }, relation: 'none' },
     ],
     ['a fetch with a bad url', { t: 'fetch', serial: 1, id: 1, request: { url: 42, method: 'GET', headers: [] } }],
-    ['a done without outcome', { t: 'done', serial: 1, reusable: true }],
+    ['a done without outcome', { t: 'done', serial: 1, reusable: true, dropped: { log: 0, progress: 0 } }],
+    [
+      'a done with a negative dropped count',
+      {
+        t: 'done',
+        serial: 1,
+        outcome: { kind: 'return', value: 1 },
+        reusable: true,
+        dropped: { log: -5, progress: 0 },
+      },
+    ],
   ])('refuses a message with %s', (_what, message) => {
     expect(typeof validateFromSandbox(message, 1000)).toBe('string');
   });
@@ -463,11 +490,18 @@ describe('the channel from a sandbox is untrusted', () => {
       serial: 1,
       outcome: { kind: 'return', value: sparse },
       reusable: true,
+      dropped: { log: 0, progress: 0 },
     }).length;
-    expect(sparseBytes).toBeLessThan(100);
+    expect(sparseBytes).toBeLessThan(150);
     expect(
       validateFromSandbox(
-        { t: 'done', serial: 1, outcome: { kind: 'return', value: sparse }, reusable: true },
+        {
+          t: 'done',
+          serial: 1,
+          outcome: { kind: 'return', value: sparse },
+          reusable: true,
+          dropped: { log: 0, progress: 0 },
+        },
         sparseBytes,
       ),
     ).toMatch(/far larger/);
