@@ -177,6 +177,12 @@ export class ConsumerHandle {
   worker: Worker<JobData> | undefined;
 }
 
+/** What the consumer tells the node about stalls: one seen, and a job failed for stalling too often. */
+export interface StallEvents {
+  onStalled(): void;
+  onFailedForStalling(job: Job<JobData>): void;
+}
+
 /** Runs the BullMQ Worker; if BullMQ closes it unexpectedly, the process fails and is restarted. */
 export function consumer(
   handle: ConsumerHandle,
@@ -185,7 +191,7 @@ export function consumer(
   options: Omit<WorkerOptions, 'connection'>,
   run: (job: Job<JobData>, token: string | undefined) => Promise<unknown>,
   logger: Logger,
-  onStalled: () => void,
+  stalls: StallEvents,
 ): ChildSpec {
   return {
     id: 'consumer',
@@ -197,8 +203,15 @@ export function consumer(
           handle.worker = worker;
           worker.on('error', (error) => logger.warn({ err: error }, 'BullMQ worker error'));
           worker.on('stalled', (jobId) => {
-            onStalled();
+            stalls.onStalled();
             logger.warn({ jobId }, 'job stalled (its node stopped renewing the lock)');
+          });
+          // A job that stalled more often than allowed is failed by BullMQ before any processor
+          // runs (its deferred failure): this is the one place the node learns that it ended.
+          worker.on('failed', (job, error) => {
+            if (job?.deferredFailure === undefined || error.message !== job.deferredFailure) return;
+            stalls.onFailedForStalling(job);
+            logger.warn({ jobId: job.id, reason: job.deferredFailure }, 'job failed for stalling too often');
           });
           worker.on('closed', () => self.send(self.self, 'closed'));
           try {

@@ -243,7 +243,10 @@ export class WorkerNode {
         },
         (job, token) => this.runner.run(job, token),
         logger,
-        () => this.metrics.jobStalled(),
+        {
+          onStalled: () => this.metrics.jobStalled(),
+          onFailedForStalling: (job) => this.metrics.jobFailed(job.data.function, 'stalled', false),
+        },
       ),
     ]);
     const root = this.root;

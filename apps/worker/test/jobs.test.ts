@@ -1,4 +1,5 @@
-import { FunctionRegistry, OPERATOR_TENANT } from '@beamline/jobs';
+import { FunctionRegistry, OPERATOR_TENANT, QUEUE_NAME } from '@beamline/jobs';
+import { Worker } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { runningPid, startWorker, useJobs } from './helpers.js';
 
@@ -69,6 +70,43 @@ describe('jobs run as isolated processes, end to end through BullMQ', () => {
     const completed = await t.j.finished(job.id);
     expect(completed).toMatchObject({ state: 'completed', result: 'on time', exit: undefined });
     expect(await t.j.store.retry(job.id, 'default')).toBe(false);
+  });
+
+  it('a job whose nodes died twice under it fails with exit reason stalled: in its view, the dead letters and the metrics', async () => {
+    await new FunctionRegistry(t.j.redis, t.j.keys).deploy('default', 'stallee', 'export default async () => 1;');
+    const job = await t.j.submit({ function: 'stallee', attempts: 3 });
+    // A node that takes the job and dies at once, twice: its lock is gone and a stall check
+    // (run twice: the first marks active jobs, the second moves those without a lock) finds it.
+    const dead = new Worker(QUEUE_NAME, null, {
+      connection: { url: redis.server.url, maxRetriesPerRequest: null },
+      prefix: t.j.keys.prefix,
+      maxStalledCount: 1,
+    });
+    try {
+      for (let stall = 1; stall <= 2; stall++) {
+        const taken = await dead.getNextJob(`dead-node-${stall}`);
+        expect(taken?.id).toBe(job.id);
+        await t.j.redis.del(`${t.j.keys.prefix}:${QUEUE_NAME}:${job.id}:lock`);
+        for (let check = 0; check < 2; check++) {
+          await t.j.redis.del(`${t.j.keys.prefix}:${QUEUE_NAME}:stalled-check`);
+          await (dead as unknown as { moveStalledJobsToWait(): Promise<unknown> }).moveStalledJobsToWait();
+        }
+        expect(await t.j.redis.hget(`${t.j.keys.prefix}:${QUEUE_NAME}:${job.id}`, 'stc')).toBe(String(stall));
+      }
+    } finally {
+      await dead.close();
+    }
+    const worker = await startWorker(redis.server.url);
+    const failed = await t.j.finished(job.id);
+    expect(failed).toMatchObject({ state: 'failed', exit: { reason: 'stalled' } });
+    expect(failed.result).toBeUndefined();
+    const letters = await t.j.store.deadLetters('default');
+    expect(letters.find((letter) => letter.id === job.id)?.exit?.reason).toBe('stalled');
+    expect(await t.j.store.backlog('default')).toBe(0);
+    const counted = await worker.metrics.registry.getSingleMetric('beamline_jobs_failed_total')?.get();
+    expect(counted?.values).toContainEqual(
+      expect.objectContaining({ value: 1, labels: { function: 'stallee', reason: 'stalled', final: 'true' } }),
+    );
   });
 
   it('a job that exits with shutdown itself fails like any abnormal exit, and is not handed back', async () => {
