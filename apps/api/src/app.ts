@@ -3,12 +3,16 @@ import { type AuthVariables, authenticate } from './auth.js';
 import type { ApiDeps } from './deps.js';
 import { docsPage, openApiDocument } from './openapi.js';
 import { ApiError, problem } from './problem.js';
+import { ClientClosedRequest } from './routes/body.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { functionRoutes } from './routes/functions.js';
 import { jobRoutes } from './routes/jobs.js';
 import { processRoutes } from './routes/processes.js';
 
 type Env = { Variables: AuthVariables };
+
+/** nginx's status for a request its client closed: logged nowhere as an error, answered to no one. */
+const CLIENT_CLOSED_REQUEST = 499;
 
 /** Errors ioredis and BullMQ raise while Redis is unreachable. */
 function isRedisUnavailable(error: unknown): boolean {
@@ -26,8 +30,13 @@ export function createApp(deps: ApiDeps): Hono<Env> {
   app.use('*', async (c, next) => {
     const started = performance.now();
     await next();
+    const route = c.req.routePath || 'unmatched';
+    if (c.res.status === CLIENT_CLOSED_REQUEST) {
+      deps.metrics.clientClosed.inc({ route, method: c.req.method });
+      return;
+    }
     deps.metrics.requestSeconds.observe(
-      { route: c.req.routePath || 'unmatched', method: c.req.method, status: String(c.res.status) },
+      { route, method: c.req.method, status: String(c.res.status) },
       (performance.now() - started) / 1000,
     );
   });
@@ -65,6 +74,10 @@ export function createApp(deps: ApiDeps): Hono<Env> {
   app.notFound((c) => problem(c, new ApiError(404, 'Not found', `No route ${c.req.method} ${c.req.path}; see /docs.`)));
   app.onError((error, c) => {
     if (error instanceof ApiError) return problem(c, error);
+    if (error instanceof ClientClosedRequest) {
+      deps.logger.debug({ path: c.req.path, reason: error.message }, 'client closed the request');
+      return c.body(null, CLIENT_CLOSED_REQUEST);
+    }
     if (isRedisUnavailable(error) || !deps.redisReady()) {
       return problem(
         c,

@@ -41,6 +41,12 @@ export class ApiMetrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
+  readonly clientClosed = new Counter({
+    name: 'beamline_http_client_closed_total',
+    help: 'Requests whose client disconnected before the request was read whole (not errors, not in the duration histogram)',
+    labelNames: ['route', 'method'],
+    registers: [this.registry],
+  });
   readonly submitted = new Counter({
     name: 'beamline_jobs_submitted_total',
     help: 'Jobs accepted by the API',

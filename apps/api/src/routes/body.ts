@@ -35,6 +35,11 @@ export function readText(c: Context, maxBytes: number): Promise<string> {
   return incoming ? readIncoming(incoming, maxBytes) : readRequest(c, maxBytes);
 }
 
+/** The client went away before its request body arrived whole: nobody is left to answer. */
+export class ClientClosedRequest extends Error {
+  override readonly name = 'ClientClosedRequest';
+}
+
 function tooLarge(maxBytes: number): ApiError {
   return new ApiError(413, 'Payload too large', `Request bodies may be at most ${maxBytes} bytes.`);
 }
@@ -44,10 +49,21 @@ async function readIncoming(incoming: IncomingMessage, maxBytes: number): Promis
   if (declared > maxBytes) throw tooLarge(maxBytes);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of incoming) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) throw tooLarge(maxBytes);
-    chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of incoming) {
+      size += (chunk as Buffer).length;
+      if (size > maxBytes) throw tooLarge(maxBytes);
+      chunks.push(chunk as Buffer);
+    }
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    if (incoming.destroyed || incoming.socket?.destroyed) {
+      throw new ClientClosedRequest(`the client closed the connection after ${size} bytes of the body`);
+    }
+    throw error;
+  }
+  if (!incoming.complete) {
+    throw new ClientClosedRequest(`the client closed the connection after ${size} bytes of the body`);
   }
   return chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
 }
