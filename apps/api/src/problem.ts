@@ -46,6 +46,12 @@ export function invalid(error: z.ZodError, root?: string): ApiError {
 
 export const notFound = (what: string) => new ApiError(404, 'Not found', `${what} does not exist.`);
 
+/** 404 for a pid that no live node holds (OTP's noproc): its job ended, or its node is gone. */
+export const noProcess = (pid: string) =>
+  new ApiError(404, 'No such process', `No live process ${pid}: its job has ended or its node is gone (noproc).`, {
+    reason: 'noproc',
+  });
+
 /** A 429 for a tenant whose backlog has no room: how full it is, the cap, and when to retry. */
 export const backlogFull = (error: { message: string; backlog: number; cap: number }) =>
   new ApiError(

@@ -4,7 +4,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AuthVariables } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
-import { invalid, notFound } from '../problem.js';
+import { invalid, noProcess } from '../problem.js';
 import { readJson } from './body.js';
 
 export const messageSchema = z.strictObject({ message: z.unknown() }).refine((b) => 'message' in b, {
@@ -54,10 +54,17 @@ export function processRoutes(deps: ApiDeps): Hono<Env> {
     const node = isPid(pid) ? nodeOfPid(pid) : undefined;
     const beat = node === undefined ? undefined : await nodeBeat(deps, node);
     const owner = beat?.processes?.find((p) => p.pid === pid);
-    if (typeof owner?.jobId !== 'string' || typeof owner.tenant !== 'string') throw notFound(`Process ${pid}`);
-    if (!admin && owner.tenant !== tenant) throw notFound(`Process ${pid}`);
+    if (typeof owner?.jobId !== 'string' || typeof owner.tenant !== 'string') throw noProcess(pid);
+    if (!admin && owner.tenant !== tenant) throw noProcess(pid);
     return { jobId: owner.jobId, tenant: owner.tenant };
   };
+
+  /**
+   * A control message no node received: the pid's node is gone, though its last heartbeat has
+   * not expired yet (a node killed with SIGKILL). On a Redis Cluster, PUBLISH counts only the
+   * subscribers of the shard it reached, so there only the heartbeat's expiry tells.
+   */
+  const unreceived = (delivered: number) => delivered === 0 && !('isCluster' in deps.redis && deps.redis.isCluster);
 
   /**
    * The tenant stamped on what this caller sends over the control channel: the API key's
@@ -77,6 +84,7 @@ export function processRoutes(deps: ApiDeps): Hono<Env> {
       parsed.data.message,
       senderTenant(c.get('tenant'), c.get('admin')),
     );
+    if (unreceived(delivered)) throw noProcess(pid);
     return c.json({ pid, jobId: owner.jobId, delivered: delivered > 0 }, 202);
   });
 
@@ -84,6 +92,7 @@ export function processRoutes(deps: ApiDeps): Hono<Env> {
     const pid = c.req.param('pid');
     const owner = await reachable(c.get('tenant'), c.get('admin'), pid);
     const delivered = await deps.control.exit(pid, 'api.0', 'kill', senderTenant(c.get('tenant'), c.get('admin')));
+    if (unreceived(delivered)) throw noProcess(pid);
     return c.json({ pid, jobId: owner.jobId, delivered: delivered > 0 }, 202);
   });
 
