@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Pid, Priority } from '../../src/index.js';
-import { functions, type IsolatedTestNode, isolatedNode, untilRunning } from './setup.js';
+import { functions, type IsolatedTestNode, isolatedNode, sandboxesCpuNs, untilRunning } from './setup.js';
 
 /** CPU-bound busy loops, 4 per core, already running. */
 async function startHogs({ node, scheduler }: IsolatedTestNode, priority: Priority): Promise<Pid[]> {
@@ -59,11 +59,18 @@ describe('priority reaches the CPU', () => {
 
   it('the main thread keeps its timers on time while every core is saturated by isolated busy loops', async () => {
     const test = isolatedNode({ windowMs: 1000 });
+    const unloadedWorst = await timerLateness(500);
     await startHogs(test, 'max');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const cpuBefore = sandboxesCpuNs();
+    const started = performance.now();
     const worst = await timerLateness(1000);
-    expect(worst).toBeLessThan(100);
-    expect(test.scheduler.stats().mainThread.lagMs.p99).toBeLessThan(100);
-    expect(test.scheduler.stats().utilization).toBeGreaterThan(0.8);
+    const share = (sandboxesCpuNs() - cpuBefore) / 1e6 / (test.scheduler.cores * (performance.now() - started));
+    // Timers stay within 100 ms of their lateness without the hogs (whatever else loads the machine).
+    expect(worst).toBeLessThan(unloadedWorst + 100);
+    expect(test.scheduler.stats().mainThread.lagMs.p99).toBeLessThan(unloadedWorst + 100);
+    // Utilization reads the share of the cores the hogs got, as the kernel counted it.
+    expect(Math.abs(test.scheduler.stats().utilization - share)).toBeLessThan(0.12);
   }, 30_000);
 });
 
@@ -72,10 +79,16 @@ describe('utilization', () => {
     const test = isolatedNode({ cores: 2, windowMs: 1000, sampleIntervalMs: 50 });
     const pid = test.scheduler.spawn(functions.dutyCycle, { busyMs: 20, idleMs: 20 });
     await untilRunning(test.node, pid);
-    await new Promise((resolve) => setTimeout(resolve, 1300));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const cpuBefore = sandboxesCpuNs();
+    const started = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const share = (sandboxesCpuNs() - cpuBefore) / 1e6 / (2 * (performance.now() - started));
     const busy = test.scheduler.stats().utilization;
-    expect(busy).toBeGreaterThan(0.17);
-    expect(busy).toBeLessThan(0.33);
+    // About 0.25 on an idle machine; less when other work takes the cores. The kernel's count decides.
+    expect(share).toBeGreaterThan(0.03);
+    expect(share).toBeLessThan(0.3);
+    expect(Math.abs(busy - share)).toBeLessThan(0.07);
     const ended = test.node.waitExit(pid);
     test.node.exit(pid, 'kill');
     await ended;
@@ -88,10 +101,13 @@ describe('utilization', () => {
     const test = isolatedNode();
     const pid = test.scheduler.spawn(functions.dutyCycle, { busyMs: 30, idleMs: 1 });
     await untilRunning(test.node, pid);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const kernel = sandboxesCpuNs();
     const info = test.node.processInfo(pid);
-    expect(info?.cpuTimeNs).toBeGreaterThan(100e6);
-    expect(info?.cpuTimeNs).toBeLessThan(1e9);
+    // What the kernel charged the sandbox (in 10 ms ticks), less its start before the process ran.
+    expect(info?.cpuTimeNs).toBeGreaterThan(0);
+    expect(info?.cpuTimeNs).toBeLessThanOrEqual(kernel + 20e6);
+    expect(info?.cpuTimeNs).toBeGreaterThan(kernel - 300e6);
     expect(info?.reductions).toBe(info?.cpuTimeNs);
     expect(info?.memory).toBeGreaterThan(100_000);
     expect(test.scheduler.stats().processes.byKind.isolated).toBe(1);

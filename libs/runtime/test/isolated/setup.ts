@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterEach } from 'vitest';
 import {
   type FunctionModule,
@@ -107,3 +108,36 @@ export const functions = {
     "export default async (_input, ctx) => {\n  for (;;) {\n    const message = await ctx.receive();\n    if (message === 'crash') throw new Error('crashed on demand');\n    if (message === 'stop') return;\n  }\n};",
   ),
 } as const;
+
+/**
+ * CPU time (ns) the kernel has charged to every sandbox process of this test process, read from
+ * /proc without the runtime's code: the baseline accounting and utilization are checked against
+ * (on a loaded machine the sandboxes get less than their share, and the runtime must say so).
+ */
+export function sandboxesCpuNs(): number {
+  const descendants = (pid: number): number[] => {
+    let children: number[] = [];
+    try {
+      children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number);
+    } catch {
+      return [];
+    }
+    return children.flatMap((child) => [child, ...descendants(child)]);
+  };
+  let ticks = 0;
+  for (const pid of descendants(process.pid)) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('sandbox-entry')) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ticks * 10_000_000;
+}
