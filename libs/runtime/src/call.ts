@@ -24,13 +24,22 @@ export function replyMessage(ref: Ref, value: unknown): ReplyMessage {
   return { type: '$reply', ref, value };
 }
 
-/** A `call` that got no reply: the server was gone (`noproc`), died, or took too long (`timeout`). */
+/**
+ * A `call` that got no reply: the server was gone (`noproc`), died (its exit reason), took too
+ * long (`timeout`), or was the caller itself (`calling_self`, failed at once as OTP's gen:call).
+ */
 export class CallError extends Error {
   constructor(
     readonly target: Pid | string,
     readonly reason: ExitReason,
   ) {
-    super(`call to ${target} failed: ${reason === 'timeout' ? 'no reply in time' : describeReason(reason)}`);
+    super(`call to ${target} failed: ${explainCallFailure(reason)}`);
     this.name = 'CallError';
   }
+}
+
+function explainCallFailure(reason: ExitReason): string {
+  if (reason === 'timeout') return 'no reply in time';
+  if (reason === 'calling_self') return 'calling_self (a process cannot wait for its own reply)';
+  return describeReason(reason);
 }

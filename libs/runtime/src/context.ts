@@ -27,6 +27,14 @@ export interface SpawnOptions {
   readonly label?: string;
 }
 
+/** Erlang's demonitor/2 options. */
+export interface DemonitorOptions {
+  /** Also removes the monitor's DOWN message if it has already arrived. */
+  readonly flush?: boolean;
+  /** Returns whether the monitor was still active (so no DOWN was or will be delivered), not true. */
+  readonly info?: boolean;
+}
+
 /** Identifies a pending `call`, so that the server can `reply` to it. */
 export interface CallFrom {
   readonly pid: Pid;
@@ -83,15 +91,19 @@ export interface ProcessContext extends MessagingContext {
   /** Spawns a linked process and waits until it calls `ready` (or fails with `StartError`). */
   startLink<T>(body: InitBody<T>, options?: SpawnOptions): Promise<Started<T>>;
 
-  /** Removes a monitor; with `flush`, also removes its DOWN message if it already arrived. */
-  demonitor(ref: Ref, options?: { readonly flush?: boolean }): boolean;
+  /** Removes a monitor and returns true, active or not, as demonitor/2 (the `info` option tells which). */
+  demonitor(ref: Ref, options?: DemonitorOptions & { readonly info?: false }): true;
+  demonitor(ref: Ref, options?: DemonitorOptions): boolean;
 
   register(name: string, pid?: Pid): void;
   unregister(name: string): void;
   whereis(name: string): Pid | undefined;
   isAlive(pid: Pid): boolean;
 
-  /** Sends `request` to a server and waits for its `reply` (gen_server:call). */
+  /**
+   * Sends `request` to a server and waits for its `reply` (gen_server:call). Fails with
+   * CallError: `noproc`, `timeout`, the server's exit reason, or at once `calling_self`.
+   */
   call<T = unknown>(to: Pid | string, request: unknown, timeoutMs?: number): Promise<T>;
   reply(from: CallFrom, value: unknown): void;
 }

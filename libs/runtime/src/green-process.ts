@@ -1,6 +1,7 @@
 import { CallError, callMessage, isReplyMessage, replyMessage } from './call.js';
 import {
   type CallFrom,
+  type DemonitorOptions,
   type InitBody,
   type ProcessBody,
   type ProcessContext,
@@ -275,12 +276,13 @@ class GreenContext implements ProcessContext {
     return process ? this.kernel.monitor(process, target) : this.kernel.makeRef();
   }
 
-  demonitor(ref: Ref, options: { readonly flush?: boolean } = {}): boolean {
+  demonitor(ref: Ref, options?: DemonitorOptions & { readonly info?: false }): true;
+  demonitor(ref: Ref, options?: DemonitorOptions): boolean;
+  demonitor(ref: Ref, options: DemonitorOptions = {}): boolean {
     const process = this.live();
-    if (!process) return false;
-    const removed = this.kernel.demonitor(process, ref);
-    if (options.flush) process.mailbox.discard((m) => isDownMessage(m) && m.ref === ref);
-    return removed;
+    const removed = process !== undefined && this.kernel.demonitor(process, ref);
+    if (process && options.flush) process.mailbox.discard((m) => isDownMessage(m) && m.ref === ref);
+    return options.info ? removed : true;
   }
 
   exit(reason: ExitReason): never;
@@ -331,6 +333,7 @@ class GreenContext implements ProcessContext {
     if (!process) return parked();
     const pid = this.kernel.whereis(to) ?? (isPid(to) ? to : undefined);
     if (pid === undefined) throw new CallError(to, 'noproc');
+    if (pid === process.pid) throw new CallError(to, 'calling_self');
     const ref = this.kernel.monitor(process, pid);
     process.awaitingReplies ??= new Set();
     process.awaitingReplies.add(ref);

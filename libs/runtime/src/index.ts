@@ -3,6 +3,7 @@ export { type Clock, ManualClock, settle, systemClock, type TimerHandle } from '
 export {
   type CallFrom,
   type CallMessage,
+  type DemonitorOptions,
   type InitBody,
   type MessagingContext,
   type ProcessBody,

@@ -16,6 +16,11 @@ export interface SupervisorReport {
   readonly event: 'start_error' | 'child_terminated' | 'shutdown_error' | 'reached_max_restart_intensity';
   readonly childId: string | undefined;
   readonly pid: Pid | undefined;
+  /**
+   * When a simple_one_for_one supervisor stops: every child that ended with `reason` instead of
+   * the expected one (OTP's terminate_dynamic_children reports once per distinct reason).
+   */
+  readonly pids?: readonly Pid[];
   readonly reason: ExitReason;
 }
 

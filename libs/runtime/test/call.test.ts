@@ -28,6 +28,33 @@ describe('call and reply', () => {
     await expect(node.call('nobody', 1)).rejects.toBeInstanceOf(CallError);
   });
 
+  it('calling_self: a call to oneself, by pid or by registered name, fails at once and leaves no request behind (gen:call)', async () => {
+    const { node } = testNode();
+    const pid = node.spawn(
+      async (ctx) => {
+        const failures: unknown[] = [];
+        for (const target of [ctx.self, 'me']) {
+          try {
+            await ctx.call(target, 'ping');
+          } catch (error) {
+            failures.push({ name: (error as Error).name, reason: (error as CallError).reason });
+          }
+        }
+        ctx.exit({ failures, queued: await ctx.receive(undefined, 0) });
+      },
+      { name: 'me' },
+    );
+    const exited = node.waitExit(pid);
+    await idle();
+    expect(node.isAlive(pid), 'no wait for the timeout').toBe(false);
+    const result = (await exited) as { failures: unknown[]; queued: unknown };
+    expect(result.failures).toEqual([
+      { name: 'CallError', reason: 'calling_self' },
+      { name: 'CallError', reason: 'calling_self' },
+    ]);
+    expect(result.queued).toBeTypeOf('symbol');
+  });
+
   it('a server that dies during the call fails the call with its exit reason', async () => {
     const { node } = testNode();
     const server = node.spawn(async (ctx) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BadArgError, type ExitMessage, isExitMessage, type ProcessContext } from '../src/index.js';
+import { BadArgError, type ExitMessage, isExitMessage, type ProcessContext, TIMEOUT } from '../src/index.js';
 import { idle, linkedTo, testNode, waitForever } from './helpers.js';
 
 /** A trapping process that exits with the first EXIT message it receives. */
@@ -387,7 +387,33 @@ describe('monitors', () => {
       ctx.exit({ removed, queuedBefore, refB, removedAfterFire, next });
     });
     const result = (await node.waitExit(pid)) as Record<string, unknown>;
-    expect(result).toMatchObject({ removed: true, queuedBefore: true, removedAfterFire: false, next: 'marker' });
+    expect(result).toMatchObject({ removed: true, queuedBefore: true, removedAfterFire: true, next: 'marker' });
+  });
+
+  it('demonitor/2: returns true even when the monitor already fired or never existed; the info option tells which', async () => {
+    const { node } = testNode();
+    const pid = node.spawn(async (ctx) => {
+      const active = ctx.monitor(ctx.spawn(waitForever));
+      const firedA = ctx.monitor(ctx.spawn(() => undefined));
+      const firedB = ctx.monitor(ctx.spawn(() => undefined));
+      await ctx.sleep(0);
+      ctx.exit({
+        activeWithInfo: ctx.demonitor(active, { info: true }),
+        fired: ctx.demonitor(firedA, { flush: true }),
+        firedWithInfo: ctx.demonitor(firedB, { flush: true, info: true }),
+        unknown: ctx.demonitor('test:none'),
+        unknownWithInfo: ctx.demonitor('test:none', { info: true }),
+        queued: await ctx.receive(undefined, 0),
+      });
+    });
+    expect(await node.waitExit(pid)).toEqual({
+      activeWithInfo: true,
+      fired: true,
+      firedWithInfo: false,
+      unknown: true,
+      unknownWithInfo: false,
+      queued: TIMEOUT,
+    });
   });
 
   it('monitoring a registered name watches the process behind it', async () => {

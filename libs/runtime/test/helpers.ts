@@ -32,3 +32,17 @@ export function linkedTo(target: Pid): ProcessBody {
     await ctx.receive(() => false);
   };
 }
+
+/** Follows a promise: `outcome` is what it settled with (value or rejection), or 'pending'. */
+export function track(promise: Promise<unknown>): { readonly outcome: unknown } {
+  const tracked = { outcome: 'pending' as unknown };
+  promise.then(
+    (value) => {
+      tracked.outcome = value;
+    },
+    (error) => {
+      tracked.outcome = error;
+    },
+  );
+  return tracked;
+}

@@ -126,6 +126,22 @@ describe('messages and receive', () => {
     expect(() => node.send('nobody', 1)).toThrow(/No process is registered as "nobody"/);
   });
 
+  it('a message is passed by reference, not copied as on the BEAM: a mutation after send is visible (ADR 0002)', async () => {
+    const { node } = testNode();
+    const receiver = node.spawn(async (ctx) => {
+      const message = await ctx.receive<{ count: number }>();
+      await ctx.receive((m) => m === 'look');
+      ctx.exit(message.count);
+    });
+    node.spawn((ctx) => {
+      const message = { count: 1 };
+      ctx.send(receiver, message);
+      message.count = 2;
+      ctx.send(receiver, 'look');
+    });
+    expect(await node.waitExit(receiver)).toBe(2);
+  });
+
   it('a message to a dead pid is dropped without error', async () => {
     const { node } = testNode();
     const pid = node.spawn(() => undefined);

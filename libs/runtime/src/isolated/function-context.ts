@@ -18,8 +18,11 @@ export interface FunctionContext extends MessagingContext {
     options?: ThreadSpawnOptions,
   ): Promise<{ readonly pid: Pid; readonly ref: Ref }>;
 
-  /** Removes a monitor; with `flush`, also drops its DOWN whether it has arrived or is still on its way. */
-  demonitor(ref: Ref, options?: { readonly flush?: boolean }): void;
+  /**
+   * Removes a monitor; with `flush`, also drops its DOWN whether it has arrived or is still on its
+   * way. Always true, as OTP's demonitor/2 (whether the monitor was still active is the node's to know).
+   */
+  demonitor(ref: Ref, options?: { readonly flush?: boolean }): true;
 
   /** Reports progress (a number or any copyable value) to whoever started the process. */
   progress(value: unknown): void;

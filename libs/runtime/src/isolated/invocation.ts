@@ -153,9 +153,9 @@ export class Invocation implements FunctionContext {
     return ref;
   }
 
-  demonitor(ref: Ref, options: { readonly flush?: boolean } = {}): void {
+  demonitor(ref: Ref, options: { readonly flush?: boolean } = {}): true {
     this.#post({ t: 'demonitor', ref });
-    if (!options.flush) return;
+    if (!options.flush) return true;
     let flushed = false;
     this.#mailbox.discard((m) => {
       const hit = isDownMessage(m) && m.ref === ref;
@@ -169,6 +169,7 @@ export class Invocation implements FunctionContext {
       this.#flushedRefs ??= new Set();
       this.#flushedRefs.add(ref);
     }
+    return true;
   }
 
   exit(reason: ExitReason): never;

@@ -9,7 +9,7 @@ import type { SupervisorReport } from '../reports.js';
 import { DynamicChildren, isRunning, RESTARTING, type StaticChild, StaticChildren } from './children.js';
 import { RestartIntensity } from './intensity.js';
 import { isTryAgainRestart, type SupervisorRequest, type TryAgainRestart } from './requests.js';
-import { type ShutdownOutcome, shutdownChild, shutdownChildrenInParallel } from './shutdown.js';
+import { type ShutdownOutcome, shutdownChild, shutdownChildrenInParallel, unexpectedByReason } from './shutdown.js';
 import { alreadyStartedPid, type StartOutcome, startChildProcess } from './start-child.js';
 import type {
   ChildCounts,
@@ -266,15 +266,24 @@ export class SupervisorServer {
       () => this.kernel.clock.now(),
     );
     this.dynamics.clear();
-    for (const outcome of outcomes) this.reportShutdown(template.id, outcome);
+    for (const { reason, pids } of unexpectedByReason(outcomes)) {
+      this.report('shutdown_error', template.id, undefined, reason, pids);
+    }
   }
 
   private reportShutdown(childId: string, outcome: ShutdownOutcome): void {
     if (!outcome.expected) this.report('shutdown_error', childId, outcome.pid, outcome.reason);
   }
 
-  private report(event: SupervisorReport['event'], childId: string, pid: Pid | undefined, reason: ExitReason): void {
-    this.kernel.report({ type: 'supervisor', supervisor: this.ctx.self, event, childId, pid, reason });
+  private report(
+    event: SupervisorReport['event'],
+    childId: string,
+    pid: Pid | undefined,
+    reason: ExitReason,
+    pids?: readonly Pid[],
+  ): void {
+    const report: SupervisorReport = { type: 'supervisor', supervisor: this.ctx.self, event, childId, pid, reason };
+    this.kernel.report(pids === undefined ? report : { ...report, pids });
   }
 
   // ── requests ─────────────────────────────────────────────────────────────────────────

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { type ProcessContext, TIMEOUT } from '../context.js';
 import { type DownMessage, type ExitMessage, isDownMessage, isExitMessage } from '../messages.js';
 import type { Pid, Ref } from '../pid.js';
@@ -95,4 +96,18 @@ export async function shutdownChildrenInParallel(
     outcomes.push({ pid, reason, expected: isExpected(reason, shutdown, restart) });
   }
   return outcomes;
+}
+
+/** The unexpected outcomes grouped by reason (equal reasons, as Erlang terms compare), in order of first appearance. */
+export function unexpectedByReason(
+  outcomes: readonly ShutdownOutcome[],
+): Array<{ readonly reason: ExitReason; readonly pids: Pid[] }> {
+  const groups: Array<{ readonly reason: ExitReason; readonly pids: Pid[] }> = [];
+  for (const { pid, reason, expected } of outcomes) {
+    if (expected) continue;
+    const group = groups.find((g) => isDeepStrictEqual(g.reason, reason));
+    if (group) group.pids.push(pid);
+    else groups.push({ reason, pids: [pid] });
+  }
+  return groups;
 }

@@ -74,7 +74,7 @@ export function resolveFlags(flags: unknown, where = 'flags'): ResolvedFlags {
   if (strategy === 'simple_one_for_one' && autoShutdown !== 'never') {
     throw new SupervisorSpecError(
       `${where}.autoShutdown`,
-      `must be never with strategy simple_one_for_one (dynamic children cannot be significant); got ${show(autoShutdown)}.`,
+      `must be never with strategy simple_one_for_one (as in OTP 27+: dynamic children come and go, so no set of significant children exists to end the supervisor); got ${show(autoShutdown)}.`,
     );
   }
   return {

@@ -107,6 +107,21 @@ describe('messages cross the thread boundary', () => {
 });
 
 describe('links, monitors and exit signals of isolated processes', () => {
+  it('demonitor returns true, as OTP, whether or not the monitor already fired (with flush too)', async () => {
+    const { scheduler } = isolatedNode();
+    const watcher = functionModule(
+      `export default async (_input, ctx) => {
+        const dead = ctx.monitor(ctx.nodeId + '.999999');
+        const fired = await ctx.receive((m) => m && m.type === 'DOWN' && m.ref === dead);
+        const live = ctx.monitor(ctx.self);
+        return [fired.reason, ctx.demonitor(dead), ctx.demonitor(live), ctx.demonitor(live, { flush: true })];
+      };`,
+      'demonitor-watcher',
+    );
+    const outcome = await scheduler.run(watcher);
+    expect(outcome).toMatchObject({ reason: 'normal', result: ['noproc', true, true, true] });
+  });
+
   it('a crash propagates over a link to a green process, and a trapping one gets the EXIT', async () => {
     const { node, scheduler } = isolatedNode();
     const exits: ExitMessage[] = [];

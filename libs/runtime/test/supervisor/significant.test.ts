@@ -105,6 +105,21 @@ describe('auto_shutdown and significant children', () => {
     expect(await supExit).toBe('shutdown');
   });
 
+  it('significant_simple: a simple_one_for_one supervisor refuses any_significant and all_significant (OTP 27+), accepts never', async () => {
+    const t = testNode();
+    for (const autoShutdown of ['any_significant', 'all_significant'] as const) {
+      await expect(
+        startSupervisor(t.node, { strategy: 'simple_one_for_one', autoShutdown }, [
+          child('child1', { restart: 'temporary', significant: true }),
+        ]),
+      ).rejects.toMatchObject({ name: 'SupervisorSpecError', field: 'flags.autoShutdown' });
+    }
+    const sup = await startSupervisor(t.node, { strategy: 'simple_one_for_one', autoShutdown: 'never' }, [child('c')]);
+    const supExit = t.node.waitExit(sup.ref);
+    t.node.exit(sup.ref, 'shutdown');
+    expect(await supExit).toBe('shutdown');
+  });
+
   it('significant_bystander: significant children stopped by a sibling restart do not end the supervisor', async () => {
     for (const strategy of ['one_for_one', 'one_for_all', 'rest_for_one'] as const) {
       for (const autoShutdown of ['any_significant', 'all_significant'] as const) {

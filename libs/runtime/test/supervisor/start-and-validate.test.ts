@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   type ChildSpec,
   StartError,
+  SupervisorClient,
   SupervisorSpecError,
   startSupervisor,
   startSupervisorLink,
 } from '../../src/index.js';
-import { testNode } from '../helpers.js';
-import { child, counts, pidOf, startsOnceThenFails, testWorker } from './harness.js';
+import { idle, testNode, track } from '../helpers.js';
+import { child, counts, pidOf, startsOnceThenFails, startTestWorker, testWorker } from './harness.js';
 
 describe('starting a supervisor', () => {
   it('sup_start_normal: starts with no children and stops when its parent sends shutdown', async () => {
@@ -149,6 +150,31 @@ describe('starting a supervisor', () => {
     expect(t.reports).toContainEqual(expect.objectContaining({ event: 'start_error', childId: 'c', reason: 'nope' }));
   });
 
+  it('calling_self: a start function that calls its own supervisor fails that start at once, not deadlocking the supervisor', async () => {
+    const t = testNode();
+    const asksItsSupervisor = child('asks_sup', {
+      start: async (ctx) => {
+        await new SupervisorClient(ctx, 'sup').whichChildren();
+        return startTestWorker(ctx);
+      },
+    });
+    const callingSelf = { error: expect.objectContaining({ name: 'CallError', reason: 'calling_self' }) };
+
+    const atInit = track(startSupervisor(t.node, {}, [asksItsSupervisor], { name: 'sup' }));
+    await idle();
+    expect(atInit.outcome, '{shutdown, {failed_to_start_child, asks_sup, …calling_self…}}').toBeInstanceOf(StartError);
+    expect(atInit.outcome).toMatchObject({
+      reason: { shutdown: { failedToStartChild: 'asks_sup', reason: callingSelf } },
+    });
+    expect((atInit.outcome as StartError).message).toMatch(/child "asks_sup" did not start \(.*calling_self/);
+
+    const sup = await startSupervisor(t.node, {}, [], { name: 'sup' });
+    const later = track(sup.startChild(asksItsSupervisor));
+    await idle();
+    expect(later.outcome).toEqual({ ok: false, error: 'start_failed', reason: callingSelf });
+    expect(await sup.whichChildren()).toEqual([]);
+  });
+
   it('a supervisor started from a process is linked to it and stops with the parent reason when the parent dies', async () => {
     const t = testNode();
     let supPid = '';
@@ -166,6 +192,18 @@ describe('starting a supervisor', () => {
     t.node.send(parent, 'go');
     expect(await supExit).toBe('parent_gone');
     expect(await childExit).toBe('shutdown');
+  });
+
+  it('a failing startSupervisorLink rejects without ending a caller that does not trap exits (OTP ends it: ADR 0003)', async () => {
+    const t = testNode();
+    const caller = t.node.spawn(async (ctx) => {
+      const failure = await startSupervisorLink(ctx, {}, [child('c', { start: () => ({ error: 'nope' }) })]).catch(
+        (error: unknown) => error,
+      );
+      await ctx.sleep(0);
+      ctx.exit({ survived: (failure as Error).name, trapExit: ctx.trapExit(false) });
+    });
+    expect(await t.node.waitExit(caller)).toEqual({ survived: 'StartError', trapExit: false });
   });
 
   it('an exit signal from a process other than its parent is ignored', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isExitMessage, type ProcessContext, startSupervisor, workerChild } from '../../src/index.js';
 import { testNode } from '../helpers.js';
-import { child, pidOf, startTestWorker } from './harness.js';
+import { child, pidOf, startTestWorker, testWorker } from './harness.js';
 
 /** A child that ends with its own reason whatever it is asked (supervisor_4). */
 function exitsWith(reason: unknown) {
@@ -83,6 +83,36 @@ describe('stopping a supervisor', () => {
     t.node.exit(brutal.ref, 'shutdown');
     expect(await supExit).toBe('shutdown');
     expect(new Set(await Promise.all(brutalExits))).toEqual(new Set(['killed']));
+  });
+
+  it('sup_stop_timeout_dynamic: one shutdown_error per distinct reason, listing its pids (terminate_dynamic_children)', async () => {
+    const t = testNode();
+    const sup = await startSupervisor(t.node, { strategy: 'simple_one_for_one' }, [
+      workerChild('t', (ctx, behaviour) => (behaviour === 'hang' ? testWorker(ctx) : exitsWith('own_reason')(ctx)), {
+        shutdown: 1000,
+      }),
+    ]);
+    const start = async (behaviour: string) => ((await sup.startChild([behaviour])) as { pid: string }).pid;
+    const hanging = [await start('hang'), await start('hang'), await start('hang')];
+    const ownReason = [await start('own'), await start('own')];
+    for (const pid of hanging) t.node.send(pid, 'hang');
+    const stopping = sup.stop('shutdown');
+    await t.clock.advance(1000);
+    await stopping;
+    const shutdownErrors = t.reports.filter((r) => r.type === 'supervisor' && r.event === 'shutdown_error');
+    expect(shutdownErrors).toHaveLength(2);
+    expect(shutdownErrors).toContainEqual(
+      expect.objectContaining({
+        childId: 't',
+        pid: undefined,
+        reason: 'killed',
+        pids: expect.arrayContaining(hanging),
+      }),
+    );
+    expect(shutdownErrors).toContainEqual(
+      expect.objectContaining({ childId: 't', reason: 'own_reason', pids: expect.arrayContaining(ownReason) }),
+    );
+    expect(shutdownErrors.flatMap((r) => (r.type === 'supervisor' ? (r.pids ?? []) : []))).toHaveLength(5);
   });
 
   it('sup_stop_race: children that die on their own during the stop are neither restarted nor waited for', async () => {
