@@ -20,6 +20,16 @@ export type { FunctionContext, IsolatedFunction } from './isolated/function-cont
 export { type FunctionModule, functionModule } from './isolated/function-module.js';
 export type { IsolatedSpawnOptions, LogEntry } from './isolated/isolated-process.js';
 export type { ProcessLimits } from './isolated/limits.js';
+export {
+  checkFunctionModule,
+  DEFAULT_CHECK_MEMORY_MB,
+  DEFAULT_CHECK_TIMEOUT_MS,
+  MODULE_PROBLEMS,
+  type ModuleCheck,
+  type ModuleCheckOptions,
+  ModuleCheckUnavailableError,
+  type ModuleProblem,
+} from './isolated/module-check.js';
 export type { PriorityEnforcement } from './isolated/nice.js';
 export type { LogLevel, ThreadSpawnOptions } from './isolated/protocol.js';
 export type { PoolStats } from './isolated/sandbox-pool.js';

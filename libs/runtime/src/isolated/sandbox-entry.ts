@@ -1,11 +1,11 @@
 import net from 'node:net';
 import { clearImmediate, setImmediate } from 'node:timers';
-import vm from 'node:vm';
 import { ProcessExit } from '../reason.js';
 import { encodeFrame, FrameReader } from './frames.js';
 import type { IsolatedFunction } from './function-context.js';
 import { Invocation, type InvocationChannel } from './invocation.js';
 import { confineGlobals, JobTimers } from './job-runtime.js';
+import { compileFunctionModule, linkFunctionModule } from './module-loader.js';
 import {
   type Fault,
   type FetchRequest,
@@ -133,23 +133,13 @@ function fetched(message: Extract<ToThread, { t: 'fetched' }>): void {
 
 // ── loading and running the function ─────────────────────────────────────────────────────────
 
-const NO_IMPORTS =
-  'job code runs in a sandbox without Node built-ins, packages or files: bundle its dependencies into the one module you deploy, and use the job runtime (fetch, crypto, URL, TextEncoder, timers, ctx)';
-
-function refuseImport(specifier: string): never {
-  throw new Error(`Cannot import "${specifier}": ${NO_IMPORTS}.`);
-}
-
 async function load(moduleId: string, source: string | undefined): Promise<IsolatedFunction> {
   if (loaded?.id === moduleId) return loaded.fn;
   if (loaded !== undefined) throw new Error(`This sandbox runs ${loaded.id}; it cannot load ${moduleId}.`);
   if (source === undefined)
     throw new Error(`Function ${moduleId} is not loaded in this sandbox and no source came with it.`);
-  const module = new vm.SourceTextModule(source, {
-    identifier: `beamline-function:${moduleId.replace(/\s/g, '_')}`,
-    importModuleDynamically: ((specifier: string) => refuseImport(specifier)) as never,
-  });
-  await module.link((specifier) => refuseImport(specifier));
+  const module = compileFunctionModule(source, `beamline-function:${moduleId.replace(/\s/g, '_')}`);
+  await linkFunctionModule(module);
   await module.evaluate();
   const exported = (module.namespace as { default?: unknown }).default;
   if (typeof exported !== 'function') {
