@@ -1,7 +1,9 @@
-import { Hono } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { UnofficialStatusCode } from 'hono/utils/http-status';
 import { type AuthVariables, authenticate } from './auth.js';
+import { openApiDocument } from './contract/document.js';
 import type { ApiDeps } from './deps.js';
-import { docsPage, openApiDocument } from './openapi.js';
+import { mountReferencePage } from './docs/reference-page.js';
 import { ApiError, problem } from './problem.js';
 import { ClientClosedRequest } from './routes/body.js';
 import { clusterRoutes } from './routes/cluster.js';
@@ -12,7 +14,7 @@ import { processRoutes } from './routes/processes.js';
 type Env = { Variables: AuthVariables };
 
 /** nginx's status for a request its client closed: logged nowhere as an error, answered to no one. */
-const CLIENT_CLOSED_REQUEST = 499;
+const CLIENT_CLOSED_REQUEST = 499 as UnofficialStatusCode;
 
 /** Errors ioredis and BullMQ raise while Redis is unreachable. */
 function isRedisUnavailable(error: unknown): boolean {
@@ -22,10 +24,14 @@ function isRedisUnavailable(error: unknown): boolean {
   );
 }
 
-/** The Hono application: /v1 under API-key auth, plus health, readiness, metrics and docs. */
-export function createApp(deps: ApiDeps): Hono<Env> {
-  const app = new Hono<Env>();
-  const document = openApiDocument();
+const DOCUMENT_PATH = '/openapi.json';
+
+/**
+ * The Hono application: /v1 under API-key auth, plus health, readiness, metrics, the OpenAPI
+ * document generated from the /v1 routes, and the reference page that renders it.
+ */
+export function createApp(deps: ApiDeps): OpenAPIHono<Env> {
+  const app = new OpenAPIHono<Env>();
 
   app.use('*', async (c, next) => {
     const started = performance.now();
@@ -50,9 +56,6 @@ export function createApp(deps: ApiDeps): Hono<Env> {
   app.get('/metrics', async (c) =>
     c.body(await deps.metrics.registry.metrics(), 200, { 'content-type': deps.metrics.registry.contentType }),
   );
-  app.get('/openapi.json', (c) => c.json(document));
-  app.get('/docs', (c) => c.html(docsPage(document)));
-
   app.use('/v1/*', authenticate(deps.config.apiKeys));
   app.use('/v1/*', async (_c, next) => {
     if (!deps.redisReady()) {
@@ -70,6 +73,10 @@ export function createApp(deps: ApiDeps): Hono<Env> {
   app.route('/v1/jobs', jobRoutes(deps));
   app.route('/v1/processes', processRoutes(deps));
   app.route('/v1', clusterRoutes(deps));
+
+  const document = openApiDocument(app);
+  app.get(DOCUMENT_PATH, (c) => c.json(document));
+  mountReferencePage(app, DOCUMENT_PATH);
 
   app.notFound((c) => problem(c, new ApiError(404, 'Not found', `No route ${c.req.method} ${c.req.path}; see /docs.`)));
   app.onError((error, c) => {

@@ -2,6 +2,7 @@ import type { ControlPublisher, FunctionRegistry, JobStore, Keys, RedisClient } 
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { ApiConfig } from './config.js';
+import type { DeployChecker } from './deploy-check.js';
 import type { JobEvents } from './job-events.js';
 import type { ApiMetrics } from './metrics.js';
 
@@ -13,6 +14,8 @@ export interface ApiDeps {
   readonly events: JobEvents;
   readonly keys: Keys;
   readonly registry: FunctionRegistry;
+  /** Checks a bundle in a sandbox before the registry stores it. */
+  readonly deployChecker: DeployChecker;
   /** The one owner of job state: every read and change of a job goes through it. */
   readonly jobs: JobStore;
   readonly control: ControlPublisher;

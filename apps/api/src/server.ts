@@ -14,6 +14,7 @@ import type { ConnectionOptions } from 'bullmq';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import type { ApiConfig } from './config.js';
+import { DeployChecker } from './deploy-check.js';
 import { JobEvents } from './job-events.js';
 import { ApiMetrics } from './metrics.js';
 
@@ -66,6 +67,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
     events,
     keys,
     registry,
+    deployChecker: new DeployChecker(),
     jobs,
     control,
     metrics: new ApiMetrics(

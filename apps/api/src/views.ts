@@ -1,32 +1,13 @@
-import { ENDED_STATES, type JobState, type JobView } from '@beamline/jobs';
+import { ENDED_STATES, type ExitReasonName, type JobPriority, type JobState, type JobView } from '@beamline/jobs';
+import type { z } from '@hono/zod-openapi';
+import type { jobSchema } from './contract/jobs.js';
 
-export type ApiJobState = JobState;
+/** A job as the API shows it (the Job schema of the OpenAPI document). */
+export type ApiJob = z.output<typeof jobSchema>;
 
-/** A job as the API shows it. */
-export interface ApiJob {
-  readonly id: string;
-  readonly state: ApiJobState;
-  readonly function: string;
-  readonly version: number;
-  readonly priority: string;
-  readonly input: unknown;
-  readonly attempts: { readonly made: number; readonly max: number };
-  readonly progress: unknown;
-  readonly pid?: string;
-  readonly node?: string;
-  readonly result?: unknown;
-  readonly exit?: {
-    readonly reason: string;
-    readonly message?: string;
-    readonly stack?: string;
-    readonly fault?: string;
-  };
-  readonly submittedAt: string;
-  readonly startedAt?: string;
-  readonly finishedAt?: string;
-}
+type Fault = NonNullable<ApiJob['exit']>['fault'];
 
-export const ENDED: ReadonlySet<ApiJobState> = ENDED_STATES;
+export const ENDED: ReadonlySet<JobState> = ENDED_STATES;
 
 const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : undefined);
 
@@ -39,7 +20,8 @@ export function toApiJob(view: JobView, pid?: string): ApiJob {
     state,
     function: view.function,
     version: view.version,
-    priority: view.priority,
+    // The store keeps what the submission validated: one of the schemas' priorities and exit reasons.
+    priority: view.priority as JobPriority,
     input: view.input,
     attempts: { made: view.attemptsMade, max: view.attempts },
     progress: view.progress,
@@ -49,10 +31,10 @@ export function toApiJob(view: JobView, pid?: string): ApiJob {
     ...(exit
       ? {
           exit: {
-            reason: exit.reason,
+            reason: exit.reason as ExitReasonName,
             message: exit.message,
             ...(exit.error?.stack ? { stack: exit.error.stack } : {}),
-            ...(exit.fault ? { fault: exit.fault } : {}),
+            ...(exit.fault ? { fault: exit.fault as Fault } : {}),
           },
         }
       : {}),

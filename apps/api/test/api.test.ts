@@ -334,7 +334,7 @@ describe('service endpoints', () => {
     );
     const docs = await fetch(`${p.api.url}/docs`);
     expect(docs.headers.get('content-type')).toContain('text/html');
-    expect(await docs.text()).toContain('/v1/jobs/batch');
+    expect(await docs.text()).toContain('/openapi.json');
     const missing = await fetch(`${p.api.url}/v2/nothing`, { headers: { authorization: `Bearer ${KEYS.acme}` } });
     expect(missing.status).toBe(404);
   });

@@ -28,6 +28,7 @@ export {
   FunctionRegistry,
   MAX_BUNDLE_BYTES,
   RegistryError,
+  ReservedNameError,
   sha256Of,
 } from './registry.js';
 export * from './schemas.js';

@@ -33,6 +33,14 @@ export class RegistryError extends Error {
   }
 }
 
+/** A name a tenant cannot take for a function: a built-in function has it (a tenant's would shadow it). */
+export class ReservedNameError extends RegistryError {
+  constructor(readonly functionName: string) {
+    super('name', `The name "${functionName}" is reserved: a built-in function has it. Choose another name.`);
+    this.name = 'ReservedNameError';
+  }
+}
+
 export function sha256Of(source: string): string {
   return createHash('sha256').update(source).digest('hex');
 }
@@ -57,7 +65,8 @@ export class FunctionRegistry {
 
   /**
    * Deploys a new version of a function. The `builtin` tenant is reserved for the functions that
-   * ship with the worker (`{ builtin: true }`): nobody can replace them for other tenants.
+   * ship with the worker (`{ builtin: true }`): nobody can replace them for other tenants, and no
+   * tenant can take a built-in's name (ReservedNameError), which would shadow it for that tenant.
    */
   async deploy(
     tenant: string,
@@ -83,6 +92,7 @@ export class FunctionRegistry {
       throw new RegistryError('code', `code is larger than ${MAX_BUNDLE_BYTES} bytes; bundle and minify it.`);
     }
     const parsedDefaults = check(functionDefaultsSchema, defaults, 'defaults');
+    if (tenant !== BUILTIN_TENANT && (await this.isBuiltin(name))) throw new ReservedNameError(name);
     const sha256 = sha256Of(source);
     this.resolved.clear();
     const latest = await this.get(tenant, name);
@@ -105,6 +115,11 @@ export class FunctionRegistry {
     return { tenant, name, version, sha256, defaults: parsedDefaults, createdAt, created: true };
   }
 
+  /** Whether a built-in function has this name (the names the worker nodes have published). */
+  async isBuiltin(name: string): Promise<boolean> {
+    return (await this.redis.sismember(this.keys.functionNames(BUILTIN_TENANT), name)) === 1;
+  }
+
   /** A version of a tenant's function (the latest when `version` is omitted). */
   async get(tenant: string, name: string, version?: number): Promise<DeployedFunction | undefined> {
     const wanted = version ?? Number(await this.redis.hget(this.keys.function(tenant, name), 'latest'));
@@ -121,7 +136,10 @@ export class FunctionRegistry {
     };
   }
 
-  /** Resolves "name" or "name@version" for a tenant: its own functions first, then the built-in ones. */
+  /**
+   * Resolves "name" or "name@version" for a tenant: its own functions first, then the built-in
+   * ones. (A tenant's function named like a built-in can only predate the names' reservation.)
+   */
   resolve(tenant: string, ref: string): Promise<DeployedFunction | undefined> {
     const key = `${tenant}\u0000${ref}`;
     const cached = this.resolved.get(key);

@@ -167,11 +167,13 @@ describe('JobStore.submit', () => {
     // Another API instance deploys v2; this instance's cache still says v1.
     await new FunctionRegistry(redis, keys).deploy('fresh', 'fn', 'export default async () => 2;');
     expect((await store.submit({ function: 'fn' }, 'fresh')).job.version).toBe(2);
-    // A tenant's own function shadows a built-in one as soon as it exists.
+    // A built-in's name cannot be taken: its jobs keep running the built-in.
     expect((await store.submit({ function: 'echo' }, 'fresh')).job.version).toBe(1);
-    await new FunctionRegistry(redis, keys).deploy('fresh', 'echo', 'export default async () => "mine";');
-    const own = await store.submit({ function: 'echo' }, 'fresh');
-    expect((await store.queue.getJob(own.job.id))?.data.functionTenant).toBe('fresh');
+    await expect(
+      new FunctionRegistry(redis, keys).deploy('fresh', 'echo', 'export default async () => "mine";'),
+    ).rejects.toMatchObject({ name: 'ReservedNameError' });
+    const builtin = await store.submit({ function: 'echo' }, 'fresh');
+    expect((await store.queue.getJob(builtin.job.id))?.data.functionTenant).toBe(BUILTIN_TENANT);
     // A deleted function can no longer be submitted.
     await new FunctionRegistry(redis, keys).delete('fresh', 'fn');
     await expect(store.submit({ function: 'fn' }, 'fresh')).rejects.toMatchObject({ field: 'function' });
@@ -303,6 +305,29 @@ describe('JobStore.cancel', () => {
     // Retried, it runs again without the mark.
     expect(await store.retry(job.id, 'cancel')).toBe(true);
     expect((await store.queue.getJob(job.id))?.data.cancelled).toBeUndefined();
+  });
+});
+
+describe('JobStore.logPage', () => {
+  it("reads an ended job's log in pages, for its tenant only, and the log goes with the job", async () => {
+    worker('node-logs', async () => 'done');
+    const { job } = await store.submit({ function: 'echo' }, 'logger');
+    await store.appendLogs(
+      job.id,
+      Array.from({ length: 5 }, (_, i) => `line ${i}`),
+    );
+    await until(
+      () => store.get(job.id),
+      (j) => j?.state === 'completed',
+    );
+    expect(await store.logPage('logger', job.id, 0, 2)).toEqual({ logs: ['line 0', 'line 1'], total: 5 });
+    expect(await store.logPage('logger', job.id, 4, 2)).toEqual({ logs: ['line 4'], total: 5 });
+    expect(await store.logPage('logger', job.id, 9, 2)).toEqual({ logs: [], total: 5 });
+    expect(await store.logPage('intruder', job.id, 0, 2)).toBeUndefined();
+    expect(await store.logPage('logger', '987654321', 0, 2)).toBeUndefined();
+    await store.queue.remove(job.id);
+    expect(await store.logPage('logger', job.id, 0, 2)).toBeUndefined();
+    expect(await redis.exists(`${keys.queue}${job.id}:logs`)).toBe(0);
   });
 });
 

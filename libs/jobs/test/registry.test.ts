@@ -1,7 +1,7 @@
 import { useRedisServer } from '@beamline/testing/vitest';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUILTIN_TENANT, FunctionRegistry, Keys, RegistryError } from '../src/index.js';
+import { BUILTIN_TENANT, FunctionRegistry, Keys, RegistryError, ReservedNameError } from '../src/index.js';
 
 const redisServer = useRedisServer();
 let redis: Redis;
@@ -32,11 +32,20 @@ describe('FunctionRegistry', () => {
     expect((await registry.list('acme')).map((f) => [f.name, f.version])).toEqual([['resize', 2]]);
   });
 
-  it("resolves a tenant's own function first, then the built-in one", async () => {
+  it("refuses a built-in's name to every tenant, so the built-in is what the name resolves to", async () => {
+    expect(await registry.isBuiltin('echo')).toBe(true);
+    const taken = registry.deploy('acme', 'echo', 'export default async () => "mine";');
+    await expect(taken).rejects.toBeInstanceOf(ReservedNameError);
+    await expect(taken).rejects.toBeInstanceOf(RegistryError);
+    await expect(taken).rejects.toMatchObject({
+      field: 'name',
+      message: expect.stringContaining('"echo" is reserved'),
+    });
+    expect(await registry.get('acme', 'echo')).toBeUndefined();
+    expect((await registry.list('acme')).map((f) => f.name)).not.toContain('echo');
     expect((await registry.resolve('acme', 'echo'))?.tenant).toBe(BUILTIN_TENANT);
-    await registry.deploy('acme', 'echo', 'export default async () => "mine";');
-    expect((await registry.resolve('acme', 'echo'))?.tenant).toBe('acme');
-    expect((await registry.resolve('other', 'echo'))?.tenant).toBe(BUILTIN_TENANT);
+    expect(await registry.isBuiltin('echo2')).toBe(false);
+    expect((await registry.deploy('acme', 'echo2', 'export default async () => 2;')).created).toBe(true);
   });
 
   it('deletes a function and its versions but keeps the bundle for jobs already pinned to it', async () => {

@@ -2,3 +2,4 @@ export { freePort } from './free-port.js';
 export { assertRedisCliInstalled, RedisCluster, type RedisClusterOptions } from './redis-cluster.js';
 export { assertRedisInstalled, RedisServer, type RedisServerOptions } from './redis-server.js';
 export { type RespReply, redisCommand } from './resp.js';
+export { chromiumPath } from './chromium.js';

@@ -1,39 +1,44 @@
 import { BacklogFullError } from '@beamline/jobs';
-import { Hono } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
 import { type AuthVariables, requireAdmin } from '../auth.js';
+import { listDeadLettersRoute, listNodesRoute, listQueuesRoute, requeueDeadLetterRoute } from '../contract/cluster.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError, backlogFull, notFound } from '../problem.js';
 import { toApiJob } from '../views.js';
 import { liveNodes } from './processes.js';
+import { rejectInvalid } from './validation.js';
 
 type Env = { Variables: AuthVariables };
 
-export function clusterRoutes(deps: ApiDeps): Hono<Env> {
-  const app = new Hono<Env>();
-  app.get('/nodes', requireAdmin(), async (c) => {
+export function clusterRoutes(deps: ApiDeps): OpenAPIHono<Env> {
+  const app = new OpenAPIHono<Env>({ defaultHook: rejectInvalid((c) => notFound(`Dead letter ${c.req.param('id')}`)) });
+  app.openapi({ ...listNodesRoute, middleware: [requireAdmin()] }, async (c) => {
     const nodes = await liveNodes(deps);
-    return c.json({
-      nodes: nodes.map(({ node, at, stats, processes }) => ({
-        node,
-        lastSeen: new Date(at).toISOString(),
-        stats,
-        processes: processes?.length ?? 0,
-      })),
-    });
+    return c.json(
+      {
+        nodes: nodes.map(({ node, at, stats, processes }) => ({
+          node,
+          lastSeen: new Date(at).toISOString(),
+          stats,
+          processes: processes?.length ?? 0,
+        })),
+      },
+      200,
+    );
   });
-  app.get('/queues', requireAdmin(), async (c) => {
+  app.openapi({ ...listQueuesRoute, middleware: [requireAdmin()] }, async (c) => {
     const counts = await deps.queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed');
-    return c.json({ queues: [{ name: deps.queue.name, counts }] });
+    return c.json({ queues: [{ name: deps.queue.name, counts }] }, 200);
   });
-  app.get('/dead-letters', async (c) => {
+  app.openapi(listDeadLettersRoute, async (c) => {
     const tenant = c.get('tenant');
     const admin = c.get('admin');
     const letters = await deps.jobs.deadLetters(admin ? undefined : tenant);
-    return c.json({ deadLetters: letters.map((view) => toApiJob(view)) });
+    return c.json({ deadLetters: letters.map((view) => toApiJob(view)) }, 200);
   });
-  app.post('/dead-letters/:id/requeue', async (c) => {
-    const id = c.req.param('id');
-    const view = /^(\d{1,16}|idem-[0-9a-f]{32})$/.test(id) ? await deps.jobs.get(id) : undefined;
+  app.openapi(requeueDeadLetterRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const view = await deps.jobs.get(id);
     if (!view || (!c.get('admin') && view.tenant !== c.get('tenant'))) throw notFound(`Dead letter ${id}`);
     const retried = await deps.jobs.retry(id, view.tenant).catch((error) => {
       throw error instanceof BacklogFullError ? backlogFull(error) : error;

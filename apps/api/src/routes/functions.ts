@@ -1,24 +1,27 @@
 import {
   BUILTIN_TENANT,
   type DeployedFunction,
-  functionDefaultsSchema,
   MAX_BUNDLE_BYTES,
   RegistryError,
+  ReservedNameError,
 } from '@beamline/jobs';
-import { Hono } from 'hono';
-import { z } from 'zod';
+import { OpenAPIHono } from '@hono/zod-openapi';
 import type { AuthVariables } from '../auth.js';
+import {
+  deleteFunctionRoute,
+  deployFunctionRoute,
+  deployJsonSchema,
+  getFunctionRoute,
+  listFunctionsRoute,
+} from '../contract/functions.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError, invalid, notFound } from '../problem.js';
 import { readJson, readText } from './body.js';
+import { readByHandler } from './read-by-handler.js';
+import { rejectInvalid } from './validation.js';
 
 /** A bundle and its JSON wrapping. */
 const MAX_DEPLOY_BYTES = MAX_BUNDLE_BYTES + 64 * 1024;
-
-export const deployJsonSchema = z.strictObject({
-  code: z.string().min(1, 'the JavaScript source of an ES module whose default export is async (input, ctx) => result'),
-  defaults: functionDefaultsSchema.optional(),
-});
 
 type Env = { Variables: AuthVariables };
 
@@ -31,10 +34,29 @@ const view = (f: DeployedFunction) => ({
   builtin: f.tenant === BUILTIN_TENANT,
 });
 
-export function functionRoutes(deps: ApiDeps): Hono<Env> {
-  const app = new Hono<Env>();
+/** The heap a function asks for by default, if its defaults say (the registry validates them after the check). */
+function memoryOf(defaults: unknown): number | undefined {
+  const memoryMb = (defaults as { memoryMb?: unknown } | null)?.memoryMb;
+  return typeof memoryMb === 'number' && memoryMb > 0 ? memoryMb : undefined;
+}
 
-  app.put('/:name', async (c) => {
+/** A deployment the registry refused, as the client sees it: a taken name conflicts, anything else is invalid. */
+function refusedDeployment(error: RegistryError): ApiError {
+  const errors = [{ path: error.field, message: error.message }];
+  return error instanceof ReservedNameError
+    ? new ApiError(409, 'Name reserved', error.message, { errors })
+    : new ApiError(400, 'Invalid request', error.message, { errors });
+}
+
+export function functionRoutes(deps: ApiDeps): OpenAPIHono<Env> {
+  // A name no function can have: deploying it is invalid (400), reading or deleting it finds nothing (404).
+  const app = new OpenAPIHono<Env>({
+    defaultHook: rejectInvalid((c) =>
+      c.req.method === 'PUT' ? undefined : notFound(`Function ${c.req.param('name')}`),
+    ),
+  });
+
+  app.openapi(readByHandler(app, deployFunctionRoute), async (c) => {
     const type = c.req.header('content-type') ?? '';
     let code: string;
     let defaults: unknown = {};
@@ -46,35 +68,32 @@ export function functionRoutes(deps: ApiDeps): Hono<Env> {
       code = parsed.data.code;
       defaults = parsed.data.defaults ?? {};
     }
-    try {
-      const deployed = await deps.registry.deploy(c.get('tenant'), c.req.param('name'), code, defaults);
-      return c.json(view(deployed), deployed.created ? 201 : 200);
-    } catch (error) {
-      if (error instanceof RegistryError) {
-        const path = error.field;
-        throw new ApiError(400, 'Invalid request', error.message, { errors: [{ path, message: error.message }] });
-      }
-      throw error;
-    }
+    await deps.deployChecker.check(code, memoryOf(defaults));
+    const deployed = await deps.registry
+      .deploy(c.get('tenant'), c.req.valid('param').name, code, defaults)
+      .catch((error: unknown) => {
+        throw error instanceof RegistryError ? refusedDeployment(error) : error;
+      });
+    return deployed.created ? c.json(view(deployed), 201) : c.json(view(deployed), 200);
   });
 
-  app.get('/', async (c) => {
+  app.openapi(listFunctionsRoute, async (c) => {
     const own = await deps.registry.list(c.get('tenant'));
     const builtins = await deps.registry.list(BUILTIN_TENANT);
     const names = new Set(own.map((f) => f.name));
-    return c.json({ functions: [...own, ...builtins.filter((f) => !names.has(f.name))].map(view) });
+    return c.json({ functions: [...own, ...builtins.filter((f) => !names.has(f.name))].map(view) }, 200);
   });
 
-  app.get('/:name', async (c) => {
-    const name = c.req.param('name');
+  app.openapi(getFunctionRoute, async (c) => {
+    const { name } = c.req.valid('param');
     let versions = await deps.registry.versions(c.get('tenant'), name);
     if (versions.length === 0) versions = await deps.registry.versions(BUILTIN_TENANT, name);
     if (versions.length === 0) throw notFound(`Function ${name}`);
-    return c.json({ name, latest: view(versions[0] as DeployedFunction), versions: versions.map(view) });
+    return c.json({ name, latest: view(versions[0] as DeployedFunction), versions: versions.map(view) }, 200);
   });
 
-  app.delete('/:name', async (c) => {
-    const name = c.req.param('name');
+  app.openapi(deleteFunctionRoute, async (c) => {
+    const { name } = c.req.valid('param');
     if (!(await deps.registry.delete(c.get('tenant'), name))) throw notFound(`Function ${name}`);
     return c.body(null, 204);
   });

@@ -1,46 +1,39 @@
-import { BacklogFullError, JOB_STATES, JobSpecError, type JobView, jobSpecSchema } from '@beamline/jobs';
-import { Hono } from 'hono';
+import { BacklogFullError, JobSpecError, type JobView } from '@beamline/jobs';
+import { OpenAPIHono } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
-import { z } from 'zod';
 import type { AuthVariables } from '../auth.js';
+import {
+  batchSchema,
+  cancelJobRoute,
+  getJobRoute,
+  idempotencyKeySchema,
+  jobEventsRoute,
+  jobLogsRoute,
+  listJobsRoute,
+  retryJobRoute,
+  submitBatchRoute,
+  submitJobRoute,
+  submitJobSchema,
+  waitJobRoute,
+} from '../contract/jobs.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError, backlogFull, invalid, notFound } from '../problem.js';
 import { type ApiJob, ENDED, toApiJob } from '../views.js';
 import { readJson } from './body.js';
 import { pidOfJob } from './processes.js';
-
-/** The ids jobs get: BullMQ's counter, or an idempotency id. Anything else names no job (and may name BullMQ's own keys). */
-const JOB_ID = /^(\d{1,16}|idem-[0-9a-f]{32})$/;
+import { readByHandler } from './read-by-handler.js';
+import { rejectInvalid } from './validation.js';
 
 /** An SSE stream ends after this long; clients reconnect (EventSource does so by itself). */
 const MAX_STREAM_MS = 10 * 60_000;
 
-/** Largest batch accepted by POST /v1/jobs/batch. */
-export const MAX_BATCH = 500;
-
-/** What a client may send for one job (the worker's spec without server-side fields). */
-export const submitJobSchema = jobSpecSchema.omit({ idempotencyKey: true });
-export const batchSchema = z.strictObject({ jobs: z.array(submitJobSchema).min(1).max(MAX_BATCH) });
-
-const listQuery = z.strictObject({
-  state: z.enum(JOB_STATES).optional(),
-  function: z.string().max(100).optional(),
-  cursor: z
-    .string()
-    .regex(/^\d{1,9}$/, 'a cursor returned by a previous page')
-    .optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-});
-const waitQuery = z.strictObject({ timeoutMs: z.coerce.number().int().min(0).max(60_000).default(30_000) });
-
 type Env = { Variables: AuthVariables };
 
-export function jobRoutes(deps: ApiDeps): Hono<Env> {
-  const app = new Hono<Env>();
+export function jobRoutes(deps: ApiDeps): OpenAPIHono<Env> {
+  const app = new OpenAPIHono<Env>({ defaultHook: rejectInvalid((c) => notFound(`Job ${c.req.param('id')}`)) });
 
   /** The job, if it belongs to the caller's tenant (another tenant's job does not exist for them). */
   const visible = async (tenant: string, id: string): Promise<JobView> => {
-    if (!JOB_ID.test(id)) throw notFound(`Job ${id}`);
     const view = await deps.jobs.getOf(tenant, id);
     if (!view) throw notFound(`Job ${id}`);
     return view;
@@ -69,12 +62,12 @@ export function jobRoutes(deps: ApiDeps): Hono<Env> {
     throw error;
   };
 
-  app.post('/', async (c) => {
+  app.openapi(readByHandler(app, submitJobRoute), async (c) => {
     const tenant = c.get('tenant');
     const parsed = submitJobSchema.safeParse(await readJson(c, deps.config.maxBodyBytes));
     if (!parsed.success) throw invalid(parsed.error);
     const key = c.req.header('idempotency-key');
-    if (key !== undefined && (key.length === 0 || key.length > 256)) {
+    if (key !== undefined && !idempotencyKeySchema.safeParse(key).success) {
       throw new ApiError(400, 'Invalid request', 'The Idempotency-Key header must be 1–256 characters.');
     }
     const submitted = await deps.jobs.submitValid(parsed.data, tenant, key).catch((error) => refusal(error, false));
@@ -84,15 +77,13 @@ export function jobRoutes(deps: ApiDeps): Hono<Env> {
         job: submitted.job.id,
       });
     }
-    if (!submitted.replayed) deps.metrics.submitted.inc();
     c.header('location', `/v1/jobs/${submitted.job.id}`);
-    return c.json(
-      submitted.replayed ? await shown(submitted.job) : toApiJob(submitted.job),
-      submitted.replayed ? 200 : 202,
-    );
+    if (submitted.replayed) return c.json(await shown(submitted.job), 200);
+    deps.metrics.submitted.inc();
+    return c.json(toApiJob(submitted.job), 202);
   });
 
-  app.post('/batch', async (c) => {
+  app.openapi(readByHandler(app, submitBatchRoute), async (c) => {
     const tenant = c.get('tenant');
     const parsed = batchSchema.safeParse(await readJson(c, deps.config.maxBodyBytes));
     if (!parsed.success) throw invalid(parsed.error);
@@ -101,35 +92,34 @@ export function jobRoutes(deps: ApiDeps): Hono<Env> {
     return c.json({ jobs: added.map((view) => toApiJob(view)) }, 202);
   });
 
-  app.get('/', async (c) => {
-    const tenant = c.get('tenant');
-    const parsed = listQuery.safeParse(c.req.query());
-    if (!parsed.success) throw invalid(parsed.error, 'query');
-    const { state, function: fn, limit, cursor } = parsed.data;
-    const page = await deps.jobs.list(tenant, {
+  app.openapi(listJobsRoute, async (c) => {
+    const { state, function: fn, limit, cursor } = c.req.valid('query');
+    const page = await deps.jobs.list(c.get('tenant'), {
       state,
       function: fn,
       limit,
       cursor: cursor === undefined ? undefined : Number(cursor),
     });
     const jobs = await Promise.all(page.jobs.map(shown));
-    return c.json({ jobs, nextCursor: page.nextCursor === undefined ? null : String(page.nextCursor) });
+    return c.json({ jobs, nextCursor: page.nextCursor === undefined ? null : String(page.nextCursor) }, 200);
   });
 
-  app.get('/:id', async (c) => c.json(await shown(await visible(c.get('tenant'), c.req.param('id')))));
+  app.openapi(getJobRoute, async (c) =>
+    c.json(await shown(await visible(c.get('tenant'), c.req.valid('param').id)), 200),
+  );
 
-  app.delete('/:id', async (c) => {
-    const id = c.req.param('id');
+  app.openapi(cancelJobRoute, async (c) => {
+    const { id } = c.req.valid('param');
     const tenant = c.get('tenant');
-    if (!JOB_ID.test(id)) throw notFound(`Job ${id}`);
     const outcome = await deps.jobs.cancel(id, tenant);
     if (outcome === 'not_found') throw notFound(`Job ${id}`);
     const after = await deps.jobs.getOf(tenant, id);
-    return c.json({ id, outcome, job: after ? await shown(after) : null }, outcome === 'finished' ? 409 : 202);
+    const cancellation = { id, outcome, job: after ? await shown(after) : null };
+    return outcome === 'finished' ? c.json(cancellation, 409) : c.json(cancellation, 202);
   });
 
-  app.post('/:id/retry', async (c) => {
-    const id = c.req.param('id');
+  app.openapi(retryJobRoute, async (c) => {
+    const { id } = c.req.valid('param');
     const tenant = c.get('tenant');
     const before = await visible(tenant, id);
     const retried = await deps.jobs.retry(id, tenant).catch((error) => refusal(error, false));
@@ -140,27 +130,37 @@ export function jobRoutes(deps: ApiDeps): Hono<Env> {
     return c.json(await shown((await deps.jobs.getOf(tenant, id)) ?? before), 202);
   });
 
-  app.get('/:id/wait', async (c) => {
-    const id = c.req.param('id');
-    const parsed = waitQuery.safeParse(c.req.query());
-    if (!parsed.success) throw invalid(parsed.error, 'query');
+  app.openapi(waitJobRoute, async (c) => {
+    const { id } = c.req.valid('param');
     const tenant = c.get('tenant');
-    const deadline = Date.now() + parsed.data.timeoutMs;
+    const deadline = Date.now() + c.req.valid('query').timeoutMs;
     for (;;) {
       // Listen before reading, so an end between the read and the wait is not missed.
       // Re-check at least every second: an event can be missed while the event reader connects.
       const next = deps.events.next(id, Math.min(1000, deadline - Date.now()));
       const job = await shown(await visible(tenant, id));
-      if (ENDED.has(job.state) || Date.now() >= deadline) {
+      if (ENDED.has(job.state)) {
         next.cancel();
-        return c.json(job, ENDED.has(job.state) ? 200 : 408);
+        return c.json(job, 200);
+      }
+      if (Date.now() >= deadline) {
+        next.cancel();
+        return c.json(job, 408);
       }
       await next.happened;
     }
   });
 
-  app.get('/:id/events', async (c) => {
-    const id = c.req.param('id');
+  app.openapi(jobLogsRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const { offset, limit } = c.req.valid('query');
+    const page = await deps.jobs.logPage(c.get('tenant'), id, offset, limit);
+    if (!page) throw notFound(`Job ${id}`);
+    return c.json({ logs: page.logs, total: page.total, offset }, 200);
+  });
+
+  app.openapi(jobEventsRoute, async (c) => {
+    const { id } = c.req.valid('param');
     const tenant = c.get('tenant');
     let job = await shown(await visible(tenant, id));
     // HEAD gets the headers only: a stream nobody reads would never be cancelled.

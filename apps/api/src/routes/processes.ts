@@ -1,22 +1,27 @@
 import { OPERATOR_TENANT } from '@beamline/jobs';
 import { isPid, nodeOfPid } from '@beamline/runtime';
-import { Hono } from 'hono';
-import { z } from 'zod';
+import { OpenAPIHono } from '@hono/zod-openapi';
 import type { AuthVariables } from '../auth.js';
+import type { SchedulerStats } from '../contract/cluster.js';
+import {
+  type HeartbeatProcess,
+  killProcessRoute,
+  listProcessesRoute,
+  messageSchema,
+  sendMessageRoute,
+} from '../contract/processes.js';
 import type { ApiDeps } from '../deps.js';
 import { invalid, noProcess } from '../problem.js';
 import { readJson } from './body.js';
-
-export const messageSchema = z.strictObject({ message: z.unknown() }).refine((b) => 'message' in b, {
-  message: 'the body must be { "message": <any JSON value> }',
-});
+import { readByHandler } from './read-by-handler.js';
+import { rejectInvalid } from './validation.js';
 
 type Env = { Variables: AuthVariables };
 
 interface NodeBeat {
   readonly at: number;
-  readonly stats: unknown;
-  readonly processes?: Array<Record<string, unknown> & { readonly tenant?: string }>;
+  readonly stats: SchedulerStats;
+  readonly processes?: HeartbeatProcess[];
 }
 
 /** What one live node's latest heartbeat says, or undefined when it is not live. */
@@ -43,8 +48,8 @@ export async function liveNodes(deps: ApiDeps): Promise<Array<NodeBeat & { reado
   });
 }
 
-export function processRoutes(deps: ApiDeps): Hono<Env> {
-  const app = new Hono<Env>();
+export function processRoutes(deps: ApiDeps): OpenAPIHono<Env> {
+  const app = new OpenAPIHono<Env>({ defaultHook: rejectInvalid((c) => noProcess(c.req.param('pid') ?? '')) });
 
   /**
    * The pid, if it is a live job process of the caller's tenant (the admin may reach any job
@@ -73,8 +78,8 @@ export function processRoutes(deps: ApiDeps): Hono<Env> {
    */
   const senderTenant = (tenant: string, admin: boolean) => (admin ? OPERATOR_TENANT : tenant);
 
-  app.post('/:pid/messages', async (c) => {
-    const pid = c.req.param('pid');
+  app.openapi(readByHandler(app, sendMessageRoute), async (c) => {
+    const { pid } = c.req.valid('param');
     const parsed = messageSchema.safeParse(await readJson(c, deps.config.maxBodyBytes));
     if (!parsed.success) throw invalid(parsed.error);
     const owner = await reachable(c.get('tenant'), c.get('admin'), pid);
@@ -88,21 +93,21 @@ export function processRoutes(deps: ApiDeps): Hono<Env> {
     return c.json({ pid, jobId: owner.jobId, delivered: delivered > 0 }, 202);
   });
 
-  app.delete('/:pid', async (c) => {
-    const pid = c.req.param('pid');
+  app.openapi(killProcessRoute, async (c) => {
+    const { pid } = c.req.valid('param');
     const owner = await reachable(c.get('tenant'), c.get('admin'), pid);
     const delivered = await deps.control.exit(pid, 'api.0', 'kill', senderTenant(c.get('tenant'), c.get('admin')));
     if (unreceived(delivered)) throw noProcess(pid);
     return c.json({ pid, jobId: owner.jobId, delivered: delivered > 0 }, 202);
   });
 
-  app.get('/', async (c) => {
+  app.openapi(listProcessesRoute, async (c) => {
     const tenant = c.get('tenant');
     const admin = c.get('admin');
     const processes = (await liveNodes(deps)).flatMap(({ node, processes: list = [] }) =>
       list.filter((p) => admin || p.tenant === tenant).map((p) => ({ node, ...p })),
     );
-    return c.json({ processes });
+    return c.json({ processes }, 200);
   });
 
   return app;

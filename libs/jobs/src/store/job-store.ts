@@ -368,6 +368,33 @@ export class JobStore {
     return this.queue.getJobLogs(jobId, from, to, true);
   }
 
+  /**
+   * Up to `limit` lines of a tenant's job's log from line `offset` on, oldest first, and how many
+   * lines it has in all, read in one step; undefined when there is no such job of `tenant`. The
+   * log is one of the job's own keys: BullMQ removes it with the job, so it stays readable after
+   * the job ended, exactly as long as the job does.
+   */
+  async logPage(
+    tenant: string,
+    jobId: string,
+    offset: number,
+    limit: number,
+  ): Promise<{ logs: string[]; total: number } | undefined> {
+    const jobKey = `${this.keys.queue}${jobId}`;
+    const replies = await this.redis
+      .multi()
+      .hget(jobKey, 'tn')
+      .lrange(`${jobKey}:logs`, offset, offset + limit - 1)
+      .llen(`${jobKey}:logs`)
+      .exec();
+    const [owner, lines, total] = (replies ?? []).map(([error, value]) => {
+      if (error) throw error;
+      return value;
+    });
+    if (owner !== tenant) return undefined;
+    return { logs: lines as string[], total: total as number };
+  }
+
   /** Failed and cancelled jobs (dead letters), most recently ended first; of one tenant unless `tenant` is undefined. */
   async deadLetters(tenant: string | undefined, start = 0, end = 999): Promise<JobView[]> {
     const ids = await this.redis.zrevrange(this.queue.keys.failed as string, start, end);
