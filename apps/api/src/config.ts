@@ -13,8 +13,11 @@ import {
   wholeNumber,
 } from '@beamline/jobs';
 import { z } from 'zod';
+import type { LogFormat } from './logger.js';
 
 export const ADMIN_TENANT = 'admin';
+
+const logFormat = z.enum(['json', 'pretty'], { message: 'json or pretty' });
 
 export interface ApiKey {
   readonly key: string;
@@ -34,6 +37,8 @@ export interface ApiConfig {
   /** Largest request body, except function bundles (which may reach the registry's limit). */
   readonly maxBodyBytes: number;
   readonly logLevel: string;
+  /** LOG_FORMAT; unset, pretty on a terminal and JSON otherwise. */
+  readonly logFormat?: LogFormat | undefined;
 }
 
 /** `key:tenant` pairs, comma-separated; keys of at least 16 characters; tenant `admin` for the admin key. */
@@ -82,6 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     backlogCap: vars.read('TENANT_BACKLOG_CAP', wholeNumber(1, 100_000_000), '100000'),
     maxBodyBytes: vars.read('MAX_BODY_BYTES', wholeNumber(1024, 64 * 1024 * 1024), String(1024 * 1024)),
     logLevel: vars.read('LOG_LEVEL', logLevel, 'info'),
+    logFormat: vars.read('LOG_FORMAT', logFormat, undefined),
     apiKeys: parseKeys(env.BEAMLINE_API_KEYS ?? '', vars),
   };
   vars.check('API');

@@ -17,6 +17,9 @@ import {
 import { generateNodeId } from '@beamline/runtime';
 import { z } from 'zod';
 import { parseEgressAllow, parseEgressDeny } from './egress/index.js';
+import type { LogFormat } from './logger.js';
+
+const logFormat = z.enum(['json', 'pretty'], { message: 'json or pretty' });
 
 /** Everything a worker node reads from its environment. */
 export interface WorkerConfig {
@@ -36,6 +39,8 @@ export interface WorkerConfig {
   readonly nodeId: string;
   readonly prefix: string;
   readonly logLevel: string;
+  /** LOG_FORMAT; unset, pretty on a terminal and JSON otherwise. */
+  readonly logFormat?: LogFormat | undefined;
   /** Sandboxes kept started with no function loaded. */
   readonly prestartThreads: number;
   /** Refuse to start when job sandboxes cannot get their own kernel namespaces (SANDBOX_REQUIRE_NAMESPACES). */
@@ -221,6 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     nodeId: vars.read('NODE_ID', name, undefined) ?? generateNodeId(),
     prefix: vars.read('BEAMLINE_PREFIX', keyPrefix, 'beamline'),
     logLevel: vars.read('LOG_LEVEL', logLevel, 'info'),
+    logFormat: vars.read('LOG_FORMAT', logFormat, undefined),
     prestartThreads: vars.read('PRESTART_THREADS', wholeNumber(0, 1000), '2'),
     sandboxRequireNamespaces:
       vars.read('SANDBOX_REQUIRE_NAMESPACES', z.enum(['true', 'false'], { message: 'true or false' }), 'false') ===
