@@ -2,6 +2,7 @@ import { decodeControl, type JobData, type Keys, OPERATOR_TENANT, type RedisClie
 import type { ChildSpec, IsolatedSpawnOptions, Node, Pid, ProcessContext, Scheduler } from '@beamline/runtime';
 import { type Job, Worker, type WorkerOptions } from 'bullmq';
 import type { Logger } from 'pino';
+import { FairControlQueue, senderTenantOf } from './control-queue.js';
 import type { JobLaunch } from './job-runner.js';
 import type { ControlRefusal } from './metrics.js';
 
@@ -69,6 +70,7 @@ export class RateLimitedWarning {
 /** Control messages handled per turn of the event loop, and waiting at most. */
 const CONTROL_BATCH = 200;
 const CONTROL_QUEUE = 20_000;
+const CONTROL_QUEUE_BYTES = 64 * 1024 * 1024;
 
 export interface ControlGate {
   /** The tenant of a live job process of this node, undefined for any other pid. */
@@ -86,7 +88,9 @@ export interface ControlGate {
  *
  * Jobs on other nodes choose what arrives here, and as fast as they like: messages are queued
  * and handled at most CONTROL_BATCH per turn of the event loop, so lock renewal and supervision
- * run between batches; beyond CONTROL_QUEUE waiting, new ones are dropped (`overflow`).
+ * run between batches. They wait per sender tenant and are taken in turns (FairControlQueue): past
+ * CONTROL_QUEUE messages or CONTROL_QUEUE_BYTES waiting, the tenant with the most waiting loses
+ * its oldest (`overflow`), so a tenant's flood never crowds out another tenant's messages.
  */
 export function controlListener(
   node: Node,
@@ -106,20 +110,18 @@ export function controlListener(
       ctx.spawnLink(
         async (self: ProcessContext) => {
           const channel = keys.control(node.id);
-          const queue: string[] = [];
+          const queue = new FairControlQueue(CONTROL_QUEUE, CONTROL_QUEUE_BYTES, (tenant) =>
+            refuse('overflow', { channel, tenant }, 'dropped control messages: more arrive than the node handles'),
+          );
           let draining = false;
           const drain = () => {
-            for (const text of queue.splice(0, CONTROL_BATCH)) handle(text);
+            for (const text of queue.take(CONTROL_BATCH)) handle(text);
             if (queue.length > 0) setImmediate(drain);
             else draining = false;
           };
           const onMessage = (from: string, text: string) => {
             if (from !== channel) return;
-            if (queue.length >= CONTROL_QUEUE) {
-              refuse('overflow', { channel }, 'dropped control messages: more arrive than the node handles');
-              return;
-            }
-            queue.push(text);
+            queue.push(senderTenantOf(text), text);
             if (!draining) {
               draining = true;
               setImmediate(drain);
