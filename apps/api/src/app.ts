@@ -96,3 +96,17 @@ export function createApp(deps: ApiDeps): OpenAPIHono<Env> {
   });
   return app;
 }
+
+/**
+ * The OpenAPI document the API serves, built without Redis or a server: the SDK generates its
+ * client's types from it. No handler runs; the routes are only mounted.
+ */
+export async function servedOpenApiDocument(): Promise<unknown> {
+  const inert = {
+    config: { apiKeys: [] },
+    metrics: { requestSeconds: { observe() {} }, clientClosed: { inc() {} } },
+    redisReady: () => false,
+  } as unknown as ApiDeps;
+  const response = await createApp(inert).request(DOCUMENT_PATH);
+  return response.json();
+}

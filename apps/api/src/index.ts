@@ -1,3 +1,3 @@
-export { createApp } from './app.js';
+export { createApp, servedOpenApiDocument as openApiDocument } from './app.js';
 export { type ApiConfig, ConfigError, loadConfig } from './config.js';
 export { type RunningApi, startApi } from './server.js';

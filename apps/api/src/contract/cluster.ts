@@ -8,6 +8,21 @@ const schedulerStatsSchema = z
     maxProcesses: z.number().int().optional(),
     live: z.number().int().optional().openapi({ description: 'Isolated processes holding a sandbox.' }),
     utilization: z.number().optional().openapi({ description: 'Scheduler utilization over the window, 0–1.' }),
+    windowMs: z.number().int().optional().openapi({ description: 'The window utilization is measured over.' }),
+    runQueue: z
+      .record(z.enum(['max', 'high', 'normal', 'low']), z.number().int())
+      .optional()
+      .openapi({ description: 'Processes waiting for a sandbox, by priority.' }),
+    cpuSecondsByPriority: z
+      .record(z.enum(['max', 'high', 'normal', 'low']), z.number())
+      .optional()
+      .openapi({ description: 'CPU time of sandboxes since the node started, by priority.' }),
+    mainThread: z
+      .object({
+        utilization: z.number().openapi({ description: "The node's main thread: share of time busy, 0–1." }),
+        lagMs: z.object({ p50: z.number(), p99: z.number(), max: z.number() }),
+      })
+      .optional(),
   })
   .openapi({ description: "The node's scheduler statistics, as its latest heartbeat says." });
 

@@ -100,7 +100,7 @@ const cancellationSchema = z
       description:
         '`removed`: it had not started; `cancelling`: its process is being killed; `finished`: it had already ended.',
     }),
-    job: jobSchema.nullable().openapi({ description: 'The job as it stands now; null once removed.' }),
+    job: z.union([jobSchema, z.null()]).openapi({ description: 'The job as it stands now; null once removed.' }),
   })
   .openapi('Cancellation');
 
