@@ -15,7 +15,7 @@ export const KEYS = {
 /** The SDK package's folder: the CLI runs from here, so paths in its messages are relative to it. */
 export const SDK_DIR = fileURLToPath(new URL('..', import.meta.url));
 export const REPO_DIR = fileURLToPath(new URL('../../..', import.meta.url));
-const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../bin/beamline.js', import.meta.url));
 
 export interface Platform {
   readonly url: string;
