@@ -1,9 +1,10 @@
 import { checkFunctionModule, type ModuleCheck, ModuleCheckUnavailableError } from '@beamline/runtime';
 import { ApiError } from './problem.js';
 
-/** Checks run at once (each holds one short-lived sandbox); more wait, up to MAX_WAITING. */
+/** Checks run at once (each holds one short-lived sandbox); more wait, in turns between tenants. */
 const MAX_CHECKING = 2;
-const MAX_WAITING = 32;
+/** Deploys of one tenant waiting for a check; beyond them that tenant (only) gets a 429. */
+const MAX_WAITING_PER_TENANT = 4;
 /** The heap a check gets unless the function's defaults ask for less (top-level code is small). */
 const CHECK_MEMORY_MB = 256;
 
@@ -14,10 +15,11 @@ const CHECK_MEMORY_MB = 256;
  */
 export class DeployChecker {
   private checking = 0;
-  private readonly waiting: Array<() => void> = [];
+  /** Waiting deploys by tenant, served one tenant after another. */
+  private readonly waiting = new Map<string, Array<() => void>>();
 
-  async check(source: string, memoryMb: number | undefined): Promise<void> {
-    await this.turn();
+  async check(tenant: string, source: string, memoryMb: number | undefined): Promise<void> {
+    await this.turn(tenant);
     let result: ModuleCheck;
     try {
       result = await checkFunctionModule(source, { memoryMb: Math.min(memoryMb ?? CHECK_MEMORY_MB, CHECK_MEMORY_MB) });
@@ -28,7 +30,7 @@ export class DeployChecker {
       throw error;
     } finally {
       this.checking--;
-      this.waiting.shift()?.();
+      this.next();
     }
     if (result.ok) return;
     const { ok: _ok, message, ...where } = result;
@@ -38,23 +40,34 @@ export class DeployChecker {
     });
   }
 
-  private async turn(): Promise<void> {
-    if (this.checking < MAX_CHECKING) {
+  private async turn(tenant: string): Promise<void> {
+    if (this.checking < MAX_CHECKING && this.waiting.size === 0) {
       this.checking++;
       return;
     }
-    if (this.waiting.length >= MAX_WAITING) {
+    const queue = this.waiting.get(tenant) ?? [];
+    if (queue.length >= MAX_WAITING_PER_TENANT) {
       throw new ApiError(
         429,
         'Too many deploys',
-        'Too many deploys are being checked; retry shortly.',
+        `${MAX_WAITING_PER_TENANT} of your deploys are already waiting to be checked; retry shortly.`,
         {},
-        {
-          'retry-after': '1',
-        },
+        { 'retry-after': '1' },
       );
     }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.waiting.set(tenant, queue);
+    await new Promise<void>((resolve) => queue.push(resolve));
+  }
+
+  /** Starts the next waiting deploy: the first tenant's in line, which then goes to the back. */
+  private next(): void {
+    const first = this.waiting.entries().next();
+    if (first.done) return;
+    const [tenant, queue] = first.value;
+    const start = queue.shift() as () => void;
+    this.waiting.delete(tenant);
+    if (queue.length > 0) this.waiting.set(tenant, queue);
     this.checking++;
+    start();
   }
 }

@@ -3,8 +3,16 @@ import { ended, type Json, usePlatform } from './helpers.js';
 
 const { p } = usePlatform();
 
-async function deploy(name: string, code: string): Promise<{ status: number; body: Json }> {
-  return p.call('PUT', `/v1/functions/${name}`, { raw: code, headers: { 'content-type': 'application/javascript' } });
+async function deploy(
+  name: string,
+  code: string,
+  as: 'acme' | 'globex' = 'acme',
+): Promise<{ status: number; body: Json }> {
+  return p.call('PUT', `/v1/functions/${name}`, {
+    raw: code,
+    as,
+    headers: { 'content-type': 'application/javascript' },
+  });
 }
 
 describe('deploy-time checks', () => {
@@ -48,4 +56,28 @@ describe('deploy-time checks', () => {
     const job = await p.call('POST', '/v1/jobs', { body: { function: 'accepted', input: 21 } });
     expect((await ended(p, job.body.id)).result).toEqual({ doubled: 42 });
   });
+
+  it("one tenant's flood of slow deploys neither locks out nor long delays another tenant's", async () => {
+    const runaway = 'for (;;) {}\nexport default async () => 1;';
+    const ended: string[] = [];
+    const flood = Array.from({ length: 10 }, (_, i) =>
+      deploy(`runaway-${i}`, runaway).then((answer) => {
+        ended.push(`acme ${answer.status}`);
+        return answer;
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const other = await deploy('patient', 'export default async () => 1;', 'globex');
+    ended.push(`globex ${other.status}`);
+    const answers = await Promise.all(flood);
+    expect(other.status).toBe(201);
+    // The flooder's surplus is refused (its own 429), and the other tenant is served in turn,
+    // before most of the flood has been checked.
+    expect(answers.filter((answer) => answer.status === 429).length).toBeGreaterThan(0);
+    expect(answers.filter((answer) => answer.status === 429)[0]?.body.detail).toMatch(/your deploys/);
+    expect(ended.indexOf('globex 201')).toBeLessThan(ended.filter((entry) => entry.startsWith('acme')).length);
+    expect(ended.slice(ended.indexOf('globex 201') + 1).filter((entry) => entry === 'acme 400').length).toBeGreaterThan(
+      0,
+    );
+  }, 60_000);
 });

@@ -68,7 +68,7 @@ export function functionRoutes(deps: ApiDeps): OpenAPIHono<Env> {
       code = parsed.data.code;
       defaults = parsed.data.defaults ?? {};
     }
-    await deps.deployChecker.check(code, memoryOf(defaults));
+    await deps.deployChecker.check(c.get('tenant'), code, memoryOf(defaults));
     const deployed = await deps.registry
       .deploy(c.get('tenant'), c.req.valid('param').name, code, defaults)
       .catch((error: unknown) => {
