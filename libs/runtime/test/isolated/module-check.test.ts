@@ -8,7 +8,7 @@ import {
   type ModuleCheck,
   type ModuleProblem,
 } from '../../src/index.js';
-import { codeFrame } from '../../src/isolated/code-frame.js';
+import { codeFrame, isPositionIn, MAX_FRAMED_LINE } from '../../src/isolated/code-frame.js';
 import { isolatedNode, until } from './setup.js';
 
 /** The check's verdict, narrowed to a failure (fails the test on `ok: true`). */
@@ -295,6 +295,17 @@ describe('checkFunctionModule agrees with the runtime', () => {
 });
 
 describe('codeFrame', () => {
+  it('frames no line past MAX_FRAMED_LINE, so a source of millions of lines costs the caller no scan', async () => {
+    const source = `export default async () => 1;${'\n'.repeat(5_000_000)})`;
+    expect(codeFrame(source, 5_000_001, 1)).toBeUndefined();
+    expect(isPositionIn(source, 5_000_001, 1)).toBe(false);
+    const near = `${'\n'.repeat(MAX_FRAMED_LINE - 1)}const x = ;`;
+    expect(codeFrame(near, MAX_FRAMED_LINE, 11)).toContain('> 50000 | const x = ;');
+    const checked = await checkFunctionModule(source);
+    expect(checked).toMatchObject({ ok: false, problem: 'syntax' });
+    expect(checked).not.toHaveProperty('frame');
+  }, 60_000);
+
   it('shows two lines either side, the line marked and a caret under the column', () => {
     const source = ['one', 'two', 'three', 'four', 'five', 'six'].join('\n');
     expect(codeFrame(source, 4, 2)).toBe(
