@@ -2,7 +2,8 @@
  * The control messages waiting to be handled by a node, queued per sender tenant and taken in
  * turns, so that one tenant flooding a node's channel delays and drops only its own messages.
  * When the queue is full, room is made by dropping the oldest message of the tenant with the most
- * waiting; a message of that very tenant is dropped instead. Bounded in count and in bytes.
+ * waiting (the most messages when the count is the bound reached, the most bytes when the bytes
+ * are); a message of that very tenant is dropped instead. Bounded in count and in bytes.
  */
 export class FairControlQueue {
   private readonly byTenant = new Map<string, string[]>();
@@ -22,8 +23,10 @@ export class FairControlQueue {
   }
 
   push(tenant: string, text: string): void {
-    while (this.size + 1 > this.maxMessages || this.bytes + text.length > this.maxBytes) {
-      const biggest = this.biggest();
+    for (;;) {
+      const tooMany = this.size + 1 > this.maxMessages;
+      if (!tooMany && this.bytes + text.length <= this.maxBytes) break;
+      const biggest = tooMany ? this.mostMessages() : this.mostBytes();
       if (biggest === undefined || biggest === tenant) {
         this.onDrop(tenant);
         return;
@@ -68,8 +71,21 @@ export class FairControlQueue {
     }
   }
 
+  /** The tenant with the most messages waiting. */
+  private mostMessages(): string | undefined {
+    let found: string | undefined;
+    let most = -1;
+    for (const [tenant, queue] of this.byTenant) {
+      if (queue.length > most) {
+        most = queue.length;
+        found = tenant;
+      }
+    }
+    return found;
+  }
+
   /** The tenant with the most bytes waiting. */
-  private biggest(): string | undefined {
+  private mostBytes(): string | undefined {
     let found: string | undefined;
     let most = -1;
     for (const [tenant, bytes] of this.bytesOf) {

@@ -31,6 +31,15 @@ describe('the control queue of a node', () => {
     expect(queue.take(10).map((text) => text.length)).toEqual([4000, 100, 3000]);
   });
 
+  it("a flood of tiny messages never drops another tenant's few large ones", () => {
+    const dropped: string[] = [];
+    const queue = new FairControlQueue(100, 10_000_000, (tenant) => dropped.push(tenant));
+    for (let i = 0; i < 5; i++) queue.push('globex', 'x'.repeat(1_000_000));
+    for (let i = 0; i < 1000; i++) queue.push('acme', `tiny ${i}`);
+    expect(dropped.filter((tenant) => tenant === 'globex')).toEqual([]);
+    expect(queue.length).toBe(100);
+  });
+
   it('reads the sender tenant the platform stamped, not one inside the message', () => {
     const text = encodeControl({
       type: 'send',
