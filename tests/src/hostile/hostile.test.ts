@@ -631,7 +631,7 @@ describe('hostile code: tenants', () => {
     const attacker = `export default async ({ pid }, ctx) => {
       for (let i = 0; i < 1000; i++) ctx.send(pid, { forged: i });
       ctx.exit(pid, 'kill');
-      await ctx.sleep(500);
+      await ctx.sleep(1500);
       return ctx.self;
     };`;
     expect((await platform.deploy('acme', 'remote-receiver', receiver)).status).toBeLessThan(300);
@@ -641,9 +641,10 @@ describe('hostile code: tenants', () => {
     const targetNode = pid.slice(0, pid.lastIndexOf('.'));
     const target = platform.workers.find((w) => w.nodeId === targetNode);
     const refusedBefore = (await target?.metric('beamline_control_refused_total')) ?? 0;
-    // More attackers than a tenant may run on one node at once: some run on the other node.
+    // Four times as many attackers as a tenant may run on one node at once (4), each running for
+    // 1.5 s: the other node, idle meanwhile, takes some of them.
     const attackers = await Promise.all(
-      Array.from({ length: 10 }, () =>
+      Array.from({ length: 16 }, () =>
         platform.submit('globex', { function: 'remote-attacker', input: { pid }, attempts: 1, timeoutMs: 20_000 }),
       ),
     );
