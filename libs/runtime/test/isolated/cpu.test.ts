@@ -59,16 +59,17 @@ describe('priority reaches the CPU', () => {
 
   it('the main thread keeps its timers on time while every core is saturated by isolated busy loops', async () => {
     const test = isolatedNode({ windowMs: 1000 });
-    const unloadedWorst = await timerLateness(500);
+    const unloadedWorst = await timerLateness(1000);
     await startHogs(test, 'max');
     await new Promise((resolve) => setTimeout(resolve, 200));
     const cpuBefore = sandboxesCpuNs();
     const started = performance.now();
     const worst = await timerLateness(1000);
     const share = (sandboxesCpuNs() - cpuBefore) / 1e6 / (test.scheduler.cores * (performance.now() - started));
-    // Timers stay within 100 ms of their lateness without the hogs (whatever else loads the machine).
-    expect(worst).toBeLessThan(unloadedWorst + 100);
-    expect(test.scheduler.stats().mainThread.lagMs.p99).toBeLessThan(unloadedWorst + 100);
+    // Timers stay close to their lateness without the hogs, whatever else loads the machine
+    // (starved by the hogs, they would be seconds late).
+    expect(worst).toBeLessThan(2 * unloadedWorst + 150);
+    expect(test.scheduler.stats().mainThread.lagMs.p99).toBeLessThan(2 * unloadedWorst + 150);
     // Utilization reads the share of the cores the hogs got, as the kernel counted it.
     expect(Math.abs(test.scheduler.stats().utilization - share)).toBeLessThan(0.12);
   }, 30_000);

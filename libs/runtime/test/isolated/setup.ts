@@ -41,11 +41,12 @@ export async function until(condition: () => boolean, timeoutMs = 5000): Promise
 }
 
 /** Resolves once the isolated process is executing its body (it has used CPU or waits in receive). */
+/** Waits until the process runs: a sandbox may take seconds to start on a loaded machine. */
 export function untilRunning(node: Node, pid: Pid): Promise<void> {
   return until(() => {
     const info = node.processInfo(pid);
     return info !== undefined && (info.status === 'waiting' || (info.cpuTimeNs ?? 0) > 0);
-  });
+  }, 20_000);
 }
 
 const fn = (name: string, source: string): FunctionModule => functionModule(source, name);
