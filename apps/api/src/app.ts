@@ -1,15 +1,18 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { UnofficialStatusCode } from 'hono/utils/http-status';
 import { type AuthVariables, authenticate } from './auth.js';
+import { ClusterFeed } from './console/cluster-feed.js';
+import { mountConsole } from './console/static-files.js';
 import { openApiDocument } from './contract/document.js';
 import type { ApiDeps } from './deps.js';
 import { mountReferencePage } from './docs/reference-page.js';
 import { ApiError, problem } from './problem.js';
 import { ClientClosedRequest } from './routes/body.js';
 import { clusterRoutes } from './routes/cluster.js';
+import { consoleRoutes } from './routes/console.js';
 import { functionRoutes } from './routes/functions.js';
 import { jobRoutes } from './routes/jobs.js';
-import { processRoutes } from './routes/processes.js';
+import { liveNodes, processRoutes } from './routes/processes.js';
 
 type Env = { Variables: AuthVariables };
 
@@ -27,7 +30,7 @@ function isRedisUnavailable(error: unknown): boolean {
 const DOCUMENT_PATH = '/openapi.json';
 
 /**
- * The Hono application: /v1 under API-key auth, plus health, readiness, metrics, the OpenAPI
+ * The Hono application: /v1 under API-key auth, plus health, readiness, metrics, the web console, the OpenAPI
  * document generated from the /v1 routes, and the reference page that renders it.
  */
 export function createApp(deps: ApiDeps): OpenAPIHono<Env> {
@@ -73,10 +76,12 @@ export function createApp(deps: ApiDeps): OpenAPIHono<Env> {
   app.route('/v1/jobs', jobRoutes(deps));
   app.route('/v1/processes', processRoutes(deps));
   app.route('/v1', clusterRoutes(deps));
+  app.route('/v1', consoleRoutes(new ClusterFeed(() => liveNodes(deps))));
 
   const document = openApiDocument(app);
   app.get(DOCUMENT_PATH, (c) => c.json(document));
   mountReferencePage(app, DOCUMENT_PATH);
+  mountConsole(app);
 
   app.notFound((c) => problem(c, new ApiError(404, 'Not found', `No route ${c.req.method} ${c.req.path}; see /docs.`)));
   app.onError((error, c) => {

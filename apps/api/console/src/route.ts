@@ -1,0 +1,17 @@
+export type View = 'nodes' | 'processes' | 'jobs' | 'job' | 'functions' | 'dead-letters';
+
+export interface Route {
+  readonly view: View;
+  readonly id?: string;
+  readonly query: URLSearchParams;
+}
+
+/** The view a location hash names (#/jobs/42, #/jobs?function=cpu); `fallback` when it names none. */
+export function parseRoute(hash: string, fallback: View): Route {
+  const [path = '', search = ''] = hash.replace(/^#\/?/, '').split('?');
+  const [first, id] = path.split('/');
+  const query = new URLSearchParams(search);
+  if (first === 'jobs' && id) return { view: 'job', id: decodeURIComponent(id), query };
+  const views: readonly View[] = ['nodes', 'processes', 'jobs', 'functions', 'dead-letters'];
+  return { view: views.includes(first as View) ? (first as View) : fallback, query };
+}

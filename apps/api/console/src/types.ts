@@ -1,0 +1,94 @@
+/** What the API sends the console: the shapes of GET /v1/console/stream and the /v1 resources it lists. */
+
+export type Priority = 'max' | 'high' | 'normal' | 'low';
+export const PRIORITIES: readonly Priority[] = ['max', 'high', 'normal', 'low'];
+
+export interface Viewer {
+  readonly tenant: string;
+  readonly admin: boolean;
+}
+
+export interface NodeSample {
+  readonly at: number;
+  readonly utilization: number | null;
+  readonly runQueue: Partial<Record<string, number>>;
+  readonly cpuSecondsByPriority: Partial<Record<string, number>>;
+  readonly lagMs: { readonly p50: number; readonly p99: number; readonly max: number } | null;
+  readonly processesByStatus: Record<string, number>;
+}
+
+export interface SchedulerStats {
+  readonly cores?: number;
+  readonly maxProcesses?: number;
+  readonly live?: number;
+  readonly utilization?: number;
+  readonly windowMs?: number;
+  readonly mainThread?: { readonly utilization: number };
+}
+
+export interface ConsoleNode {
+  readonly node: string;
+  readonly lastSeen: string;
+  readonly stats: SchedulerStats;
+  readonly processes: number;
+  readonly sample: NodeSample;
+}
+
+export interface ConsoleProcess {
+  readonly pid: string;
+  readonly node: string;
+  readonly firstSeenAt: number;
+  readonly jobId?: string;
+  readonly tenant?: string;
+  readonly function?: string;
+  readonly status?: string;
+  readonly cpuTimeNs?: number;
+  readonly memory?: number;
+  readonly messageQueueLength?: number;
+  readonly priority?: string;
+}
+
+export interface Snapshot {
+  readonly at: number;
+  readonly redis: boolean;
+  readonly nodes?: readonly ConsoleNode[];
+  readonly processes: readonly ConsoleProcess[];
+}
+
+export type History = Record<string, readonly NodeSample[]>;
+
+export interface JobExit {
+  readonly reason: string;
+  readonly message: string;
+  readonly stack?: string;
+  readonly fault?: string;
+}
+
+export interface Job {
+  readonly id: string;
+  readonly state: string;
+  readonly function: string;
+  readonly version: number;
+  readonly priority: string;
+  readonly input: unknown;
+  readonly attempts: { readonly made: number; readonly max: number };
+  readonly progress: unknown;
+  readonly pid?: string;
+  readonly node?: string;
+  readonly result?: unknown;
+  readonly exit?: JobExit;
+  readonly submittedAt: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+}
+
+export const JOB_STATES = ['waiting', 'delayed', 'running', 'completed', 'failed', 'cancelled'] as const;
+
+export interface DeployedFunction {
+  readonly name: string;
+  readonly version: number;
+  readonly sha256: string;
+  readonly defaults: unknown;
+  readonly createdAt: string;
+  readonly builtin: boolean;
+}
