@@ -388,6 +388,7 @@ async function main() {
       '',
       'Beamline is running.',
       `  API:      ${url}   (${listeningOn(apiConfig.host, apiPort)}; docs: ${url}/docs, OpenAPI: ${url}/openapi.json)`,
+      `  Console:  ${url}/console   (sign in with the admin key to see the nodes)`,
       `  API key:  ${userKey.key}   (tenant "${userKey.tenant}", from ${keySource})`,
       ...(adminKey && adminKey !== userKey ? [`  Admin key: ${adminKey.key}`] : []),
       `  Redis:    ${withoutPassword(shared.REDIS_URL)}${ownRedis ? `   (started here; data in ${relative(root, redisDir)})` : ''}`,
