@@ -1,21 +1,12 @@
+import type { NodeSample } from '../../src/console/cluster-feed.js';
+
 /** What the API sends the console: the shapes of GET /v1/console/stream and the /v1 resources it lists. */
 
 export type Priority = 'max' | 'high' | 'normal' | 'low';
 export const PRIORITIES: readonly Priority[] = ['max', 'high', 'normal', 'low'];
 
-export interface Viewer {
-  readonly tenant: string;
-  readonly admin: boolean;
-}
-
-export interface NodeSample {
-  readonly at: number;
-  readonly utilization: number | null;
-  readonly runQueue: Partial<Record<string, number>>;
-  readonly cpuSecondsByPriority: Partial<Record<string, number>>;
-  readonly lagMs: { readonly p50: number; readonly p99: number; readonly max: number } | null;
-  readonly processesByStatus: Record<string, number>;
-}
+// The shapes the server's feed sends, from the module that sends them (types only: nothing of it is bundled).
+export type { NodeSample, Viewer } from '../../src/console/cluster-feed.js';
 
 export interface SchedulerStats {
   readonly cores?: number;
