@@ -4,6 +4,8 @@ import {
   DEFAULT_REDIS_URL,
   EnvReader,
   keyPrefix,
+  type LogFormat,
+  logFormat,
   logLevel,
   type RedisTarget,
   redisClusterUrls,
@@ -13,11 +15,8 @@ import {
   wholeNumber,
 } from '@beamline/jobs';
 import { z } from 'zod';
-import type { LogFormat } from './logger.js';
 
 export const ADMIN_TENANT = 'admin';
-
-const logFormat = z.enum(['json', 'pretty'], { message: 'json or pretty' });
 
 export interface ApiKey {
   readonly key: string;

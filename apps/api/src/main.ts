@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-import { configOrExit } from '@beamline/jobs';
+import { configOrExit, createServiceLogger } from '@beamline/jobs';
 import { type ApiConfig, loadConfig } from './config.js';
-import { createLogger } from './logger.js';
 import { type RunningApi, startApi } from './server.js';
 
 /** Why `listen` refused the address, in words naming the variable to change; undefined for any other error. */
@@ -27,7 +26,7 @@ function exitBecauseStartFailed(error: unknown, config?: ApiConfig): never {
 
 async function main(): Promise<void> {
   const config = configOrExit(loadConfig);
-  const logger = createLogger({ level: config.logLevel, base: { service: 'api' } }, config.logFormat);
+  const logger = createServiceLogger({ level: config.logLevel, base: { service: 'api' } }, config.logFormat);
   let api: RunningApi | undefined;
   let stopping = false;
   const stop = (reason: string) => {

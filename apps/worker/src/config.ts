@@ -5,6 +5,8 @@ import {
   DEFAULT_REDIS_URL,
   EnvReader,
   keyPrefix,
+  type LogFormat,
+  logFormat,
   logLevel,
   MAX_MS,
   type RedisTarget,
@@ -17,9 +19,6 @@ import {
 import { generateNodeId } from '@beamline/runtime';
 import { z } from 'zod';
 import { parseEgressAllow, parseEgressDeny } from './egress/index.js';
-import type { LogFormat } from './logger.js';
-
-const logFormat = z.enum(['json', 'pretty'], { message: 'json or pretty' });
 
 /** Everything a worker node reads from its environment. */
 export interface WorkerConfig {

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-import { configOrExit } from '@beamline/jobs';
+import { configOrExit, createServiceLogger } from '@beamline/jobs';
 import { loadConfig, type WorkerConfig } from './config.js';
-import { createLogger } from './logger.js';
 import { WorkerNode } from './worker-node.js';
 
 /** Why the HTTP server could not listen, in words naming the variable to change; undefined for any other error. */
@@ -21,7 +20,7 @@ function listenProblem(error: unknown, config: WorkerConfig): string | undefined
 
 async function main(): Promise<void> {
   const config = configOrExit(loadConfig);
-  const logger = createLogger({ level: config.logLevel, base: { node: config.nodeId } }, config.logFormat);
+  const logger = createServiceLogger({ level: config.logLevel, base: { node: config.nodeId } }, config.logFormat);
   const worker = await WorkerNode.start(config, logger, {
     onFatal: () => {
       logger.flush();

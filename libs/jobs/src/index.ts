@@ -32,6 +32,7 @@ export {
   sha256Of,
 } from './registry.js';
 export * from './schemas.js';
+export { createServiceLogger, effectiveLogFormat, type LogFormat, logFormat } from './service-logger.js';
 export {
   ENDED_STATES,
   EXIT_REASONS,
