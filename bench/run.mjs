@@ -15,7 +15,7 @@ const loadAtStart = loadavg();
 const env = {
   ...process.env,
   TURBO_TELEMETRY_DISABLED: '1',
-  ...(quick ? { BENCH_RUNS: '2', BENCH_JOBS: '2000' } : {}),
+  ...(quick ? { BENCH_RUNS: '2', BENCH_JOBS: '5000' } : {}),
 };
 const run = (command, args) => {
   const result = spawnSync(command, args, { cwd: root, env, stdio: 'inherit' });

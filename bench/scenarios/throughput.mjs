@@ -1,4 +1,4 @@
-// 1. No-op jobs per second: K consumer processes on one private Redis (K = 1, 2, 4), Beamline
+// 1. No-op jobs per second in the steady state (after a warm-up of 500 jobs per process, outside the window): K consumer processes on one private Redis (K = 1, 2, 4), Beamline
 // worker nodes against plain and sandboxed BullMQ workers at the same concurrency, alternating.
 // For every run: CPU seconds of the consumer processes (the worker's own process and, apart, its
 // sandboxes or threads), of Redis and of the bench process that watches. Then one more Beamline
@@ -11,7 +11,9 @@ import { RedisServer } from '@beamline/testing';
 import { Queue } from 'bullmq';
 import { beamlineWorker, builtins, bullmqWorker, cpuOfTree, queuePrefix, quick, stop, summarize } from './common.mjs';
 
-const JOBS = quick ? 2000 : 5000;
+const JOBS = quick ? 5000 : 20000;
+/** Jobs each consumer process runs before the window opens. */
+const WARMUP_PER_PROCESS = 500;
 const RUNS = quick ? 1 : 3;
 const CONCURRENCY = 16;
 const SYSTEMS = ['beamline', 'plain', 'threads'];
@@ -38,26 +40,39 @@ async function oneRun(redis, queue, data, system, processes, nodeFlags = []) {
         : bullmqWorker(redis.url, 'tp', system, CONCURRENCY),
     ),
   );
-  for (let start = 0; start < JOBS; start += 1000) {
-    const batch = Array.from({ length: Math.min(1000, JOBS - start) }, (_, i) => ({
-      name: 'echo',
-      data: data('echo', start + i),
-      opts: { priority: 2 },
-    }));
-    await queue.addBulk(batch);
-  }
+  const add = async (count, offset) => {
+    for (let start = 0; start < count; start += 1000) {
+      const batch = Array.from({ length: Math.min(1000, count - start) }, (_, i) => ({
+        name: 'echo',
+        data: data('echo', offset + start + i),
+        opts: { priority: 2 },
+      }));
+      await queue.addBulk(batch);
+    }
+  };
+  const completedAtLeast = async (count) => {
+    for (;;) {
+      const { completed = 0, failed = 0 } = await queue.getJobCounts('completed', 'failed');
+      if (failed > 0) throw new Error(`${system}: ${failed} jobs failed`);
+      if (completed >= count) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
+  // Warm-up, outside the window: every consumer starts its sandboxes, threads or child processes
+  // and compiles its hot path, so the window measures the steady state (start-up is reported apart).
+  const warmUp = WARMUP_PER_PROCESS * processes;
+  await add(warmUp, JOBS);
+  await queue.resume();
+  await completedAtLeast(warmUp);
+  await queue.pause();
+  await add(JOBS, 0);
   const cpuBefore = consumers.map((c) => cpuSplit(c.pid));
   const redisBefore = cpuOfTree(redis.pid);
   const benchBefore = process.cpuUsage();
   const begin = performance.now();
   const fromUs = Number(process.hrtime.bigint() / 1000n);
   await queue.resume();
-  for (;;) {
-    const { completed = 0, failed = 0 } = await queue.getJobCounts('completed', 'failed');
-    if (failed > 0) throw new Error(`${system}: ${failed} jobs failed`);
-    if (completed >= JOBS) break;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await completedAtLeast(warmUp + JOBS);
   const seconds = (performance.now() - begin) / 1000;
   const toUs = Number(process.hrtime.bigint() / 1000n);
   const cpuAfter = consumers.map((c) => cpuSplit(c.pid));

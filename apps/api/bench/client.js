@@ -28,15 +28,16 @@ setTimeout(() => {
   from = performance.now();
   process.stdout.write('measuring\n');
 }, warmupSeconds * 1000);
-setTimeout(
-  () => {
-    to = performance.now();
-    process.stdout.write('measured\n');
-  },
-  (warmupSeconds + seconds) * 1000,
-);
+const closeWindow = () => {
+  if (to !== undefined) return;
+  to = performance.now();
+  process.stdout.write('measured\n');
+};
+const windowEnd = setTimeout(closeWindow, (warmupSeconds + seconds) * 1000);
 await instance;
-to ??= performance.now();
+// autocannon may finish a moment before the timer: the window closes before the counts are printed.
+clearTimeout(windowEnd);
+closeWindow();
 latencies.sort((a, b) => a - b);
 const at = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? null;
 const non2xx = Object.entries(statusCodes).reduce((sum, [code, n]) => sum + (code.startsWith('2') ? 0 : n), 0);

@@ -20,7 +20,9 @@ import { benchConfig, CONCURRENCY, PREFIX, QUEUE_PREFIX } from './config.js';
 
 const quick = process.argv.includes('--quick');
 const RUNS = Number(process.env.BENCH_RUNS ?? (quick ? 2 : 5));
-const JOBS = Number(process.env.BENCH_JOBS ?? (quick ? 2000 : 5000));
+const JOBS = Number(process.env.BENCH_JOBS ?? (quick ? 5000 : 20000));
+/** Jobs each consumer runs before the window opens: sandboxes, threads and hot paths are warm, start-up is not counted. */
+const WARMUP = 500;
 const CANCELS = quick ? 20 : 50;
 const CONSUMERS = [1, 2, 4];
 const consumers = new Set<ChildProcess>();
@@ -47,34 +49,49 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
 }
 
-async function fill(queue: Queue, data: (i: number) => unknown, opts: object): Promise<void> {
-  for (let start = 0; start < JOBS; start += 1000) {
-    const batch = Array.from({ length: Math.min(1000, JOBS - start) }, (_, i) => ({
+type Fill = (count: number, offset: number) => Promise<void>;
+
+async function fill(queue: Queue, data: (i: number) => unknown, opts: object, count: number, offset: number) {
+  for (let start = 0; start < count; start += 1000) {
+    const batch = Array.from({ length: Math.min(1000, count - start) }, (_, i) => ({
       name: 'noop',
-      data: data(start + i),
+      data: data(offset + start + i),
       opts,
     }));
     await queue.addBulk(batch);
   }
 }
 
-async function completedAll(queue: Queue): Promise<void> {
+async function completedAtLeast(queue: Queue, count: number): Promise<void> {
   for (;;) {
     const { completed = 0, failed = 0 } = await queue.getJobCounts('completed', 'failed');
     if (failed > 0) {
       const [job] = await queue.getFailed(0, 0);
       throw new Error(`${failed} benchmark jobs failed, the first: ${job?.failedReason}`);
     }
-    if (completed >= JOBS) return;
+    if (completed >= count) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
-/** Jobs per second: the queue is filled first, then the consumer starts and drains it. */
-async function measure(queue: Queue, start: () => Promise<{ stop(): Promise<void> }>): Promise<number> {
-  const begin = performance.now();
+/**
+ * Jobs per second in the steady state: the consumer starts and runs WARMUP jobs; then, with the
+ * queue paused, JOBS are added, and the clock runs from resume until all are completed.
+ */
+async function measure(
+  queue: Queue,
+  fillWith: Fill,
+  start: () => Promise<{ stop(): Promise<void> }>,
+  warmUp = WARMUP,
+): Promise<number> {
   const consumer = await start();
-  await completedAll(queue);
+  await fillWith(warmUp, JOBS);
+  await completedAtLeast(queue, warmUp);
+  await queue.pause();
+  await fillWith(JOBS, 0);
+  const begin = performance.now();
+  await queue.resume();
+  await completedAtLeast(queue, warmUp + JOBS);
   const seconds = (performance.now() - begin) / 1000;
   await consumer.stop();
   await queue.obliterate({ force: true });
@@ -116,23 +133,24 @@ async function main(): Promise<void> {
     sandboxed: [] as number[],
   };
   for (let run = 0; run < RUNS; run++) {
-    await fill(queue, beamlineData, { priority: 2, removeOnComplete: false });
+    const fillNormal: Fill = (count, offset) =>
+      fill(queue, beamlineData, { priority: 2, removeOnComplete: false }, count, offset);
     rates.beamline.push(
-      await measure(queue, async () => {
+      await measure(queue, fillNormal, async () => {
         const node = await WorkerNode.start(config, logger);
         return { stop: () => node.stop() };
       }),
     );
-    await fill(queue, beamlineData, { removeOnComplete: false });
+    const fillMax: Fill = (count, offset) => fill(queue, beamlineData, { removeOnComplete: false }, count, offset);
     rates.beamlineMax.push(
-      await measure(queue, async () => {
+      await measure(queue, fillMax, async () => {
         const node = await WorkerNode.start(config, logger);
         return { stop: () => node.stop() };
       }),
     );
-    await fill(queue, (i) => i, { removeOnComplete: false });
+    const fillPlain: Fill = (count, offset) => fill(queue, (i) => i, { removeOnComplete: false }, count, offset);
     rates.plain.push(
-      await measure(queue, async () => {
+      await measure(queue, fillPlain, async () => {
         const worker = new Worker(QUEUE_NAME, async (job) => job.data, {
           connection,
           prefix: QUEUE_PREFIX,
@@ -141,9 +159,8 @@ async function main(): Promise<void> {
         return { stop: () => worker.close() };
       }),
     );
-    await fill(queue, (i) => i, { removeOnComplete: false });
     rates.sandboxed.push(
-      await measure(queue, async () => {
+      await measure(queue, fillPlain, async () => {
         const worker = new Worker(QUEUE_NAME, new URL('../../bench/noop-processor.js', import.meta.url), {
           connection,
           prefix: QUEUE_PREFIX,
@@ -238,8 +255,8 @@ function startConsumer(kind: 'beamline' | 'plain', redisUrl: string): Promise<Ch
 
 /**
  * Jobs/s with K consumer processes on one queue, K = 1, 2, 4, Beamline and plain BullMQ
- * alternating: the queue is paused, the consumers start, the jobs are added (the same job data
- * and options for both), and the clock runs from resume until all are completed.
+ * alternating, each measured as `measure` does (a warm-up of WARMUP jobs per process first), with
+ * the same job data and options for both.
  */
 async function scalingRuns(
   queue: Queue,
@@ -252,21 +269,26 @@ async function scalingRuns(
   for (const k of CONSUMERS) {
     for (let run = 0; run < RUNS; run++) {
       for (const kind of ['beamline', 'plain'] as const) {
-        await queue.pause();
-        const started = await Promise.all(Array.from({ length: k }, () => startConsumer(kind, redisUrl)));
-        await fill(queue, beamlineData, { priority: 2, removeOnComplete: false });
-        const begin = performance.now();
-        await queue.resume();
-        await completedAll(queue);
-        const rate = JOBS / ((performance.now() - begin) / 1000);
-        await Promise.all(
-          started.map((child) => {
-            const exited = new Promise((resolve) => child.once('exit', resolve));
-            child.kill('SIGTERM');
-            return exited;
-          }),
+        const fillNormal: Fill = (count, offset) =>
+          fill(queue, beamlineData, { priority: 2, removeOnComplete: false }, count, offset);
+        const rate = await measure(
+          queue,
+          fillNormal,
+          async () => {
+            const started = await Promise.all(Array.from({ length: k }, () => startConsumer(kind, redisUrl)));
+            const stop = async () => {
+              await Promise.all(
+                started.map((child) => {
+                  const exited = new Promise((resolve) => child.once('exit', resolve));
+                  child.kill('SIGTERM');
+                  return exited;
+                }),
+              );
+            };
+            return { stop };
+          },
+          WARMUP * k,
         );
-        await queue.obliterate({ force: true });
         rates[`${kind}-${k}`]?.push(rate);
       }
     }
