@@ -1,6 +1,6 @@
 import { QueueEvents, type QueueEventsOptions } from 'bullmq';
 
-type Listener = (event: { jobId: string }) => void;
+type Listener = () => void;
 const EVENTS = ['progress', 'completed', 'failed', 'active', 'waiting', 'delayed', 'removed'] as const;
 
 /**
@@ -10,7 +10,9 @@ const EVENTS = ['progress', 'completed', 'failed', 'active', 'waiting', 'delayed
 export class JobEvents {
   private events: QueueEvents | undefined;
   private givenConnection: { disconnect?: () => void } | undefined;
-  private readonly listeners = new Set<Listener>();
+  /** Who waits for news of which job: an event reaches only its job's listeners. */
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private listenerCount = 0;
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** When the reader became ready; until shortly after, events can be missed, so waits re-check often. */
   private listeningSince: number | undefined;
@@ -31,10 +33,8 @@ export class JobEvents {
   next(id: string, ms: number): { happened: Promise<void>; cancel(): void } {
     let done: () => void = () => undefined;
     const happened = new Promise<void>((resolve) => {
-      const listener: Listener = (event) => {
-        if (event.jobId === id) done();
-      };
-      this.add(listener);
+      const listener: Listener = () => done();
+      this.add(id, listener);
       const listening = this.listeningSince !== undefined && Date.now() - this.listeningSince > 100;
       const timer = setTimeout(() => done(), Math.max(0, listening ? ms : Math.min(ms, 100)));
       let finished = false;
@@ -42,7 +42,7 @@ export class JobEvents {
         if (finished) return;
         finished = true;
         clearTimeout(timer);
-        this.remove(listener);
+        this.remove(id, listener);
         resolve();
       };
     });
@@ -60,9 +60,12 @@ export class JobEvents {
     if (typeof given?.disconnect === 'function') given.disconnect();
   }
 
-  private add(listener: Listener): void {
+  private add(id: string, listener: Listener): void {
     clearTimeout(this.closeTimer);
-    this.listeners.add(listener);
+    const ofJob = this.listeners.get(id);
+    if (ofJob) ofJob.add(listener);
+    else this.listeners.set(id, new Set([listener]));
+    this.listenerCount++;
     if (!this.events) {
       const options = this.options();
       const events = new QueueEvents(this.queueName, options);
@@ -81,15 +84,19 @@ export class JobEvents {
     }
   }
 
-  private remove(listener: Listener): void {
-    this.listeners.delete(listener);
-    if (this.listeners.size > 0 || !this.events) return;
+  private remove(id: string, listener: Listener): void {
+    const ofJob = this.listeners.get(id);
+    if (!ofJob?.delete(listener)) return;
+    if (ofJob.size === 0) this.listeners.delete(id);
+    this.listenerCount--;
+    if (this.listenerCount > 0 || !this.events) return;
     clearTimeout(this.closeTimer);
     this.closeTimer = setTimeout(() => void this.close(), this.lingerMs);
     this.closeTimer.unref();
   }
 
   private dispatch(event: { jobId: string }): void {
-    for (const listener of [...this.listeners]) listener(event);
+    const ofJob = this.listeners.get(event.jobId);
+    if (ofJob) for (const listener of [...ofJob]) listener();
   }
 }

@@ -87,6 +87,57 @@ describe('following and reaching running jobs', () => {
   });
 });
 
+describe('submitting and waiting in one request (Prefer: wait)', () => {
+  it('answers 200 with the result when the job ends within the wait, 202 with the job as it stands when not', async () => {
+    const quick = await p.call('POST', '/v1/jobs', {
+      body: { function: 'echo', input: { hello: 'world' } },
+      headers: { prefer: 'respond-async, wait=20' },
+    });
+    expect(quick.status).toBe(200);
+    expect(quick.headers.get('preference-applied')).toBe('wait=20');
+    expect(quick.headers.get('location')).toBe(`/v1/jobs/${quick.body.id}`);
+    expect(quick.body).toMatchObject({ state: 'completed', result: { hello: 'world' } });
+
+    const failing = await p.call('POST', '/v1/jobs', {
+      body: { function: 'fail', attempts: 1 },
+      headers: { prefer: 'wait=20' },
+    });
+    expect(failing.status).toBe(200);
+    expect(failing.body.state).toBe('failed');
+    expect(failing.body.exit?.reason).toBe('error');
+
+    const started = performance.now();
+    const slow = await p.call('POST', '/v1/jobs', {
+      body: { function: 'sleep', input: { ms: 30_000 }, attempts: 1 },
+      headers: { prefer: 'wait=0.5' },
+    });
+    expect(slow.status).toBe(202);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(450);
+    expect(['waiting', 'running']).toContain(slow.body.state);
+    await p.call('DELETE', `/v1/jobs/${slow.body.id}`);
+  });
+
+  it('waits for the original job on an idempotent replay, and refuses a malformed wait with a clear 400', async () => {
+    const headers = { prefer: 'wait=20', 'idempotency-key': 'prefer-wait-replay' };
+    const first = await p.call('POST', '/v1/jobs', { body: { function: 'echo', input: 7 }, headers });
+    const replay = await p.call('POST', '/v1/jobs', { body: { function: 'echo', input: 7 }, headers });
+    expect(first).toMatchObject({ status: 200, body: { state: 'completed', result: 7 } });
+    expect(replay).toMatchObject({ status: 200, body: { id: first.body.id, state: 'completed', result: 7 } });
+
+    for (const prefer of ['wait=61', 'wait=soon', 'wait=-1']) {
+      const refused = await p.call('POST', '/v1/jobs', { body: { function: 'echo' }, headers: { prefer } });
+      expect(refused.status).toBe(400);
+      expect(refused.body.detail).toMatch(/Prefer header's wait must be a number of seconds from 0 to 60/);
+    }
+    const ignored = await p.call('POST', '/v1/jobs', {
+      body: { function: 'echo' },
+      headers: { prefer: 'return=minimal' },
+    });
+    expect(ignored.status).toBe(202);
+    expect(ignored.headers.get('preference-applied')).toBeNull();
+  });
+});
+
 describe('Redis outage', () => {
   it('answers 503 (not a hang, not a 500) while Redis is down, then recovers; nothing accepted is lost', async () => {
     const before = await Promise.all(

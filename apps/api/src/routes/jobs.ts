@@ -20,6 +20,7 @@ import type { ApiDeps } from '../deps.js';
 import { ApiError, backlogFull, invalid, notFound } from '../problem.js';
 import { type ApiJob, ENDED, toApiJob } from '../views.js';
 import { readJson } from './body.js';
+import { preferredWaitMs } from './prefer-wait.js';
 import { pidOfJob } from './processes.js';
 import { readByHandler } from './read-by-handler.js';
 import { rejectInvalid } from './validation.js';
@@ -42,6 +43,23 @@ export function jobRoutes(deps: ApiDeps): OpenAPIHono<Env> {
   /** The job as the API shows it, with its pid while it runs. */
   const shown = async (view: JobView): Promise<ApiJob> =>
     toApiJob(view, view.state === 'running' ? await pidOfJob(deps, view.node, view.id) : undefined);
+
+  /**
+   * Waits until job `id` ends or `deadline` passes; returns the job as it then stands. Listens
+   * before each read, so an end between the read and the wait is not missed, and re-checks at
+   * least every second: an event can be missed while the event reader connects.
+   */
+  const untilEnded = async (tenant: string, id: string, deadline: number): Promise<ApiJob> => {
+    for (;;) {
+      const next = deps.events.next(id, Math.min(1000, deadline - Date.now()));
+      const job = await shown(await visible(tenant, id));
+      if (ENDED.has(job.state) || Date.now() >= deadline) {
+        next.cancel();
+        return job;
+      }
+      await next.happened;
+    }
+  };
 
   /** A refusal of the store as the client sees it: what was wrong, where, and what to do. */
   const refusal = (error: unknown, batch: boolean): never => {
@@ -70,6 +88,7 @@ export function jobRoutes(deps: ApiDeps): OpenAPIHono<Env> {
     if (key !== undefined && !idempotencyKeySchema.safeParse(key).success) {
       throw new ApiError(400, 'Invalid request', 'The Idempotency-Key header must be 1–256 characters.');
     }
+    const waitMs = preferredWaitMs(c.req.header('prefer'));
     const submitted = await deps.jobs.submitValid(parsed.data, tenant, key).catch((error) => refusal(error, false));
     if (!submitted.sameRequest) {
       deps.metrics.rejected.inc({ reason: 'conflict' });
@@ -78,8 +97,13 @@ export function jobRoutes(deps: ApiDeps): OpenAPIHono<Env> {
       });
     }
     c.header('location', `/v1/jobs/${submitted.job.id}`);
+    if (!submitted.replayed) deps.metrics.submitted.inc();
+    if (waitMs !== undefined) {
+      c.header('preference-applied', `wait=${waitMs / 1000}`);
+      const job = await untilEnded(tenant, submitted.job.id, Date.now() + waitMs);
+      return c.json(job, ENDED.has(job.state) || submitted.replayed ? 200 : 202);
+    }
     if (submitted.replayed) return c.json(await shown(submitted.job), 200);
-    deps.metrics.submitted.inc();
     return c.json(toApiJob(submitted.job), 202);
   });
 
@@ -133,22 +157,8 @@ export function jobRoutes(deps: ApiDeps): OpenAPIHono<Env> {
   app.openapi(waitJobRoute, async (c) => {
     const { id } = c.req.valid('param');
     const tenant = c.get('tenant');
-    const deadline = Date.now() + c.req.valid('query').timeoutMs;
-    for (;;) {
-      // Listen before reading, so an end between the read and the wait is not missed.
-      // Re-check at least every second: an event can be missed while the event reader connects.
-      const next = deps.events.next(id, Math.min(1000, deadline - Date.now()));
-      const job = await shown(await visible(tenant, id));
-      if (ENDED.has(job.state)) {
-        next.cancel();
-        return c.json(job, 200);
-      }
-      if (Date.now() >= deadline) {
-        next.cancel();
-        return c.json(job, 408);
-      }
-      await next.happened;
-    }
+    const job = await untilEnded(tenant, id, Date.now() + c.req.valid('query').timeoutMs);
+    return c.json(job, ENDED.has(job.state) ? 200 : 408);
   });
 
   app.openapi(jobLogsRoute, async (c) => {
