@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { cancelThroughApi, sandboxedMemory } from './scenarios/cancel-and-memory.mjs';
 import { cores, quick, root } from './scenarios/common.mjs';
+import { fairness } from './scenarios/fairness.mjs';
 import { hogs } from './scenarios/hogs.mjs';
 import { redisCommands } from './scenarios/redis-commands.mjs';
 import { throughput } from './scenarios/throughput.mjs';
@@ -36,6 +37,7 @@ const scenario = {
   cancel: await cancelThroughApi(),
   memory: await sandboxedMemory(),
   commands: await redisCommands(),
+  fairness: await fairness(),
 };
 
 const json = (path) => JSON.parse(readFileSync(new URL(path, root), 'utf8'));
@@ -425,7 +427,7 @@ table(
   ]),
 );
 lines.push(
-  `Each consumer is its own OS process on the same private Redis (Beamline: WorkerNode.start as in the bench process; plain: a BullMQ Worker with an in-process no-op); the queue is filled while paused and the clock runs from resume to the last job completed. Scenario 1 measures the same with the worker's own binary. ${machineNote(worker.machine, 'the worker bench')}`,
+  `Each consumer is its own OS process on the same private Redis (Beamline: WorkerNode.start as in the bench process; plain: a BullMQ Worker with an in-process no-op); each first runs 500 jobs (start-up outside the window), then the queue is filled while paused and the clock runs from resume to the last job completed. Scenario 1 measures the same with the worker's own binary. ${machineNote(worker.machine, 'the worker bench')}`,
   '',
 );
 const cpu1 = tp.cpu?.['beamline-1'] ?? [];
@@ -452,6 +454,27 @@ if (cpu1.length && prof) {
   );
 }
 
+const fair = scenario.fairness;
+table(
+  `Fair share between tenants: tenant B's jobs, ${fair.probes} submitted one every 50 ms, from submission to start (one worker node, concurrency 16, per-tenant cap 12; every job a 20 ms sleep)`,
+  ['tenant B waits', 'p50', 'p99', 'max', 'ratio of p50 to idle', 'target', 'met'],
+  [
+    ['on an idle node', fair.idle],
+    [`beside tenant A's ${fair.backlog.toLocaleString('en')} waiting jobs`, fair.loaded],
+  ].map(([label, s], i) => [
+    label,
+    `${fmt(s.median)} ms`,
+    `${fmt(s.p99)} ms`,
+    `${fmt(s.max)} ms`,
+    i === 0 ? '—' : ratio(Math.max(s.median, 1), Math.max(fair.idle.median, 1)),
+    i === 0 ? '—' : '≤ 2×',
+    i === 0 ? '—' : met(Math.max(s.median, 1) <= 2 * Math.max(fair.idle.median, 1)),
+  ]),
+);
+lines.push(
+  `${fair.notStarted} of tenant B's ${fair.probes} jobs had not started ${fair.giveUpMs / 1000} s after submission (counted as ${fair.giveUpMs / 1000} s). Job starts are ms timestamps, so an idle wait under 1 ms counts as 1 ms in the ratio.`,
+  '',
+);
 const header = [
   '# Benchmarks',
   '',
