@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { FairControlQueue, senderTenantOf } from './control-queue.js';
 import type { JobLaunch } from './job-runner.js';
 import type { ControlRefusal } from './metrics.js';
+import { type ProcessRelations, readSupervisionTree, relationsOf } from './supervision-tree.js';
 
 /**
  * The node's own components, each a green process under the root supervisor: when one fails,
@@ -77,6 +78,8 @@ export interface ControlGate {
   readonly tenantOf: (pid: Pid) => string | undefined;
   /** Cancels a job of `tenant` this node runs (or is about to); false when the job is another tenant's. */
   readonly cancelJob: (jobId: string, tenant: string, attempt: number | undefined) => boolean;
+  /** A child job of `parentJobId` (of `tenant`) ended (ADR 0013); false when that parent runs here for another tenant. */
+  readonly childEnded: (parentJobId: string, tenant: string) => boolean;
   readonly refused: (reason: ControlRefusal) => void;
 }
 
@@ -131,6 +134,12 @@ export function controlListener(
             const message = decodeControl(text);
             if (!message) {
               refuse('malformed', { channel }, 'dropped malformed or unstamped control messages');
+              return;
+            }
+            if (message.type === 'child') {
+              if (!gate.childEnded(message.parent, message.tenant)) {
+                refuse('tenant_mismatch', { type: message.type }, "dropped control messages for another tenant's job");
+              }
               return;
             }
             if (message.type === 'cancel') {
@@ -230,13 +239,19 @@ export function consumer(
   };
 }
 
-/** Publishes the node's presence and scheduler stats every few seconds, for the API's cluster view. */
 /** What the heartbeat says about each live job process, for the API's process listing. */
-function liveProcesses(node: Node, jobOf: (pid: string) => { jobId: string; tenant: string } | undefined): object[] {
+function liveProcesses(
+  node: Node,
+  jobOf: (pid: string) => { jobId: string; tenant: string } | undefined,
+): { processes: object[]; relations: Record<string, ProcessRelations> } {
   const processes: object[] = [];
+  // Apart from the processes: the API's process listing passes each process's fields on as they are.
+  const relations: Record<string, ProcessRelations> = {};
   for (const pid of node.processes()) {
     const info = node.processInfo(pid);
     if (info?.kind !== 'isolated') continue;
+    const related = relationsOf(node, pid);
+    if (related) relations[pid] = related;
     processes.push({
       pid,
       function: info.initialFunction,
@@ -249,7 +264,7 @@ function liveProcesses(node: Node, jobOf: (pid: string) => { jobId: string; tena
     });
     if (processes.length >= 1000) break;
   }
-  return processes;
+  return { processes, relations };
 }
 
 /** The registered name of the heartbeat process. */
@@ -278,6 +293,10 @@ export class HeartbeatNudge {
   }
 }
 
+/**
+ * Publishes the node's presence, scheduler stats, job processes (with their links and monitors)
+ * and supervision tree every few seconds, for the API's cluster view and the console.
+ */
 export function heartbeat(
   node: Node,
   scheduler: Scheduler,
@@ -297,16 +316,13 @@ export function heartbeat(
           for (;;) {
             nudges.beaten();
             try {
+              const tree = await readSupervisionTree(self, node, jobOf);
+              const beat = { at: Date.now(), stats: scheduler.stats(), ...liveProcesses(node, jobOf), tree };
               await redis
                 .multi()
                 .zadd(keys.nodes, Date.now(), node.id)
                 .zremrangebyscore(keys.nodes, 0, Date.now() - 60_000)
-                .set(
-                  keys.node(node.id),
-                  JSON.stringify({ at: Date.now(), stats: scheduler.stats(), processes: liveProcesses(node, jobOf) }),
-                  'EX',
-                  15,
-                )
+                .set(keys.node(node.id), JSON.stringify(beat), 'EX', 15)
                 .exec();
             } catch (error) {
               logger.warn({ err: error }, 'heartbeat failed; retrying');

@@ -52,6 +52,12 @@ export interface WorkerConfig {
   readonly maxJobMemoryMb: number;
   /** Jobs of one tenant this node runs at once, unless TENANT_LIMITS says otherwise for that tenant. */
   readonly tenantMaxRunningPerNode: number;
+  /** Jobs a tenant may have not yet ended (TENANT_BACKLOG_CAP, as the API's): child jobs count against it. */
+  readonly tenantBacklogCap: number;
+  /** Jobs one job may start with ctx.startJob, in all (JOB_MAX_CHILDREN; ADR 0013). */
+  readonly jobMaxChildren: number;
+  /** How deep a tree of jobs may grow: a job submitted over the API is at depth 0 (JOB_TREE_MAX_DEPTH). */
+  readonly jobTreeMaxDepth: number;
   /** Per-tenant overrides of the platform defaults (TENANT_LIMITS). */
   readonly tenantLimits: Readonly<Record<string, TenantLimits>>;
   /** The API's base URL, if given (API_URL): its host is denied to job egress. */
@@ -234,6 +240,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     defaultJobMemoryMb: vars.read('DEFAULT_JOB_MEMORY_MB', wholeNumber(16, 65_536), '256'),
     maxJobMemoryMb: vars.read('MAX_JOB_MEMORY_MB', wholeNumber(16, 65_536), '1024'),
     tenantMaxRunningPerNode: undefined as number | undefined,
+    tenantBacklogCap: vars.read('TENANT_BACKLOG_CAP', wholeNumber(1, 100_000_000), '100000'),
+    jobMaxChildren: vars.read('JOB_MAX_CHILDREN', wholeNumber(0, 100_000), '1000'),
+    jobTreeMaxDepth: vars.read('JOB_TREE_MAX_DEPTH', wholeNumber(0, 100), '10'),
     tenantLimits: readTenantLimits(vars, env.TENANT_LIMITS),
     apiUrl: vars.read('API_URL', httpUrl, undefined),
     egressAllow: readEgressAllow(vars, env.EGRESS_ALLOW),

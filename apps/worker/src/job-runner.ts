@@ -148,6 +148,8 @@ export interface JobRunnerDeps {
   readonly outputLimits?: OutputLimits;
   /** Called as a job's process starts (the heartbeat tells the API where it runs a moment later). */
   readonly onStarted?: () => void;
+  /** Called once a job's run is settled, with its process (job trees forget what the run waited for). */
+  readonly onSettled?: (pid: Pid) => void;
 }
 
 /**
@@ -295,6 +297,7 @@ export class JobRunner {
       this.handingBack.delete(pid);
       this.jobs.delete(pid);
       this.rememberEnded(pid, tenant);
+      this.deps.onSettled?.(pid);
     }
     if (this.running.size > 0) return;
     for (const waiter of [...this.idleWaiters]) waiter();

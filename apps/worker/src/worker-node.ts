@@ -45,7 +45,9 @@ import {
 import { FunctionCache } from './function-cache.js';
 import { portOf, startHttpServer } from './http-server.js';
 import { JobRunner } from './job-runner.js';
+import { JobTrees } from './job-trees.js';
 import { WorkerMetrics } from './metrics.js';
+import { ROOT_SUPERVISOR } from './supervision-tree.js';
 
 /** What job code may do to another process (the runtime asks the guard before each). */
 export type SignalOperation = 'send' | 'exit' | 'link' | 'monitor';
@@ -74,6 +76,8 @@ export class WorkerNode {
   readonly scheduler: Scheduler;
   readonly metrics: WorkerMetrics;
   readonly runner: JobRunner;
+  /** Child jobs that job processes of this node start and await (ADR 0013). */
+  readonly trees: JobTrees;
   readonly keys: Keys;
   /** The one owner of job state in Redis. */
   readonly store: JobStore;
@@ -99,7 +103,8 @@ export class WorkerNode {
     this.keys = new Keys(config.prefix);
     const control = new ControlPublisher(redis, this.keys);
     const registry = new FunctionRegistry(redis, this.keys);
-    this.store = new JobStore(redis, this.keys, registry, control);
+    // The store submits only the child jobs that job code starts (ADR 0013), within the tenant's backlog.
+    this.store = new JobStore(redis, this.keys, registry, control, { backlogCap: config.tenantBacklogCap });
     this.store.queue.on('error', (error) => logger.warn({ err: error.message }, 'queue connection error'));
     const warning = new RateLimitedWarning(logger);
     // Signals to processes of other nodes carry the sender's tenant, stamped here from this
@@ -129,6 +134,15 @@ export class WorkerNode {
       onReport: (report) => this.onReport(report),
     });
     this.egress = new EgressPolicy({ allow: config.egressAllow, deny: config.egressDeny });
+    this.trees = new JobTrees({
+      node: this.node,
+      store: this.store,
+      jobOf: (pid) => this.runner.jobOf(pid),
+      pidOf: (jobId) => this.runner.pidOf(jobId),
+      maxChildren: config.jobMaxChildren,
+      maxDepth: config.jobTreeMaxDepth,
+      trapsExits: (pid) => this.node.kernel.get(pid)?.trapExit === true,
+    });
     const schedulerOptions: SchedulerOptions = {
       maxProcesses: config.concurrency,
       prestart: config.prestartThreads,
@@ -140,6 +154,7 @@ export class WorkerNode {
       onLog: (entry) => logger.debug({ pid: entry.pid, line: String(entry.message) }, 'process log'),
       // The sandbox has no network: a job's fetch comes here, checked for its tenant.
       fetch: (from, request, signal) => this.fetchFor(from, request, signal),
+      jobs: this.trees,
     };
     this.scheduler = new Scheduler(this.node, schedulerOptions);
     this.nudges = new HeartbeatNudge(this.node);
@@ -154,6 +169,7 @@ export class WorkerNode {
       nodeId: config.nodeId,
       store: this.store,
       onStarted: () => this.nudges.nudge(),
+      onSettled: (pid) => this.trees.forget(pid),
       functions: new FunctionCache(registry),
       jobSupervisor: () => this.jobSupervisor(),
       kill: (pid, reason) => this.node.exit(pid, reason),
@@ -224,6 +240,7 @@ export class WorkerNode {
       controlListener(this.node, this.subscriber, this.keys, logger, {
         tenantOf: (pid) => this.tenantOf(pid),
         cancelJob: (jobId, tenant, attempt) => this.runner.cancel(jobId, tenant, attempt),
+        childEnded: (parentJobId, tenant) => this.trees.childEndedNotice(parentJobId, tenant),
         refused: (reason) => this.metrics.controlRefusedBy(reason),
       }),
       heartbeat(this.node, this.scheduler, this.redis, this.keys, logger, (pid) => this.runner.jobOf(pid), this.nudges),
@@ -250,6 +267,8 @@ export class WorkerNode {
       ),
     ]);
     const root = this.root;
+    // The heartbeat reads the supervision tree from here (its first beat, before this, has none).
+    this.node.register(ROOT_SUPERVISOR, root.ref as Pid);
     this.node.waitExit(root.ref).then((reason) => {
       if (this.stopped) return;
       logger.fatal({ reason }, 'the root supervisor gave up');
@@ -375,6 +394,7 @@ export class WorkerNode {
     if (this.root && this.node.isAlive(this.root.ref)) await this.root.stop('shutdown').catch(() => undefined);
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     await this.scheduler.close();
+    this.trees.close();
     await this.store.close().catch(() => undefined);
     this.redis.disconnect();
     this.subscriber.disconnect();

@@ -43,6 +43,17 @@ export type ControlMessage =
       readonly tenant: string;
       /** The attempt that ran when the cancel was asked for (BullMQ's attemptsStarted): a later one is left alone. */
       readonly attempt?: number;
+    }
+  | {
+      /**
+       * A child job of `parent` ended (ADR 0013): the receiving node, which ran the parent when the
+       * child's finishing step published this, reads the parent's ends list. Published by the job
+       * store's scripts only.
+       */
+      readonly type: 'child';
+      readonly parent: string;
+      readonly child: string;
+      readonly tenant: string;
     };
 
 /** A tenant a control message may carry: a tenant name or OPERATOR_TENANT. */
@@ -76,6 +87,11 @@ export function decodeControl(text: string): ControlMessage | undefined {
   }
   const candidate = value as Partial<Record<string, unknown>> | null;
   if (typeof candidate !== 'object' || candidate === null || Array.isArray(candidate)) return undefined;
+  if (candidate.type === 'child') {
+    const isJobId = (id: unknown) => typeof id === 'string' && id.length > 0 && id.length <= 100;
+    const valid = isJobId(candidate.parent) && isJobId(candidate.child) && isControlTenant(candidate.tenant);
+    return valid ? (candidate as ControlMessage) : undefined;
+  }
   if (candidate.type === 'cancel') {
     const jobId = candidate.jobId;
     const valid =
@@ -121,7 +137,7 @@ export class ControlPublisher {
         new RangeError(`a control message is at most ${MAX_CONTROL_BYTES} bytes of JSON; this one is larger`),
       );
     }
-    const target = node ?? (message.type === 'cancel' ? undefined : nodeOfPid(message.to));
+    const target = node ?? (message.type === 'cancel' || message.type === 'child' ? undefined : nodeOfPid(message.to));
     if (target === undefined) return Promise.reject(new TypeError('a control message needs a target node'));
     return this.redis.publish(this.keys.control(target), text);
   }

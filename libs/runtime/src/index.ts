@@ -19,6 +19,14 @@ export { isolatedChild } from './isolated/child-spec.js';
 export type { FunctionContext, IsolatedFunction } from './isolated/function-context.js';
 export { type FunctionModule, functionModule } from './isolated/function-module.js';
 export type { IsolatedSpawnOptions, LogEntry } from './isolated/isolated-process.js';
+export type {
+  ChildJob,
+  ChildJobEnd,
+  JobDownMessage,
+  JobExitMessage,
+  JobTreeHost,
+  StartJobOptions,
+} from './isolated/job-tree.js';
 export type { ProcessLimits } from './isolated/limits.js';
 export {
   checkFunctionModule,

@@ -27,6 +27,11 @@ describe("the SDK's FunctionContext is the runtime's", () => {
     expectTypeOf<Sdk.Matcher<string>>().toEqualTypeOf<Runtime.Matcher<string>>();
     expectTypeOf<Sdk.ExitMessage>().toEqualTypeOf<Runtime.ExitMessage>();
     expectTypeOf<Sdk.DownMessage>().toEqualTypeOf<Runtime.DownMessage>();
+    expectTypeOf<Sdk.StartJobOptions>().toEqualTypeOf<Runtime.StartJobOptions>();
+    expectTypeOf<Sdk.ChildJob>().toEqualTypeOf<Runtime.ChildJob>();
+    expectTypeOf<Sdk.ChildJobEnd>().toEqualTypeOf<Runtime.ChildJobEnd>();
+    expectTypeOf<Sdk.JobExitMessage>().toEqualTypeOf<Runtime.JobExitMessage>();
+    expectTypeOf<Sdk.JobDownMessage>().toEqualTypeOf<Runtime.JobDownMessage>();
     expectTypeOf<Sdk.MessagingContext>().toExtend<Omit<Runtime.MessagingContext, 'receive'>>();
   });
 

@@ -120,4 +120,23 @@ describe('Beamline on a 3-master Redis Cluster', () => {
     expect((await call('DELETE', `/v1/jobs/${later.body.id}`)).body.outcome).toBe('removed');
     expect((await call('GET', `/v1/jobs/${later.body.id}`)).status).toBe(404);
   }, 60_000);
+
+  it('runs a job tree: children started and awaited, their ends delivered through the cluster (ADR 0013)', async () => {
+    const deployed = await fetch(`${api.url}/v1/functions/tree`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/javascript' },
+      body: `export default async (_, ctx) => {
+        const linked = await ctx.startJob('echo', 'a');
+        const watched = await ctx.startJob('echo', 'b', { monitor: true });
+        const down = await ctx.receive((m) => m.type === 'DOWN');
+        return [await ctx.awaitJob(linked), down.result];
+      };`,
+    });
+    expect(deployed.status).toBe(201);
+    const parent = await call('POST', '/v1/jobs', { function: 'tree' });
+    const done = await until(`/v1/jobs/${parent.body.id}`, (job) => job.state === 'completed');
+    expect(done).toMatchObject({ result: ['a', 'b'], children: { total: 2 } });
+    const child = await call('GET', `/v1/jobs/${done.children.ids[0]}`);
+    expect(child.body).toMatchObject({ state: 'completed', parent: { id: parent.body.id, relation: 'link' } });
+  }, 60_000);
 });

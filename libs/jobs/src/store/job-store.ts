@@ -63,6 +63,36 @@ export interface JobView {
   readonly submittedAt: number;
   readonly startedAt: number | undefined;
   readonly finishedAt: number | undefined;
+  /** For a job started by a job (ADR 0013): its parent and how it is tied to it. */
+  readonly parent?: { readonly id: string; readonly relation: ChildRelation };
+  /** For a job that started jobs: how many, and the ids of the first ones when they were asked for. */
+  readonly children?: { readonly total: number; readonly ids?: readonly string[] };
+  /** For a run of a schedule: the schedule's id (its BullMQ scheduler is "<tenant>~<id>"). */
+  readonly schedule?: string;
+}
+
+/** A job started by a job (ctx.startJob) could not be: its parent may have no more children, or none deeper. */
+export class ChildJobError extends Error {
+  constructor(
+    readonly code: 'no_parent' | 'children_full' | 'too_deep',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ChildJobError';
+  }
+}
+
+/** How a child job is tied to its parent (ADR 0013): its failure kills the parent, its end is a message, or neither. */
+export type ChildRelation = 'link' | 'monitor' | 'none';
+
+/** What the submit step checks and records for a job started by a job. */
+export interface ParentOfChild {
+  readonly jobId: string;
+  readonly relation: ChildRelation;
+  /** Children one parent may have in all (ended ones count). */
+  readonly maxChildren: number;
+  /** How deep a tree may grow: a job submitted over the API is at depth 0. */
+  readonly maxDepth: number;
 }
 
 export type CancelOutcome = 'removed' | 'cancelling' | 'finished' | 'not_found';
@@ -112,6 +142,9 @@ const ADD_KEY_COUNTS: Readonly<Record<string, number>> = {
   addPrioritizedJob: 9,
   addDelayedJob: 6,
 };
+
+/** The children's ids a job's view lists at most (the rest are paged with `children`). */
+export const CHILD_IDS_SHOWN = 100;
 
 /** Attempts to submit when a function changes between its resolution and the submit script. */
 const STALE_RETRIES = 3;
@@ -195,11 +228,74 @@ export class JobStore {
     return outcome.ids.map((id, i) => justSubmitted(id, outcome.jobs[i] as PreparedJob));
   }
 
+  /**
+   * Submits a child job of `parent` (a job of `tenant` not yet ended), in one atomic step with the
+   * record of the tie: refused with a ChildJobError when the parent has its most children or the
+   * child would be too deep, with a BacklogFullError when the tenant's backlog is full. With an
+   * idempotency key that named a job before, that job is returned (a retried parent meets the
+   * children its earlier run started).
+   */
+  async submitChild(
+    spec: ValidJobSpec,
+    tenant: string,
+    parent: ParentOfChild,
+    idempotencyKey: string | undefined,
+  ): Promise<Submitted> {
+    const requestHash = idempotencyKey === undefined ? '' : hashOf(spec);
+    const outcome = await this.submitAtomically([spec], tenant, idempotencyKey, requestHash, parent);
+    if (outcome.kind === 'replay') {
+      const job = await this.get(outcome.id, tenant);
+      if (!job) return this.submitChild(spec, tenant, parent, idempotencyKey);
+      return { job, replayed: true, sameRequest: outcome.requestHash === '' || outcome.requestHash === requestHash };
+    }
+    const job = justSubmitted(outcome.ids[0] as string, outcome.jobs[0] as PreparedJob);
+    return {
+      job: { ...job, parent: { id: parent.jobId, relation: parent.relation } },
+      replayed: false,
+      sameRequest: true,
+    };
+  }
+
+  /** Ids of the children of `parentId` that ended, in the order they ended, from position `from` on (ADR 0013). */
+  async childEnds(parentId: string, from: number): Promise<string[]> {
+    return this.redis.lrange(this.treeEnds(parentId), from, -1);
+  }
+
+  /** A page of the children of a tenant's job, first started first; undefined when it is no job of `tenant`. */
+  async children(
+    tenant: string,
+    parentId: string,
+    offset: number,
+    limit: number,
+  ): Promise<{ ids: string[]; total: number } | undefined> {
+    const replies = await this.redis
+      .multi()
+      .hget(`${this.keys.queue}${parentId}`, 'tn')
+      .zrange(this.tree(parentId), offset, offset + limit - 1)
+      .zcard(this.tree(parentId))
+      .exec();
+    const [owner, ids, total] = (replies ?? []).map(([error, value]) => {
+      if (error) throw error;
+      return value;
+    });
+    if (owner !== tenant) return undefined;
+    return { ids: ids as string[], total: total as number };
+  }
+
+  private tree(parentId: string): string {
+    return `${this.keys.queue}bl:tree:${parentId}`;
+  }
+
+  private treeEnds(parentId: string): string {
+    return `${this.keys.queue}bl:ends:${parentId}`;
+  }
+
   private async submitAtomically(
     specs: readonly ValidJobSpec[],
     tenant: string,
     idempotencyKey: string | undefined,
     requestHash: string,
+    parent?: ParentOfChild,
   ): Promise<SubmitOutcome> {
     checkTenant(tenant);
     for (let attempt = 1; ; attempt++) {
@@ -215,8 +311,20 @@ export class JobStore {
       const checks = uniqueChecks(
         specs.flatMap((spec, i) => this.checksOf(spec, resolved[i] as DeployedFunction, tenant)),
       );
-      const reply = await this.runSubmit(jobs, checks, tenant, submittedAt, requestHash);
+      const reply = await this.runSubmit(jobs, checks, tenant, submittedAt, requestHash, parent);
       switch (reply[0]) {
+        case 'no_parent':
+          throw new ChildJobError('no_parent', `Job ${parent?.jobId} is no open job of tenant ${tenant}.`);
+        case 'children_full':
+          throw new ChildJobError(
+            'children_full',
+            `Job ${parent?.jobId} has started ${reply[1]} jobs; a job may start at most ${parent?.maxChildren}.`,
+          );
+        case 'too_deep':
+          throw new ChildJobError(
+            'too_deep',
+            `A job started by job ${parent?.jobId} would be ${reply[1]} levels deep; job trees may be at most ${parent?.maxDepth} deep.`,
+          );
         case 'ok':
           return { kind: 'added', ids: reply.slice(1) as string[], jobs };
         case 'replay':
@@ -305,6 +413,7 @@ export class JobStore {
     tenant: string,
     submittedAt: number,
     requestHash: string,
+    parent: ParentOfChild | undefined,
   ): Promise<unknown[]> {
     const keys: string[] = [];
     const indexOf = new Map<string, number>();
@@ -325,15 +434,19 @@ export class JobStore {
       const score = submittedAt * 1000 + i;
       args.push(job.adder, job.keys.length, ...job.keys.map(keyIndex), ...job.args, job.customId, score, requestHash);
     }
+    if (parent) {
+      args.push(keyIndex(`${this.keys.queue}${parent.jobId}`), keyIndex(this.tree(parent.jobId)), parent.jobId);
+      args.push(parent.relation, parent.maxChildren, parent.maxDepth);
+    }
     keys.push(this.keys.tenantIndex(tenant), this.keys.tenantOpen(tenant));
     return this.redis.beamlineSubmit(keys.length, ...keys, ...args);
   }
 
   /** The job, read with its state in one step; undefined when there is no such job (of `tenant`, when given). */
-  async get(jobId: string, tenant = ''): Promise<JobView | undefined> {
+  async get(jobId: string, tenant = '', childIds = 0): Promise<JobView | undefined> {
     const q = this.queue.keys;
     const reply = await this.redis.beamlineGetJob(
-      9,
+      10,
       q.completed as string,
       q.failed as string,
       q.delayed as string,
@@ -343,8 +456,10 @@ export class JobStore {
       q['waiting-children'] as string,
       q.prioritized as string,
       `${this.keys.queue}${jobId}`,
+      this.tree(jobId),
       jobId,
       tenant,
+      childIds,
     );
     if (reply.length === 0) return undefined;
     const [state, ...flat] = reply;
@@ -353,9 +468,9 @@ export class JobStore {
     return viewOf(jobId, state as string, raw);
   }
 
-  /** A tenant's job, or undefined when it does not exist or is another tenant's. */
+  /** A tenant's job (with the ids of its first 100 children), or undefined when it does not exist or is another tenant's. */
   async getOf(tenant: string, jobId: string): Promise<JobView | undefined> {
-    return this.get(jobId, tenant);
+    return this.get(jobId, tenant, CHILD_IDS_SHOWN);
   }
 
   /** Appends lines to a job's log (BullMQ's log list of the job, in one write). */
@@ -627,5 +742,15 @@ function viewOf(id: string, bullmqState: string, raw: Record<string, string>): J
     submittedAt: timestamp,
     startedAt: processedOn,
     finishedAt: finishedOn,
+    ...(raw.pj ? { parent: { id: raw.pj, relation: (raw.pl ?? 'none') as ChildRelation } } : {}),
+    ...(raw['bl:children']
+      ? {
+          children: {
+            total: Number(raw['bl:children']),
+            ...(raw['bl:childIds'] === undefined ? {} : { ids: raw['bl:childIds'].split(',').filter(Boolean) }),
+          },
+        }
+      : {}),
+    ...(raw.rjk ? { schedule: raw.rjk.slice(raw.rjk.indexOf('~') + 1) } : {}),
   };
 }

@@ -1,5 +1,6 @@
 import type { MessagingContext } from '../context.js';
 import type { Pid, Ref } from '../pid.js';
+import type { ChildJob, StartJobOptions } from './job-tree.js';
 import type { LogLevel, ThreadSpawnOptions } from './protocol.js';
 
 /**
@@ -23,6 +24,22 @@ export interface FunctionContext extends MessagingContext {
    * way. Always true, as OTP's demonitor/2 (whether the monitor was still active is the node's to know).
    */
   demonitor(ref: Ref, options?: { readonly flush?: boolean }): true;
+
+  /**
+   * Starts a child job (ADR 0013): an ordinary job of this job's tenant, anywhere in the cluster,
+   * counted in the tenant's backlog. Linked by default: when it fails for good this job dies with
+   * it (an error naming the child), or, trapping exits, receives a JobExitMessage; when this job
+   * fails for good or is cancelled, its linked children still open are cancelled. With
+   * `monitor: true` its end is a JobDownMessage instead. Rejects when this job has its most
+   * children, the tree would be too deep, or the backlog is full.
+   */
+  startJob(fn: string, input?: unknown, options?: StartJobOptions): Promise<ChildJob>;
+  /**
+   * The result of a child job of this job, once it completed (at once when it had); rejects with
+   * an Error named `ChildJobFailed` (its `code` the child's exit reason) when it failed or was
+   * cancelled, and with a BadArgError for a job that is not this job's child.
+   */
+  awaitJob(child: ChildJob | string): Promise<unknown>;
 
   /** Reports progress (a number or any copyable value) to whoever started the process. */
   progress(value: unknown): void;

@@ -9,6 +9,7 @@ import { type ExitReason, ProcessExit } from '../reason.js';
 import { assertReceiveArguments, receiveMessage } from '../receive.js';
 import { assertTimeout } from '../timeouts.js';
 import type { FunctionContext } from './function-context.js';
+import type { ChildJob, StartJobOptions } from './job-tree.js';
 import { OutputLimiter, type SandboxOutputKind, type SandboxOutputRates } from './output-limits.js';
 import { type FromThread, LOG_LEVELS, type LogLevel, type ThreadSpawnOptions } from './protocol.js';
 import { fromTransferred, type TransferredError } from './transfer.js';
@@ -36,6 +37,7 @@ export interface InvocationChannel {
 export class Invocation implements FunctionContext {
   readonly #mailbox = new Mailbox();
   #controller: AbortController | undefined;
+  /** Requests the node answers (spawn, startJob, awaitJob), by id. */
   readonly #pendingSpawns = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();
   /** Refs demonitored with flush whose DOWN may still be in flight from the node. */
   #flushedRefs: Set<Ref> | undefined;
@@ -135,6 +137,28 @@ export class Invocation implements FunctionContext {
     return { pid, ref };
   }
 
+  startJob(fn: string, input?: unknown, options: StartJobOptions = {}): Promise<ChildJob> {
+    if (typeof fn !== 'string' || fn === '') {
+      throw new BadArgError(`startJob expects the name of a deployed function; got ${JSON.stringify(fn)}.`);
+    }
+    if (typeof options !== 'object' || options === null) throw new BadArgError('startJob options must be an object.');
+    if (options.link === true && options.monitor === true) {
+      throw new BadArgError('startJob: a child is either linked or monitored; give link or monitor, not both.');
+    }
+    if (options.priority !== undefined) assertPriority(options.priority, 'startJob options.priority');
+    return this.#request({ t: 'startJob', fn, input, options }) as Promise<ChildJob>;
+  }
+
+  awaitJob(child: ChildJob | string): Promise<unknown> {
+    const job = typeof child === 'string' ? child : child?.id;
+    if (typeof job !== 'string' || job === '') {
+      throw new BadArgError(
+        `awaitJob expects a child job (what startJob resolved to) or its id; got ${JSON.stringify(child)}.`,
+      );
+    }
+    return this.#request({ t: 'awaitJob', job });
+  }
+
   link(pid: Pid): void {
     assertPid(pid, 'link');
     this.#post({ t: 'link', pid });
@@ -217,10 +241,20 @@ export class Invocation implements FunctionContext {
       throw new BadArgError(`spawn expects the id of a function known to the scheduler; got ${JSON.stringify(fn)}.`);
     }
     if (options.priority !== undefined) assertPriority(options.priority, 'spawn options.priority');
+    return this.#request({ t: 'spawn', fn, input, options, relation, ref });
+  }
+
+  /** Posts a request the node answers with a reply of the same id. */
+  #request(request: DistributiveOmit<Extract<Request, { id: number }>, 'serial' | 'id'>): Promise<unknown> {
     const id = ++this.#nextRequest;
     return new Promise((resolve, reject) => {
       this.#pendingSpawns.set(id, { resolve, reject });
-      this.#post({ t: 'spawn', id, fn, input, options, relation, ref });
+      try {
+        this.#post({ ...request, id } as DistributiveOmit<Request, 'serial'>);
+      } catch (error) {
+        this.#pendingSpawns.delete(id);
+        reject(error);
+      }
     });
   }
 

@@ -1,6 +1,7 @@
 import type { Pid, Ref } from '../pid.js';
 import type { Priority } from '../priority.js';
 import type { ExitReason } from '../reason.js';
+import type { StartJobOptions } from './job-tree.js';
 import type { SandboxOutputKind, SandboxOutputRates } from './output-limits.js';
 import type { TransferredError } from './transfer.js';
 
@@ -115,5 +116,14 @@ export type FromThread =
       readonly relation: 'none' | 'link' | 'monitor';
       readonly ref: Ref | undefined;
     }
+  | {
+      readonly t: 'startJob';
+      readonly serial: number;
+      readonly id: number;
+      readonly fn: string;
+      readonly input: unknown;
+      readonly options: StartJobOptions;
+    }
+  | { readonly t: 'awaitJob'; readonly serial: number; readonly id: number; readonly job: string }
   | { readonly t: 'progress'; readonly serial: number; readonly value: unknown }
   | { readonly t: 'log'; readonly serial: number; readonly level: LogLevel; readonly message: unknown };

@@ -13,6 +13,7 @@ import { type ExitReason, isOrderlyExit, ProcessExit, type ReasonLabel, reasonLa
 import { Accounting, type MainThreadStats } from './accounting.js';
 import { assertFunctionModule, type FunctionModule } from './function-module.js';
 import { IsolatedProcess, type IsolatedSpawnOptions, type LogEntry } from './isolated-process.js';
+import type { JobTreeHost, StartJobOptions } from './job-tree.js';
 import { assertLimits, MAX_LIMIT_MS, type ProcessLimits } from './limits.js';
 import { NicePolicy, type PriorityEnforcement } from './nice.js';
 import {
@@ -69,6 +70,11 @@ export interface SchedulerOptions {
    * (a worker node keeps job code away from its supervisors and from other tenants' jobs).
    */
   readonly signalGuard?: (from: Pid, to: Pid | string, operation: GuardedOperation) => string | undefined;
+  /**
+   * Starts and awaits child jobs for job code (ctx.startJob, ctx.awaitJob). Without it, both are
+   * refused. Each startJob counts as a `send` against the process's output rate.
+   */
+  readonly jobs?: JobTreeHost;
   /** Receives `ctx.log` lines of processes spawned without their own `onLog`. */
   readonly onLog?: (entry: LogEntry) => void;
 }
@@ -495,6 +501,10 @@ export class Scheduler {
       case 'fetch':
         this.fetchFor(thread, process, message);
         break;
+      case 'startJob':
+      case 'awaitJob':
+        this.jobTreeFor(thread, process, message);
+        break;
       case 'log': {
         if (!this.allowOutput(process, 'log')) break;
         const entry: LogEntry = { pid: process.pid, level: message.level, message: message.message };
@@ -581,6 +591,41 @@ export class Scheduler {
         (error: unknown) => answer({ error: error instanceof Error ? error.message : String(error) }),
       )
       .finally(() => process.fetchesInFlight--);
+  }
+
+  /** Asks the node's job tree host to start or await a child job; the answer goes to the same invocation only. */
+  private jobTreeFor(
+    thread: Sandbox,
+    process: IsolatedProcess,
+    message: Extract<FromThread, { t: 'startJob' | 'awaitJob' }>,
+  ): void {
+    const reply = (value: unknown, error?: unknown) => {
+      if (process.thread !== thread || thread.serial !== message.serial || process.phase !== 'running') return;
+      thread.post({
+        t: 'reply',
+        serial: message.serial,
+        id: message.id,
+        value,
+        ...(error === undefined ? {} : { error: toTransferred(error) }),
+      });
+    };
+    const host = this.options.jobs;
+    if (!host) {
+      reply(undefined, new BadArgError(`Node ${this.node.id} runs no jobs: ${message.t} is not available here.`));
+      return;
+    }
+    if (message.t === 'startJob' && !this.allowOutput(process, 'send')) {
+      reply(undefined, new BadArgError('startJob: this job starts jobs faster than its rate allows; slow down.'));
+      return;
+    }
+    const asked =
+      message.t === 'startJob'
+        ? host.startJob(process.pid, message.fn, message.input, startJobOptions(message.options))
+        : host.awaitJob(process.pid, message.job);
+    asked.then(
+      (value) => reply(value),
+      (error: unknown) => reply(undefined, error),
+    );
   }
 
   /** Ends the process with a BadArgError when the signal guard refuses what it asked for. */
@@ -735,6 +780,13 @@ function threadSpawnOptions(options: ThreadSpawnOptions): IsolatedSpawnOptions {
     ...(cpuMs === undefined ? {} : { cpuMs }),
     ...(memoryMb === undefined ? {} : { memoryMb }),
   };
+}
+
+/** The options of a startJob request the node reads: these fields only, whatever else the sandbox sent. */
+function startJobOptions(options: StartJobOptions): StartJobOptions {
+  const { link, monitor, key, priority, timeoutMs, cpuMs, memoryMb, attempts, delayMs } = options;
+  const given = { link, monitor, key, priority, timeoutMs, cpuMs, memoryMb, attempts, delayMs };
+  return Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)) as StartJobOptions;
 }
 
 function positiveMs(value: number, where: string): number {

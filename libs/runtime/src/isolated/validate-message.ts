@@ -73,6 +73,21 @@ function isSpawnOptions(value: unknown): boolean {
   );
 }
 
+/**
+ * The options of a startJob request, each of its type. Other fields are never read: the node
+ * copies these and stamps the tenant and the parent itself, so a forged `tenant` changes nothing.
+ */
+function isStartJobOptions(value: unknown): boolean {
+  if (!isObject(value)) return false;
+  const { link, monitor, key, priority, timeoutMs, cpuMs, memoryMb, attempts, delayMs } = value;
+  return (
+    [link, monitor].every((flag) => flag === undefined || typeof flag === 'boolean') &&
+    (key === undefined || isShortString(key)) &&
+    (priority === undefined || (PRIORITIES as readonly unknown[]).includes(priority)) &&
+    [timeoutMs, cpuMs, memoryMb, attempts, delayMs].every((n) => n === undefined || typeof n === 'number')
+  );
+}
+
 function isOutcome(value: unknown): boolean {
   if (!isObject(value) || !OUTCOMES.has(value.kind as string)) return false;
   if (value.kind === 'throw') return isTransferredError(value.error);
@@ -141,6 +156,7 @@ const PAYLOADS: Partial<Record<FromThread['t'], (m: Fields) => unknown[]>> = {
   send: (m) => [m.message],
   exit: (m) => [m.reason],
   spawn: (m) => [m.input],
+  startJob: (m) => [m.input],
   progress: (m) => [m.value],
   log: (m) => [m.message],
 };
@@ -165,6 +181,8 @@ const CHECKS: Record<FromThread['t'], (m: Fields) => boolean> = {
     isSpawnOptions(m.options) &&
     RELATIONS.has(m.relation as string) &&
     (m.ref === undefined || isShortString(m.ref)),
+  startJob: (m) => isSerial(m.id) && isShortString(m.fn) && isStartJobOptions(m.options),
+  awaitJob: (m) => isSerial(m.id) && isShortString(m.job, 100),
   progress: (m) => 'value' in m,
   log: (m) => (LOG_LEVELS as readonly unknown[]).includes(m.level) && 'message' in m,
 };

@@ -40,6 +40,68 @@ export interface SpawnOptions {
   readonly memoryMb?: number;
 }
 
+/** Options of `ctx.startJob` (job trees, ADR 0013). Link is the default; `monitor: true` monitors instead. */
+export interface StartJobOptions {
+  /** Tie the child's fate to the parent's (default true): see FunctionContext.startJob. */
+  readonly link?: boolean;
+  /** Receive a `DOWN` message when the child ends, instead of linking. */
+  readonly monitor?: boolean;
+  /**
+   * Names the child among the parent's children: a retried parent that starts a child with the
+   * same key gets the child its earlier run started. Default: the call's place in the run
+   * (the 1st, 2nd… startJob), which is right for a parent that starts its children in the same order each run.
+   */
+  readonly key?: string;
+  readonly priority?: Priority;
+  readonly timeoutMs?: number;
+  readonly cpuMs?: number;
+  readonly memoryMb?: number;
+  readonly attempts?: number;
+  readonly delayMs?: number;
+}
+
+/** A child job as its parent holds it. */
+export interface ChildJob {
+  /** The child's job id (as the REST API shows it). */
+  readonly id: string;
+  /** With `monitor`: the ref its DOWN message carries. */
+  readonly ref?: Ref;
+}
+
+/**
+ * How a child job ended when it did not complete: its state and exit, as the REST API shows
+ * them. `awaitJob` rejects with an Error named `ChildJobFailed` whose `code` is `reason` and
+ * whose message names the child.
+ */
+export interface ChildJobEnd {
+  readonly state: 'failed' | 'cancelled';
+  /** One of the job store's exit reasons: error, timeout, cpu_limit, memory_limit, killed, cancelled, … */
+  readonly reason: string;
+  readonly message: string;
+}
+
+/**
+ * What a parent that traps exits receives when a linked child job fails for good, instead of
+ * dying: `from` is `job:<id>`, so it is never a pid.
+ */
+export interface JobExitMessage {
+  readonly type: 'EXIT';
+  readonly from: string;
+  readonly job: string;
+  readonly reason: ChildJobEnd;
+}
+
+/** What a monitored child job's end delivers: `reason` is `'normal'` when it completed (`result` holds what it returned). */
+export interface JobDownMessage {
+  readonly type: 'DOWN';
+  readonly ref: Ref;
+  /** `job:<id>`: never a pid. */
+  readonly pid: string;
+  readonly job: string;
+  readonly reason: 'normal' | ChildJobEnd;
+  readonly result?: unknown;
+}
+
 /** What every process's ctx offers: messages, links, monitors, exit signals. */
 export interface MessagingContext {
   readonly self: Pid;
@@ -87,6 +149,22 @@ export interface FunctionContext extends MessagingContext {
    * way. Always true, as OTP's demonitor/2.
    */
   demonitor(ref: Ref, options?: { readonly flush?: boolean }): true;
+
+  /**
+   * Starts a child job (ADR 0013): an ordinary job of this job's tenant, anywhere in the cluster,
+   * counted in the tenant's backlog. Linked by default: when it fails for good this job dies with
+   * it (an error naming the child), or, trapping exits, receives a JobExitMessage; when this job
+   * fails for good or is cancelled, its linked children still open are cancelled. With
+   * `monitor: true` its end is a JobDownMessage instead. Rejects when this job has its most
+   * children, the tree would be too deep, or the backlog is full.
+   */
+  startJob(fn: string, input?: unknown, options?: StartJobOptions): Promise<ChildJob>;
+  /**
+   * The result of a child job of this job, once it completed (at once when it had); rejects with
+   * an Error named `ChildJobFailed` (its `code` the child's exit reason) when it failed or was
+   * cancelled, and with a BadArgError for a job that is not this job's child.
+   */
+  awaitJob(child: ChildJob | string): Promise<unknown>;
 
   /** Reports progress (a number or any copyable value) to whoever started the process. */
   progress(value: unknown): void;

@@ -26,6 +26,7 @@ local rcall = redis.call
 
 --- @bullmq removeJob
 --- @include cancelMark
+--- @include jobTree
 
 local jobKey = KEYS[1]
 local jobId = ARGV[1]
@@ -38,9 +39,16 @@ end
 if rcall("HGET", jobKey, "tn") ~= ARGV[2] then return {"not_found"} end
 if rcall("ZSCORE", KEYS[3], jobId) or rcall("ZSCORE", KEYS[4], jobId) then return {"finished"} end
 if rcall("EXISTS", jobKey .. ":lock") == 1 then return cancelling() end
+local parent = rcall("HGET", jobKey, "pj")
 if bullmq_removeJob({jobKey, KEYS[2]}, {jobId, "1", ARGV[3]}) == 1 then
   rcall("ZREM", KEYS[5], jobId)
   rcall("SREM", KEYS[6], jobId)
+  -- Job trees (ADR 0013): its parent learns it ended; a parent waiting for a retry takes its linked children.
+  notifyParent(ARGV[3], jobId, parent, ARGV[2])
+  if rcall("EXISTS", ARGV[3] .. "bl:tree:" .. jobId) == 1 then
+    cancelLinkedChildren(ARGV[3], jobId, ARGV[2])
+    parentEnded(ARGV[3], jobId)
+  end
   return {"removed"}
 end
 return cancelling()

@@ -8,12 +8,15 @@
     KEYS[1] completed   KEYS[2] failed   KEYS[3] delayed   KEYS[4] active
     KEYS[5] wait        KEYS[6] paused   KEYS[7] waiting-children
     KEYS[8] prioritized KEYS[9] job key
+    KEYS[10] the job's tree (ZSET of its child jobs, ADR 0013)
     ARGV[1] job id
     ARGV[2] tenant ("" = any)
+    ARGV[3] how many of its children's ids to read, first started first (0 = only their count)
 
     Output: {} when there is no such job, else {state, field1, value1, field2, value2, ...}
     with state one of BullMQ's: completed, failed, delayed, prioritized, active, waiting,
-    waiting-children, unknown.
+    waiting-children, unknown. A job with children has two fields more: `bl:children` (their
+    count) and `bl:childIds` (the ids read, comma-separated).
 ]]
 local rcall = redis.call
 local jobKey = KEYS[9]
@@ -38,6 +41,16 @@ elseif rcall("ZSCORE", KEYS[7], id) then
   state = "waiting-children"
 else
   state = "waiting"
+end
+local children = rcall("ZCARD", KEYS[10])
+if children > 0 then
+  table.insert(fields, "bl:children")
+  table.insert(fields, children)
+  local wanted = tonumber(ARGV[3] or "0")
+  if wanted > 0 then
+    table.insert(fields, "bl:childIds")
+    table.insert(fields, table.concat(rcall("ZRANGE", KEYS[10], 0, wanted - 1), ","))
+  end
 end
 table.insert(fields, 1, state)
 return fields

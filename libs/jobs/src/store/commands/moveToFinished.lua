@@ -1,14 +1,26 @@
 --[[
   BullMQ's moveToFinished (same keys and arguments), and in the same step the job leaves its
-  tenant's open set: the one way a run ends, completed or failed for good.
+  tenant's open set: the one way a run ends, completed or failed for good. For job trees (ADR
+  0013): a child's end is recorded for its parent and its parent's node is told; a parent that
+  failed (or was cancelled) takes its linked children still open with it.
 ]]
 local rcall = redis.call
 
 --- @bullmq moveToFinished
+--- @bullmq removeJob
+--- @include cancelMark
+--- @include jobTree
 
-local tenant = rcall("HGET", KEYS[12], "tn")
+local owner = rcall("HMGET", KEYS[12], "tn", "pj")
+local tenant = owner[1]
 local result = bullmq_moveToFinished(KEYS, ARGV)
 if tenant and not (type(result) == "number" and result < 0) then
-  rcall("SREM", ARGV[7] .. "bl:open:" .. tenant, ARGV[1])
+  local prefix = ARGV[7]
+  rcall("SREM", prefix .. "bl:open:" .. tenant, ARGV[1])
+  notifyParent(prefix, ARGV[1], owner[2], tenant)
+  if rcall("EXISTS", prefix .. "bl:tree:" .. ARGV[1]) == 1 then
+    if ARGV[5] == "failed" then cancelLinkedChildren(prefix, ARGV[1], tenant) end
+    parentEnded(prefix, ARGV[1])
+  end
 end
 return result

@@ -17,12 +17,18 @@
     then the number of jobs N, then per job: BullMQ add script, key count K, K key indices,
          packed args, data, encoded opts, custom job id ("" = BullMQ's counter),
          index score, request hash ("" = none)
+    then, for a child job started by a job (ADR 0013; one job only): parent job key index, parent
+         tree key index, parent job id, relation (link, monitor, none), most children per parent,
+         deepest depth
 
     Output:
       {"ok", id1, id2, ...}
       {"replay", id, request hash}   an idempotency id already names a job (nothing written)
       {"full", backlog}              the backlog cap would be exceeded (nothing written)
       {"stale"}                      a function changed since it was resolved (nothing written)
+      {"no_parent"}                  the parent is no open job of this tenant (nothing written)
+      {"children_full", children}    the parent has its most children (nothing written)
+      {"too_deep", depth}            the child would be deeper than allowed (nothing written)
 ]]
 local rcall = redis.call
 
@@ -83,6 +89,18 @@ for i = 1, count do
   jobs[i] = job
 end
 
+local parent
+if ARGV[at] then
+  parent = {key = KEYS[tonumber(ARGV[at])], tree = KEYS[tonumber(ARGV[at + 1])], id = ARGV[at + 2],
+            relation = ARGV[at + 3]}
+  local parentTenant = rcall("HGET", parent.key, "tn")
+  if parentTenant ~= tenant or rcall("SISMEMBER", openKey, parent.id) == 0 then return {"no_parent"} end
+  parent.children = rcall("ZCARD", parent.tree)
+  if parent.children + count > tonumber(ARGV[at + 4]) then return {"children_full", parent.children} end
+  parent.depth = tonumber(rcall("HGET", parent.key, "dp") or "0") + 1
+  if parent.depth > tonumber(ARGV[at + 5]) then return {"too_deep", parent.depth} end
+end
+
 local backlog = rcall("SCARD", openKey)
 if backlog + count > cap then return {"full", backlog} end
 
@@ -101,6 +119,11 @@ for i = 1, count do
     rcall("HSET", jobKey, "tn", tenant, "rh", job.requestHash)
   else
     rcall("HSET", jobKey, "tn", tenant)
+  end
+  if parent then
+    rcall("HSET", jobKey, "pj", parent.id, "pl", parent.relation, "dp", parent.depth)
+    -- Scored by place among the parent's children: listed in the order they were started.
+    rcall("ZADD", parent.tree, "NX", parent.children + i, id)
   end
   result[i + 1] = id
 end
