@@ -33,6 +33,10 @@ export interface ApiConfig {
   readonly apiKeys: readonly ApiKey[];
   /** Jobs a tenant may have submitted and not yet ended; beyond it, 429. */
   readonly backlogCap: number;
+  /** Schedules a tenant may have (SCHEDULES_PER_TENANT); beyond it, 409. */
+  readonly schedulesPerTenant: number;
+  /** The shortest interval a schedule may fire at, everyMs or cron (SCHEDULE_MIN_INTERVAL_MS). */
+  readonly scheduleMinIntervalMs: number;
   /** Largest request body, except function bundles (which may reach the registry's limit). */
   readonly maxBodyBytes: number;
   readonly logLevel: string;
@@ -84,6 +88,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     redis: url === undefined ? undefined : redisTarget(url, cluster),
     prefix: vars.read('BEAMLINE_PREFIX', keyPrefix, 'beamline'),
     backlogCap: vars.read('TENANT_BACKLOG_CAP', wholeNumber(1, 100_000_000), '100000'),
+    schedulesPerTenant: vars.read('SCHEDULES_PER_TENANT', wholeNumber(0, 100_000), '100'),
+    scheduleMinIntervalMs: vars.read('SCHEDULE_MIN_INTERVAL_MS', wholeNumber(1, 86_400_000), '1000'),
     maxBodyBytes: vars.read('MAX_BODY_BYTES', wholeNumber(1024, 64 * 1024 * 1024), String(1024 * 1024)),
     logLevel: vars.read('LOG_LEVEL', logLevel, 'info'),
     logFormat: vars.read('LOG_FORMAT', logFormat, undefined),

@@ -1,4 +1,4 @@
-import type { ControlPublisher, FunctionRegistry, JobStore, Keys, RedisClient } from '@beamline/jobs';
+import type { ControlPublisher, FunctionRegistry, JobStore, Keys, RedisClient, ScheduleStore } from '@beamline/jobs';
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { ApiConfig } from './config.js';
@@ -18,6 +18,8 @@ export interface ApiDeps {
   readonly deployChecker: DeployChecker;
   /** The one owner of job state: every read and change of a job goes through it. */
   readonly jobs: JobStore;
+  /** Tenants' schedules (BullMQ job schedulers whose runs are jobs of the job store). */
+  readonly schedules: ScheduleStore;
   readonly control: ControlPublisher;
   readonly metrics: ApiMetrics;
   readonly logger: Logger;

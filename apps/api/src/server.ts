@@ -8,6 +8,7 @@ import {
   Keys,
   QUEUE_NAME,
   type RedisTarget,
+  ScheduleStore,
 } from '@beamline/jobs';
 import { serve } from '@hono/node-server';
 import type { ConnectionOptions } from 'bullmq';
@@ -48,6 +49,11 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
   const control = new ControlPublisher(redis, keys);
   const jobs = new JobStore(queueRedis, keys, registry, control, { backlogCap: config.backlogCap });
   const queue = jobs.queue;
+  const schedules = new ScheduleStore(queueRedis, keys, registry, queue, {
+    backlogCap: config.backlogCap,
+    maxSchedules: config.schedulesPerTenant,
+    minIntervalMs: config.scheduleMinIntervalMs,
+  });
   // The event reader blocks (XREAD): BullMQ gives it a connection of its own, from these options.
   const events = new JobEvents(
     QUEUE_NAME,
@@ -69,6 +75,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
     registry,
     deployChecker: new DeployChecker(),
     jobs,
+    schedules,
     control,
     metrics: new ApiMetrics(
       () => redis.status === 'ready' && queueRedis.status === 'ready',

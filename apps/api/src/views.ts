@@ -41,5 +41,10 @@ export function toApiJob(view: JobView, pid?: string): ApiJob {
     submittedAt: iso(view.submittedAt) as string,
     ...(view.startedAt ? { startedAt: iso(view.startedAt) as string } : {}),
     ...(view.finishedAt ? { finishedAt: iso(view.finishedAt) as string } : {}),
+    ...(view.schedule ? { schedule: view.schedule } : {}),
+    ...(view.parent ? { parent: { ...view.parent } } : {}),
+    ...(view.children
+      ? { children: { total: view.children.total, ...(view.children.ids ? { ids: [...view.children.ids] } : {}) } }
+      : {}),
   };
 }

@@ -45,6 +45,9 @@ export {
 export {
   BacklogFullError,
   type CancelOutcome,
+  CHILD_IDS_SHOWN,
+  ChildJobError,
+  type ChildRelation,
   DEFAULT_TENANT,
   definedLimits,
   idempotentJobId,
@@ -53,6 +56,19 @@ export {
   JobStore,
   type JobStoreOptions,
   type JobView,
+  type ParentOfChild,
   type Submitted,
 } from './store/job-store.js';
+export {
+  ScheduleCapError,
+  type ScheduleDetail,
+  type ScheduledRun,
+  type ScheduleSpec,
+  ScheduleStore,
+  type ScheduleStoreOptions,
+  type ScheduleView,
+  scheduleIdSchema,
+  scheduleSpecSchema,
+  type ValidScheduleSpec,
+} from './store/schedules.js';
 export { BULLMQ_VERSION, type RedisClient } from './store/scripts.js';

@@ -12,6 +12,7 @@ import {
   JobStore,
   Keys,
   QUEUE_NAME,
+  ScheduleStore,
 } from '../src/index.js';
 
 /** A real 3-master Redis Cluster: every step of the store runs against it as on one Redis. */
@@ -19,6 +20,7 @@ const redisCluster = useRedisCluster();
 const keys = new Keys('beamline');
 const connections: Cluster[] = [];
 let store: JobStore;
+let schedules: ScheduleStore;
 let worker: Worker<JobData>;
 
 function connect(): Cluster {
@@ -41,6 +43,7 @@ beforeAll(async () => {
   const registry = new FunctionRegistry(redis as never, keys);
   await registry.deploy(BUILTIN_TENANT, 'echo', 'export default async (input) => input;', {}, { builtin: true });
   store = new JobStore(redis, keys, registry, new ControlPublisher(redis, keys), { backlogCap: 1000 });
+  schedules = new ScheduleStore(redis, keys, registry, store.queue, { backlogCap: 1000 });
   let release: () => void = () => undefined;
   const released = new Promise<void>((resolve) => {
     release = resolve;
@@ -66,6 +69,26 @@ afterAll(async () => {
 });
 
 describe('JobStore on a 3-master Redis Cluster', () => {
+  it('runs a schedule: its runs are jobs of the tenant, produced by the worker; pause and delete leave nothing open', async () => {
+    await schedules.upsert('sched', { id: 'tick', function: 'echo', input: 'tock', everyMs: 1000 });
+    const ran = await until(
+      () => store.list('sched', { limit: 10, state: 'completed' }),
+      (page) => page.jobs.length >= 2,
+    );
+    expect(ran.jobs.slice(0, 2)).toMatchObject([
+      { schedule: 'tick', result: 'tock' },
+      { schedule: 'tick', result: 'tock' },
+    ]);
+    expect((await schedules.pause('sched', 'tick'))?.paused).toBe(true);
+    expect(await schedules.remove('sched', 'tick')).toBe(true);
+    expect(
+      await until(
+        () => store.openJobs('sched'),
+        (open) => open.length === 0,
+      ),
+    ).toEqual([]);
+  });
+
   it('keeps every key of the queue and its side state in one slot (one hash tag)', async () => {
     const cluster = connections[0] as Cluster;
     const slots = new Set(

@@ -26,13 +26,20 @@ export type {
   Problem,
   ProcessEntry,
   QueueDepth,
+  Schedule,
+  ScheduleDefinition,
+  ScheduleListEntry,
   SchedulerFigures,
 } from './client/types.js';
 export type {
+  ChildJob,
+  ChildJobEnd,
   DownMessage,
   ExitMessage,
   ExitReason,
   FunctionContext,
+  JobDownMessage,
+  JobExitMessage,
   LogLevel,
   Matcher,
   MessagingContext,
@@ -40,6 +47,7 @@ export type {
   Priority,
   Ref,
   SpawnOptions,
+  StartJobOptions,
   Timeout,
 } from './function/context.js';
 export { type BeamlineFunction, defineFunction, type InputOf, type OutputOf } from './function/define-function.js';

@@ -89,6 +89,17 @@ describe('the REST client generated from the OpenAPI document', () => {
     await beamline.jobs.cancel(job.id);
   });
 
+  it('run submits and returns the ended job in one call; with a timeout, the job as it stands', async () => {
+    const beamline = client();
+    const ran = await beamline.jobs.run({ function: 'echo', input: { n: 42 } });
+    expect(ran).toMatchObject({ state: 'completed', result: { n: 42 } });
+    const started = performance.now();
+    const early = await beamline.jobs.run({ function: 'sleep', input: { ms: 30_000 } }, { timeoutMs: 400 });
+    expect(hasEnded(early)).toBe(false);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(350);
+    await beamline.jobs.cancel(early.id);
+  });
+
   it('throws BeamlineApiError with the problem+json fields', async () => {
     const beamline = client();
     const invalid = await beamline.jobs

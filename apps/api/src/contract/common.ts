@@ -18,6 +18,10 @@ export const TAGS = {
     name: 'Jobs',
     description: 'Submit jobs and follow them: state, result or exit, logs, long polls and server-sent events.',
   },
+  schedules: {
+    name: 'Schedules',
+    description: 'Run a job on a cron expression or every so many milliseconds; pause, resume and delete schedules.',
+  },
   processes: {
     name: 'Processes',
     description: 'Reach the live processes of running jobs: their mailboxes, or kill them.',
@@ -25,8 +29,12 @@ export const TAGS = {
   cluster: { name: 'Cluster', description: 'Worker nodes and queue depth (admin), and dead letters.' },
 } as const;
 
-/** The ids jobs get: BullMQ's counter, or an idempotency id. Anything else names no job (and may name BullMQ's own keys). */
-export const JOB_ID = /^(\d{1,16}|idem-[0-9a-f]{32})$/;
+/**
+ * The ids jobs get: BullMQ's counter, an idempotency id, or a schedule's run ("repeat:<tenant>~<schedule>:<due ms>").
+ * Anything else names no job (and may name BullMQ's own keys).
+ */
+export const JOB_ID =
+  /^(\d{1,16}|idem-[0-9a-f]{32}|repeat:[a-z0-9][a-z0-9_-]{0,63}~[A-Za-z0-9][A-Za-z0-9_.-]{0,99}:\d{1,16})$/;
 
 /** A pid as the runtime makes them (libs/runtime pid.ts): "<node-id>.<serial>". */
 const PID = /^[A-Za-z0-9_-]{1,100}\.\d+$/;

@@ -81,6 +81,27 @@ export const jobSchema = z
     submittedAt: z.iso.datetime(),
     startedAt: z.iso.datetime().optional(),
     finishedAt: z.iso.datetime().optional(),
+    schedule: z.string().optional().openapi({ description: 'For a run of a schedule: the schedule id.' }),
+    parent: z
+      .object({
+        id: z.string().regex(JOB_ID),
+        relation: z.enum(['link', 'monitor', 'none']).openapi({
+          description:
+            '`link`: its failure kills the parent, and the parent failing for good or being cancelled cancels it; `monitor`: its end is a message to the parent; `none`: neither.',
+        }),
+      })
+      .optional()
+      .openapi({ description: 'For a job started by a job (ctx.startJob): that job, and how the two are tied.' }),
+    children: z
+      .object({
+        total: z.number().int().min(0),
+        ids: z
+          .array(z.string().regex(JOB_ID))
+          .optional()
+          .openapi({ description: 'The first 100 children, first started first (on GET /v1/jobs/{id} only).' }),
+      })
+      .optional()
+      .openapi({ description: 'For a job that started jobs (ctx.startJob): how many, and which.' }),
   })
   .openapi('Job');
 
@@ -112,6 +133,23 @@ export const jobLogsSchema = z
   })
   .openapi('JobLogs');
 
+export const childrenQuery = z.strictObject({
+  offset: queryInteger(z.number().int().min(0))
+    .default(0)
+    .openapi({ param: { description: 'The first child to return (0: the first started).' } }),
+  limit: queryInteger(z.number().int().min(1).max(100))
+    .default(20)
+    .openapi({ param: { description: 'Most children to return.' } }),
+});
+
+const jobChildrenSchema = z
+  .object({
+    jobs: z.array(jobSchema).openapi({ description: 'The children, first started first.' }),
+    total: z.number().int().min(0).openapi({ description: 'How many children the job has started in all.' }),
+    offset: z.number().int().min(0).openapi({ description: 'The index of the first child returned.' }),
+  })
+  .openapi('JobChildren');
+
 const noSuchJob = 'No such job of yours.';
 
 export const submitJobRoute = createRoute({
@@ -127,6 +165,11 @@ export const submitJobRoute = createRoute({
       'Idempotency-Key': idempotencyKeySchema
         .optional()
         .openapi({ description: 'Makes the submission safe to retry: the key names it, per tenant.' }),
+      Prefer: z.string().optional().openapi({
+        description:
+          'RFC 7240. `wait=<seconds>` (at most 60) answers when the job ends (200, with its result or exit) or when the wait passes (202, the job as it stands), in one request. Other preferences are ignored.',
+        example: 'wait=10',
+      }),
     }),
     body: { required: true, content: { 'application/json': { schema: submitJobSchema } } },
   },
@@ -135,7 +178,10 @@ export const submitJobRoute = createRoute({
       ...json(jobSchema, 'Accepted: the job as queued.'),
       headers: { Location: { description: 'The job.', schema: { type: 'string' } } },
     },
-    200: json(jobSchema, 'This Idempotency-Key and body were submitted before: the original job.'),
+    200: json(
+      jobSchema,
+      'With `Prefer: wait`, the job ended within the wait: the job as it ended. Or this Idempotency-Key and body were submitted before: the original job.',
+    ),
     ...v1Problems([400, 404, 409, 413, 415, 429], {
       404: 'The function does not exist.',
       409: 'This Idempotency-Key was used with a different body.',
@@ -237,6 +283,21 @@ export const jobEventsRoute = createRoute({
       content: { 'text/event-stream': { schema: z.string() } },
     },
     ...v1Problems([404], { 404: noSuchJob }),
+  },
+});
+
+export const jobChildrenRoute = createRoute({
+  method: 'get',
+  path: '/{id}/children',
+  operationId: 'listJobChildren',
+  tags: [TAGS.jobs.name],
+  summary: "List a job's children",
+  description:
+    'The jobs this job started with `ctx.startJob`, first started first, by pages of at most 100, each as `GET /v1/jobs/{id}` shows it. A child that has expired is left out of the page but counted in `total`.',
+  request: { params: jobIdParams, query: childrenQuery },
+  responses: {
+    200: json(jobChildrenSchema, 'A page of the children.'),
+    ...v1Problems([400, 404], { 404: noSuchJob }),
   },
 });
 

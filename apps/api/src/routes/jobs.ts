@@ -7,6 +7,7 @@ import {
   cancelJobRoute,
   getJobRoute,
   idempotencyKeySchema,
+  jobChildrenRoute,
   jobEventsRoute,
   jobLogsRoute,
   listJobsRoute,
@@ -159,6 +160,17 @@ export function jobRoutes(deps: ApiDeps): OpenAPIHono<Env> {
     const tenant = c.get('tenant');
     const job = await untilEnded(tenant, id, Date.now() + c.req.valid('query').timeoutMs);
     return c.json(job, ENDED.has(job.state) ? 200 : 408);
+  });
+
+  app.openapi(jobChildrenRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const { offset, limit } = c.req.valid('query');
+    const tenant = c.get('tenant');
+    const page = await deps.jobs.children(tenant, id, offset, limit);
+    if (!page) throw notFound(`Job ${id}`);
+    const views = await Promise.all(page.ids.map((child) => deps.jobs.getOf(tenant, child)));
+    const jobs = await Promise.all(views.filter((view): view is JobView => view !== undefined).map(shown));
+    return c.json({ jobs, total: page.total, offset }, 200);
   });
 
   app.openapi(jobLogsRoute, async (c) => {

@@ -39,7 +39,7 @@ export type RedisClient = Redis | Cluster;
  * defines a script on a connection only when it is not defined yet, so a Queue or Worker given
  * this connection runs ours.
  */
-const OVERRIDES = ['moveToFinished', 'reprocessJob', 'removeJob'] as const;
+const OVERRIDES = ['moveToFinished', 'reprocessJob', 'removeJob', 'updateJobScheduler', 'removeJobScheduler'] as const;
 
 /** Our own steps: command name → script file (the number of keys is given per call). */
 const COMMANDS = {
@@ -47,6 +47,9 @@ const COMMANDS = {
   beamlineCancel: 'cancelJob',
   beamlineRetry: 'retryJob',
   beamlineGetJob: 'getJob',
+  beamlineUpsertSchedule: 'upsertSchedule',
+  beamlinePauseSchedule: 'pauseSchedule',
+  beamlineDeleteSchedule: 'deleteSchedule',
 } as const;
 
 export interface StoreCommands {

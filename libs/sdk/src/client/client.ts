@@ -19,6 +19,9 @@ import type {
   JobSubmission,
   ProcessEntry,
   QueueDepth,
+  Schedule,
+  ScheduleDefinition,
+  ScheduleListEntry,
 } from './types.js';
 
 export interface ClientOptions {
@@ -58,6 +61,11 @@ export interface BeamlineClient {
   readonly jobs: {
     submit(job: JobSubmission, options?: { readonly idempotencyKey?: string }): Promise<Job>;
     submitBatch(jobs: readonly JobSubmission[]): Promise<Job[]>;
+    /**
+     * Submits a job and waits for it to end, in one request when it ends within a minute
+     * (`Prefer: wait`); returns it ended, or as it stands when `timeoutMs` passes first.
+     */
+    run(job: JobSubmission, options?: WaitOptions & { readonly idempotencyKey?: string }): Promise<Job>;
     get(id: string): Promise<Job>;
     list(query?: JobListQuery): Promise<JobPage>;
     /** Removes a job that has not started, or kills it where it runs (its state becomes `cancelled`). */
@@ -94,6 +102,18 @@ export interface BeamlineClient {
   readonly deadLetters: {
     list(): Promise<DeadLetters['deadLetters']>;
     requeue(id: string): Promise<Job>;
+  };
+  readonly schedules: {
+    /** Creates the schedule, or replaces yours of the same id (`created` says which). */
+    upsert(definition: ScheduleDefinition): Promise<Schedule & { readonly created: boolean }>;
+    list(): Promise<ScheduleListEntry[]>;
+    get(id: string): Promise<Schedule>;
+    /** Stops it producing runs; its next run, if not started, is removed. */
+    pause(id: string): Promise<Schedule>;
+    /** Runs it again from now. */
+    resume(id: string): Promise<Schedule>;
+    /** Deletes it with its next run not started. */
+    delete(id: string): Promise<void>;
   };
   /** The underlying openapi-fetch client, typed from the OpenAPI document, for anything else. */
   readonly raw: Client<AllPaths>;
@@ -153,6 +173,22 @@ export function createClient(options: ClientOptions): BeamlineClient {
           params: { header: idempotencyKey === undefined ? {} : { 'Idempotency-Key': idempotencyKey } },
         }),
       ),
+    run: async (job, { idempotencyKey, timeoutMs, signal } = {}) => {
+      const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
+      const waitS = Math.min(MAX_POLL_MS, Math.max(0, deadline - Date.now())) / 1000;
+      const header = {
+        Prefer: `wait=${Number(waitS.toFixed(3))}`,
+        ...(idempotencyKey === undefined ? {} : { 'Idempotency-Key': idempotencyKey }),
+      };
+      const submitted = await ok<Job>(() =>
+        raw.POST('/v1/jobs', { body: job, params: { header }, ...(signal ? { signal } : {}) }),
+      );
+      if (ENDED.has(submitted.state) || Date.now() >= deadline) return submitted;
+      return jobs.wait(submitted.id, {
+        ...(timeoutMs === undefined ? {} : { timeoutMs: Math.max(0, deadline - Date.now()) }),
+        ...(signal ? { signal } : {}),
+      });
+    },
     submitBatch: async (list) =>
       (await ok<{ jobs: Job[] }>(() => raw.POST('/v1/jobs/batch', { body: { jobs: [...list] } }))).jobs,
     get: (id) => ok<Job>(() => raw.GET('/v1/jobs/{id}', { params: { path: { id } } })),
@@ -234,6 +270,20 @@ export function createClient(options: ClientOptions): BeamlineClient {
     deadLetters: {
       list: async () => (await ok<DeadLetters>(() => raw.GET('/v1/dead-letters'))).deadLetters,
       requeue: (id) => ok<Job>(() => raw.POST('/v1/dead-letters/{id}/requeue', { params: { path: { id } } })),
+    },
+    schedules: {
+      upsert: async (definition) => {
+        const { data, error, response } = await send(() => raw.POST('/v1/schedules', { body: definition }));
+        if (!response.ok) throw new BeamlineApiError(response.status, error, response.headers);
+        return { ...(data as Schedule), created: response.status === 201 };
+      },
+      list: async () => (await ok<{ schedules: ScheduleListEntry[] }>(() => raw.GET('/v1/schedules'))).schedules,
+      get: (id) => ok<Schedule>(() => raw.GET('/v1/schedules/{id}', { params: { path: { id } } })),
+      pause: (id) => ok<Schedule>(() => raw.POST('/v1/schedules/{id}/pause', { params: { path: { id } } })),
+      resume: (id) => ok<Schedule>(() => raw.POST('/v1/schedules/{id}/resume', { params: { path: { id } } })),
+      delete: async (id) => {
+        await ok<void>(() => raw.DELETE('/v1/schedules/{id}', { params: { path: { id } } }));
+      },
     },
     raw,
   };

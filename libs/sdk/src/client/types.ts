@@ -157,6 +157,12 @@ export type QueueDepth = Documented<
 
 export type DeadLetters = Documented<ResponseBody<'/v1/dead-letters', 'get', 200>, { deadLetters: Job[] }>;
 
+/** A schedule as a tenant defines it: the job it runs and when (cron or everyMs). */
+export type ScheduleDefinition = RequestBody<'/v1/schedules', 'post'>;
+/** A schedule with its next due times and its recent runs. */
+export type Schedule = ResponseBody<'/v1/schedules/{id}', 'get', 200>;
+export type ScheduleListEntry = ResponseBody<'/v1/schedules', 'get', 200>['schedules'][number];
+
 /** What the job's event stream carries, in order; `end` comes last, with the ended job. */
 export type JobEvent =
   | { readonly type: 'state'; readonly job: Job }

@@ -5,6 +5,14 @@ import { functionsDeleteCommand, functionsGetCommand, functionsListCommand } fro
 import { jobsCancelCommand, jobsGetCommand, jobsListCommand, jobsLogsCommand, jobsRetryCommand } from './jobs.js';
 import { killCommand, psCommand, sendCommand } from './processes.js';
 import { runCommand } from './run.js';
+import {
+  schedulesCreateCommand,
+  schedulesDeleteCommand,
+  schedulesGetCommand,
+  schedulesListCommand,
+  schedulesPauseCommand,
+  schedulesResumeCommand,
+} from './schedules.js';
 import { topCommand } from './top.js';
 
 /** Every command, in the order the help lists them. */
@@ -24,4 +32,10 @@ export const COMMANDS: readonly Command[] = [
   functionsListCommand,
   functionsGetCommand,
   functionsDeleteCommand,
+  schedulesListCommand,
+  schedulesGetCommand,
+  schedulesCreateCommand,
+  schedulesPauseCommand,
+  schedulesResumeCommand,
+  schedulesDeleteCommand,
 ];
