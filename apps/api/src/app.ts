@@ -13,6 +13,7 @@ import { consoleRoutes } from './routes/console.js';
 import { functionRoutes } from './routes/functions.js';
 import { jobRoutes } from './routes/jobs.js';
 import { liveNodes, processRoutes } from './routes/processes.js';
+import { scheduleRoutes } from './routes/schedules.js';
 
 type Env = { Variables: AuthVariables };
 
@@ -74,9 +75,10 @@ export function createApp(deps: ApiDeps): OpenAPIHono<Env> {
   });
   app.route('/v1/functions', functionRoutes(deps));
   app.route('/v1/jobs', jobRoutes(deps));
+  app.route('/v1/schedules', scheduleRoutes(deps));
   app.route('/v1/processes', processRoutes(deps));
   app.route('/v1', clusterRoutes(deps));
-  app.route('/v1', consoleRoutes(new ClusterFeed(() => liveNodes(deps))));
+  app.route('/v1', consoleRoutes(new ClusterFeed(() => liveNodes(deps)), deps.metrics.registry));
 
   const document = openApiDocument(app);
   app.get(DOCUMENT_PATH, (c) => c.json(document));

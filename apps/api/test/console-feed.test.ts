@@ -72,3 +72,85 @@ describe('the console feed', () => {
     expect(JSON.parse(failed.payloadFor({ tenant: 'admin', admin: true })).nodes).toHaveLength(1);
   });
 });
+
+describe('supervision trees and process relations in the feed', () => {
+  const tree = {
+    pid: 'n1.10',
+    name: 'beamline_root',
+    kind: 'supervisor' as const,
+    strategy: 'rest_for_one',
+    children: [
+      { pid: 'n1.12', id: 'heartbeat', kind: 'worker' as const, label: 'heartbeat' },
+      {
+        pid: 'n1.11',
+        id: 'jobs',
+        name: 'beamline_jobs',
+        kind: 'supervisor' as const,
+        strategy: 'simple_one_for_one',
+        children: [
+          { pid: 'n1.1', kind: 'worker' as const, jobId: '1', tenant: 'acme', label: 'sleep@1' },
+          { pid: 'n1.2', kind: 'worker' as const, jobId: '2', tenant: 'globex', label: 'sleep@1' },
+          { pid: 'n1.3', kind: 'worker' as const, jobId: '3', tenant: 'acme', label: 'sleep@1' },
+        ],
+        more: 3,
+      },
+    ],
+  };
+  // n1.1 and n1.3 are acme's, n1.2 globex's, n1.11 the job supervisor.
+  const withRelations: NodeBeat = {
+    ...beat('n1', 1, ['acme', 'globex', 'acme']),
+    tree,
+    relations: {
+      'n1.1': { links: ['n1.11', 'n1.2', 'n1.3'], monitors: ['n1.2', 'n1.3'], linksMore: 7 },
+      'n1.3': { links: ['n1.11', 'n1.1'], monitors: [] },
+    },
+  };
+
+  it('gives the admin every node tree whole and each process its links and monitors', async () => {
+    const feed = new ClusterFeed(async () => [withRelations], { tickMs: 20 });
+    const [tick] = (await ticks(feed, 1)) as [FeedTick];
+    const admin = JSON.parse(tick.payloadFor({ tenant: 'admin', admin: true }));
+    expect(admin.supervision).toEqual([{ node: 'n1', tree }]);
+    expect(admin.processes[0]).toMatchObject({
+      pid: 'n1.1',
+      links: ['n1.11', 'n1.2', 'n1.3'],
+      monitors: ['n1.2', 'n1.3'],
+      linksMore: 7,
+    });
+  });
+
+  it('shows a tenant only its own job processes in the tree, and no pid of a process that is not its own', async () => {
+    const feed = new ClusterFeed(async () => [withRelations], { tickMs: 20 });
+    const [tick] = (await ticks(feed, 1)) as [FeedTick];
+    const text = tick.payloadFor({ tenant: 'acme', admin: false });
+    const acme = JSON.parse(text);
+    const job = (pid: string, jobId: string) => ({ pid, kind: 'worker', jobId, tenant: 'acme', label: 'sleep@1' });
+    expect(acme.supervision).toEqual([
+      {
+        node: 'n1',
+        tree: {
+          kind: 'supervisor',
+          name: 'beamline_root',
+          strategy: 'rest_for_one',
+          children: [
+            {
+              kind: 'supervisor',
+              name: 'beamline_jobs',
+              strategy: 'simple_one_for_one',
+              children: [job('n1.1', '1'), job('n1.3', '3')],
+            },
+          ],
+        },
+      },
+    ]);
+    const byPid = (pid: string) => acme.processes.find((p: { pid: string }) => p.pid === pid);
+    // The supervisor, globex's process and the 7 the node left out are counted, never named.
+    expect(byPid('n1.1')).toEqual(
+      expect.objectContaining({ links: ['n1.3'], monitors: ['n1.3'], linksHidden: 9, monitorsHidden: 1 }),
+    );
+    expect(byPid('n1.1')).not.toHaveProperty('linksMore');
+    expect(byPid('n1.3')).toMatchObject({ links: ['n1.1'], linksHidden: 1, monitorsHidden: 0 });
+    for (const hidden of ['n1.2', 'n1.10', 'n1.11', 'n1.12', 'globex', 'heartbeat']) expect(text).not.toContain(hidden);
+    expect(JSON.parse(tick.payloadFor({ tenant: 'initech', admin: false })).supervision).toEqual([]);
+  });
+});

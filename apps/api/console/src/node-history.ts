@@ -24,6 +24,11 @@ export class NodeHistory {
     }
   }
 
+  /** Every node's samples, as a `history` event carries them. */
+  toHistory(): History {
+    return Object.fromEntries(this.byNode);
+  }
+
   of(node: string): readonly NodeSample[] {
     return this.byNode.get(node) ?? [];
   }

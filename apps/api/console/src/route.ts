@@ -1,4 +1,4 @@
-export type View = 'nodes' | 'processes' | 'jobs' | 'job' | 'functions' | 'dead-letters';
+export type View = 'nodes' | 'supervision' | 'processes' | 'process' | 'jobs' | 'job' | 'functions' | 'dead-letters';
 
 export interface Route {
   readonly view: View;
@@ -6,12 +6,15 @@ export interface Route {
   readonly query: URLSearchParams;
 }
 
-/** The view a location hash names (#/jobs/42, #/jobs?function=cpu); `fallback` when it names none. */
+/** The view a location hash names (#/jobs/42, #/processes/w1.7, #/jobs?function=cpu); `fallback` when it names none. */
 export function parseRoute(hash: string, fallback: View): Route {
   const [path = '', search = ''] = hash.replace(/^#\/?/, '').split('?');
   const [first, id] = path.split('/');
   const query = new URLSearchParams(search);
   if (first === 'jobs' && id) return { view: 'job', id: decodeURIComponent(id), query };
-  const views: readonly View[] = ['nodes', 'processes', 'jobs', 'functions', 'dead-letters'];
+  if (first === 'processes' && id) return { view: 'process', id: decodeURIComponent(id), query };
+  const views: readonly View[] = ['nodes', 'supervision', 'processes', 'jobs', 'functions', 'dead-letters'];
   return { view: views.includes(first as View) ? (first as View) : fallback, query };
 }
+
+export const processHref = (pid: string): string => `#/processes/${encodeURIComponent(pid)}`;

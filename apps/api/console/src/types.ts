@@ -6,7 +6,12 @@ export type Priority = 'max' | 'high' | 'normal' | 'low';
 export const PRIORITIES: readonly Priority[] = ['max', 'high', 'normal', 'low'];
 
 // The shapes the server's feed sends, from the module that sends them (types only: nothing of it is bundled).
-export type { NodeSample, Viewer } from '../../src/console/cluster-feed.js';
+export type { NodeTree } from '../../src/console/audience.js';
+export type { ConsoleProcess, NodeSample, Viewer } from '../../src/console/cluster-feed.js';
+export type { SupervisionEntry } from '../../src/contract/processes.js';
+
+import type { NodeTree } from '../../src/console/audience.js';
+import type { ConsoleProcess } from '../../src/console/cluster-feed.js';
 
 export interface SchedulerStats {
   readonly cores?: number;
@@ -25,25 +30,12 @@ export interface ConsoleNode {
   readonly sample: NodeSample;
 }
 
-export interface ConsoleProcess {
-  readonly pid: string;
-  readonly node: string;
-  readonly firstSeenAt: number;
-  readonly jobId?: string;
-  readonly tenant?: string;
-  readonly function?: string;
-  readonly status?: string;
-  readonly cpuTimeNs?: number;
-  readonly memory?: number;
-  readonly messageQueueLength?: number;
-  readonly priority?: string;
-}
-
 export interface Snapshot {
   readonly at: number;
   readonly redis: boolean;
   readonly nodes?: readonly ConsoleNode[];
   readonly processes: readonly ConsoleProcess[];
+  readonly supervision?: readonly NodeTree[];
 }
 
 export type History = Record<string, readonly NodeSample[]>;

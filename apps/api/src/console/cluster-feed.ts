@@ -1,5 +1,6 @@
 import type { SchedulerStats } from '../contract/cluster.js';
-import type { HeartbeatProcess } from '../contract/processes.js';
+import type { HeartbeatProcess, HeartbeatRelations, SupervisionEntry } from '../contract/processes.js';
+import { type NodeTree, processesForTenant, treesForTenant } from './audience.js';
 
 /** A node's latest heartbeat, as liveNodes reads it. */
 export interface NodeBeat {
@@ -7,6 +8,8 @@ export interface NodeBeat {
   readonly at: number;
   readonly stats: SchedulerStats;
   readonly processes?: HeartbeatProcess[];
+  readonly relations?: Record<string, HeartbeatRelations>;
+  readonly tree?: SupervisionEntry;
 }
 
 /** One point of a node's charts: what one heartbeat said. */
@@ -19,10 +22,13 @@ export interface NodeSample {
   readonly processesByStatus: Record<string, number>;
 }
 
-export interface ConsoleProcess extends HeartbeatProcess {
+export interface ConsoleProcess extends HeartbeatProcess, Partial<HeartbeatRelations> {
   readonly node: string;
   /** When the feed first saw it: its age, to within a heartbeat. */
   readonly firstSeenAt: number;
+  /** For a tenant: links and monitors left out because they name processes that are not its own. */
+  readonly linksHidden?: number;
+  readonly monitorsHidden?: number;
 }
 
 export interface ConsoleNode {
@@ -75,6 +81,7 @@ export class FeedTick {
     readonly redis: boolean,
     private readonly nodes: readonly ConsoleNode[],
     private readonly processes: readonly ConsoleProcess[],
+    private readonly trees: readonly NodeTree[],
   ) {}
 
   payloadFor(viewer: Viewer): string {
@@ -83,8 +90,13 @@ export class FeedTick {
     if (payload === undefined) {
       payload = JSON.stringify(
         viewer.admin
-          ? { at: this.at, redis: this.redis, nodes: this.nodes, processes: this.processes }
-          : { at: this.at, redis: this.redis, processes: this.processes.filter((p) => p.tenant === viewer.tenant) },
+          ? { at: this.at, redis: this.redis, nodes: this.nodes, processes: this.processes, supervision: this.trees }
+          : {
+              at: this.at,
+              redis: this.redis,
+              processes: processesForTenant(this.processes, viewer.tenant),
+              supervision: treesForTenant(this.trees, viewer.tenant),
+            },
       );
       this.payloads.set(audience, payload);
     }
@@ -108,6 +120,7 @@ export class ClusterFeed {
   private latest: FeedTick | undefined;
   private lastNodes: readonly ConsoleNode[] = [];
   private lastProcesses: readonly ConsoleProcess[] = [];
+  private lastTrees: readonly NodeTree[] = [];
   /** Counts the heartbeat reads, for tests and measurements. */
   reads = 0;
 
@@ -160,7 +173,7 @@ export class ClusterFeed {
       tick = this.absorb(await this.readNodes(), started);
     } catch {
       // Redis is unreachable: the last known state, marked as such.
-      tick = new FeedTick(started, false, this.lastNodes, this.lastProcesses);
+      tick = new FeedTick(started, false, this.lastNodes, this.lastProcesses, this.lastTrees);
     } finally {
       this.reading = false;
     }
@@ -179,7 +192,9 @@ export class ClusterFeed {
     const pids = new Set<string>();
     const nodes: ConsoleNode[] = [];
     const processes: ConsoleProcess[] = [];
+    const trees: NodeTree[] = [];
     for (const beat of beats) {
+      if (beat.tree) trees.push({ node: beat.node, tree: beat.tree });
       const samples = this.history.get(beat.node) ?? [];
       const sample = sampleOf(beat);
       if (samples.at(-1)?.at !== beat.at) samples.push(sample);
@@ -197,12 +212,13 @@ export class ClusterFeed {
         pids.add(process.pid);
         const firstSeenAt = this.firstSeen.get(process.pid) ?? now;
         this.firstSeen.set(process.pid, firstSeenAt);
-        processes.push({ ...process, node: beat.node, firstSeenAt });
+        processes.push({ ...process, ...beat.relations?.[process.pid], node: beat.node, firstSeenAt });
       }
     }
     for (const pid of this.firstSeen.keys()) if (!pids.has(pid)) this.firstSeen.delete(pid);
     this.lastNodes = nodes;
     this.lastProcesses = processes;
-    return new FeedTick(now, true, nodes, processes);
+    this.lastTrees = trees;
+    return new FeedTick(now, true, nodes, processes, trees);
   }
 }

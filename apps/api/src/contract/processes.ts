@@ -29,6 +29,38 @@ const heartbeatProcessSchema = z.object({
 
 export type HeartbeatProcess = z.output<typeof heartbeatProcessSchema>;
 
+/**
+ * A job process's links and the processes it monitors, as its node's heartbeat lists them beside
+ * the processes (at most 50 of each; `linksMore`/`monitorsMore` count the rest). Kept out of the
+ * process listing: the pids may be other tenants'.
+ */
+export interface HeartbeatRelations {
+  readonly links: string[];
+  readonly monitors: string[];
+  readonly linksMore?: number;
+  readonly monitorsMore?: number;
+}
+
+/** One process of a node's supervision tree, as its heartbeat publishes it (apps/worker/src/supervision-tree.ts). */
+export interface SupervisionEntry {
+  /** Absent while its supervisor restarts it, or once it stopped (`state`). */
+  readonly pid?: string;
+  /** Its child id under its supervisor. */
+  readonly id?: string;
+  /** Its registered name. */
+  readonly name?: string;
+  readonly kind: 'supervisor' | 'worker';
+  /** What it runs: a green process's initial function, a job's function@version. */
+  readonly label?: string;
+  readonly strategy?: string;
+  readonly state?: 'restarting' | 'stopped';
+  readonly children?: SupervisionEntry[];
+  /** Children left out. */
+  readonly more?: number;
+  readonly jobId?: string;
+  readonly tenant?: string;
+}
+
 const processSchema = heartbeatProcessSchema
   .extend({ node: z.string() })
   .openapi('Process', { description: "A live job process, as its node's latest heartbeat (at most 5 s old) says." });

@@ -1,5 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
+import { Gauge, type Registry } from 'prom-client';
 import type { AuthVariables } from '../auth.js';
 import type { ClusterFeed, FeedTick, Viewer } from '../console/cluster-feed.js';
 import { consoleStreamRoute } from '../contract/console.js';
@@ -9,8 +10,21 @@ const MAX_STREAM_MS = 10 * 60_000;
 
 type Env = { Variables: AuthVariables };
 
-/** GET /v1/console/stream: the feed's ticks, as the caller's key may see them. */
-export function consoleRoutes(feed: ClusterFeed): OpenAPIHono<Env> {
+/**
+ * GET /v1/console/stream: the feed's ticks, as the caller's key may see them. The streams open on
+ * this API process are `beamline_console_streams` on `registry`.
+ */
+export function consoleRoutes(feed: ClusterFeed, registry?: Registry): OpenAPIHono<Env> {
+  if (registry) {
+    new Gauge({
+      name: 'beamline_console_streams',
+      help: 'Console event streams open on this API process (a browser shares one between its tabs)',
+      registers: [registry],
+      collect() {
+        this.set(feed.viewers);
+      },
+    });
+  }
   const app = new OpenAPIHono<Env>();
   app.openapi(consoleStreamRoute, (c) => {
     const viewer: Viewer = { tenant: c.get('tenant'), admin: c.get('admin') };

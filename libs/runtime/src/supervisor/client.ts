@@ -12,6 +12,7 @@ import type {
   ChildSpec,
   DeleteChildResult,
   GetChildSpecResult,
+  ResolvedFlags,
   RestartChildResult,
   StartChildResult,
   SupervisorFlags,
@@ -37,10 +38,12 @@ export class SupervisorClient {
     private readonly caller: SupervisorCaller,
     /** The supervisor's pid or registered name. */
     readonly ref: Pid | string,
+    /** How long a call waits for the supervisor's answer before failing with `timeout` (default: for ever). */
+    private readonly timeoutMs = Number.POSITIVE_INFINITY,
   ) {}
 
   private request<T>(request: SupervisorRequest): Promise<T> {
-    return this.caller.call<T>(this.ref, request, Number.POSITIVE_INFINITY);
+    return this.caller.call<T>(this.ref, request, this.timeoutMs);
   }
 
   /** A child spec for static supervisors; an array of extra arguments for simple_one_for_one. */
@@ -76,6 +79,11 @@ export class SupervisorClient {
 
   getChildSpec(idOrPid: string): Promise<GetChildSpecResult> {
     return this.request({ op: 'get_childspec', id: idOrPid });
+  }
+
+  /** Its flags (strategy, intensity, period, auto_shutdown) with the defaults filled in; read-only, for observers. */
+  getFlags(): Promise<ResolvedFlags> {
+    return this.request({ op: 'get_flags' });
   }
 
   /** Terminates every child in reverse start order, then ends the supervisor with `reason`. */

@@ -10,6 +10,7 @@ export type SupervisorRequest =
   | { readonly op: 'which_child'; readonly id: string }
   | { readonly op: 'count_children' }
   | { readonly op: 'get_childspec'; readonly id: string }
+  | { readonly op: 'get_flags' }
   | { readonly op: 'stop'; readonly reason: ExitReason };
 
 /** The message a supervisor sends itself to retry a failed restart (OTP's try_again_restart). */

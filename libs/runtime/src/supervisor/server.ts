@@ -308,6 +308,10 @@ export class SupervisorServer {
         return this.countChildren();
       case 'get_childspec':
         return this.getChildSpec(request.id);
+      case 'get_flags': {
+        const { strategy, intensity, periodMs, autoShutdown } = this.flags;
+        return { strategy, intensity, periodMs, autoShutdown };
+      }
       default:
         return { ok: false, error: 'unknown_request' };
     }

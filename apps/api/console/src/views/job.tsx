@@ -4,6 +4,7 @@ import { followEvents } from '../event-stream.js';
 import { json, when } from '../format.js';
 import type { Job } from '../types.js';
 import { Notice, useAction } from './action.js';
+import { type Observed, Timeline } from './timeline.js';
 
 interface Logs {
   readonly logs: string[];
@@ -13,6 +14,7 @@ interface Logs {
 /** One job: input, result or exit, logs, progress, attempts and timeline, followed live until it ends. */
 export function JobView({ api, id, admin }: { api: Api; id: string; admin: boolean }) {
   const [job, setJob] = useState<Job | undefined>();
+  const [observed, setObserved] = useState<Observed[]>([]);
   const [logs, setLogs] = useState<string[]>([]);
   const [missing, setMissing] = useState(false);
   const [generation, setGeneration] = useState(0);
@@ -20,6 +22,7 @@ export function JobView({ api, id, admin }: { api: Api; id: string; admin: boole
 
   useEffect(() => {
     setMissing(false);
+    setObserved([]);
     let current = true;
     api.get<Logs>(`/v1/jobs/${id}/logs?limit=1000`).then(
       (page) => current && setLogs(page.logs),
@@ -32,7 +35,10 @@ export function JobView({ api, id, admin }: { api: Api; id: string; admin: boole
       onRefused: (status) => status === 404 && setMissing(true),
       onEvent: ({ event, data }) => {
         const body = JSON.parse(data) as { line?: string; progress?: unknown } & Partial<Job>;
-        if (event === 'state' || event === 'end') setJob(body as Job);
+        if (event === 'state' || event === 'end') {
+          setJob(body as Job);
+          setObserved((seen) => [...seen, { at: new Date().toISOString(), job: body as Job }]);
+        }
         if (event === 'progress') setJob((j) => (j ? { ...j, progress: body.progress } : j));
         if (event === 'log' && body.line !== undefined) setLogs((l) => [...l, body.line as string]);
       },
@@ -76,8 +82,14 @@ export function JobView({ api, id, admin }: { api: Api; id: string; admin: boole
         <button type="button" class="danger" disabled={ended} onClick={() => void cancel()}>
           Cancel job
         </button>
-        <button type="button" disabled={!['failed', 'cancelled'].includes(job.state)} onClick={() => void retry()}>
-          Retry job
+        {/* POST /v1/jobs/{id}/retry and the dead letters' requeue are one operation in the API: one button. */}
+        <button
+          type="button"
+          disabled={!['failed', 'cancelled'].includes(job.state)}
+          title="Queues the job again with fresh attempts; the same as Requeue in Dead letters."
+          onClick={() => void retry()}
+        >
+          Retry (requeue) job
         </button>
         <a href="#/jobs">All jobs</a>
       </div>
@@ -100,6 +112,8 @@ export function JobView({ api, id, admin }: { api: Api; id: string; admin: boole
         <dt>finished</dt>
         <dd>{when(job.finishedAt)}</dd>
       </dl>
+      <h3>Timeline</h3>
+      <Timeline job={job} observed={observed} />
       <h3>Input</h3>
       <pre>{json(job.input)}</pre>
       {job.state === 'completed' && (

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Api } from '../api.js';
 import { age, bytes, cpuTime } from '../format.js';
+import { processHref } from '../route.js';
 import type { ConsoleProcess } from '../types.js';
 import { Notice, useAction } from './action.js';
 
@@ -45,7 +46,7 @@ const matches = (p: ConsoleProcess, filter: string) =>
     field?.toLowerCase().includes(filter),
   );
 
-function MessageForm({ api, pid, onDone }: { api: Api; pid: string; onDone: () => void }) {
+export function MessageForm({ api, pid, onDone }: { api: Api; pid: string; onDone: () => void }) {
   const [text, setText] = useState('"hello"');
   const input = useRef<HTMLInputElement>(null);
   // The form opens when its Message button is pressed: the keyboard goes on into it.
@@ -56,7 +57,7 @@ function MessageForm({ api, pid, onDone }: { api: Api; pid: string; onDone: () =
     void run(async () => {
       const message: unknown = JSON.parse(text);
       await api.call('POST', `/v1/processes/${pid}/messages`, { message });
-      onDone();
+      // The form stays open, saying so: another message is one Enter away.
       return `Sent to ${pid}.`;
     });
   };
@@ -147,7 +148,9 @@ export function ProcessesView({
         <tbody>
           {shown.map((p) => (
             <tr key={p.pid} data-pid={p.pid}>
-              <td class="mono">{p.pid}</td>
+              <td class="mono">
+                <a href={processHref(p.pid)}>{p.pid}</a>
+              </td>
               <td class="mono">{p.node}</td>
               <td>{p.function ?? '—'}</td>
               {admin && <td>{p.tenant ?? '—'}</td>}
