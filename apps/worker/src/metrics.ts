@@ -175,6 +175,14 @@ export class WorkerMetrics {
       },
     });
     new Gauge({
+      name: 'beamline_tenant_cpu_shares_enforced',
+      help: "1 when tenants share the node's CPU equally through control groups (per priority), 0 when the OS does not allow it",
+      registers,
+      collect() {
+        this.set(scheduler.stats().priorities.tenantShares.enforced ? 1 : 0);
+      },
+    });
+    new Gauge({
       name: 'beamline_queue_depth',
       help: 'Jobs in the queue by state (waiting, prioritized, delayed, active, completed, failed)',
       labelNames: ['state'],

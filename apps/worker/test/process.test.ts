@@ -72,6 +72,7 @@ describe('HTTP endpoints', () => {
       ['beamline_control_plane_lag_seconds', { quantile: '0.99' }],
       ['beamline_control_plane_utilization', {}],
       ['beamline_priorities_enforced', {}],
+      ['beamline_tenant_cpu_shares_enforced', {}],
       ['beamline_queue_depth', { state: 'prioritized' }],
       ['beamline_job_run_seconds_bucket', { le: '0.005', function: 'echo' }],
       ['beamline_job_wait_seconds_count', { function: 'echo' }],
@@ -90,6 +91,10 @@ describe('HTTP endpoints', () => {
       expect(found, `${name} ${JSON.stringify(labels)}`).toBe(true);
     }
     expect(text).toContain(`node="${worker.nodeId}"`);
+    if (process.platform === 'linux' && process.getuid?.() === 0) {
+      // As root on Linux the jobs that ran were placed in their tenant's CPU group.
+      expect(lines.find((line) => line.startsWith('beamline_tenant_cpu_shares_enforced{'))).toMatch(/ 1$/);
+    }
     expect((await fetch(`${base}/nope`)).status).toBe(404);
     expect((await fetch(`${base}/metrics`, { method: 'POST' })).status).toBe(405);
   });

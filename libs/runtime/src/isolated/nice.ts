@@ -1,4 +1,5 @@
 import type { Priority } from '../priority.js';
+import type { CpuGroups, CpuGroupsStatus } from './cpu-groups.js';
 import { ownNice } from './os-process.js';
 
 /**
@@ -16,11 +17,18 @@ export interface PriorityEnforcement {
   readonly reason: string | undefined;
   readonly mainThreadNice: number;
   readonly niceByPriority: Record<Priority, number>;
+  /** Whether tenants share the CPU equally (control groups per priority and tenant), and why not. */
+  readonly tenantShares: CpuGroupsStatus;
 }
 
 /** Something a nice value can be applied to: every thread of a sandbox process. */
 export interface Reniceable {
   nice: number | undefined;
+  /** The OS process, once known; with `tenant`, what is placed in the tenant's CPU group. */
+  readonly pid?: number | undefined;
+  readonly tenant?: string | undefined;
+  /** The CPU group it was placed in (`<priority>/<tenant>`). */
+  group?: string | undefined;
   /** False until the OS process is known (a sandbox that has not reported ready). */
   readonly reniceable: boolean;
   /** Applies the nice value; returns the OS's refusal. */
@@ -34,7 +42,7 @@ export class NicePolicy {
   private refusal: string | undefined;
   private applied = false;
 
-  constructor() {
+  constructor(private readonly groups?: CpuGroups) {
     const below = (offset: number) => Math.min(WEAKEST, this.mainThreadNice + offset);
     this.niceByPriority = {
       max: below(NICE_OFFSETS.max),
@@ -50,6 +58,7 @@ export class NicePolicy {
    * normal work, and a fresh thread is taken instead.
    */
   apply(thread: Reniceable, priority: Priority): boolean {
+    this.placeInGroup(thread, priority);
     const nice = this.niceByPriority[priority];
     if (thread.nice === nice) return true;
     if (!thread.reniceable) {
@@ -73,6 +82,20 @@ export class NicePolicy {
       reason: this.applied ? undefined : (this.refusal ?? 'no sandbox has run yet'),
       mainThreadNice: this.mainThreadNice,
       niceByPriority: { ...this.niceByPriority },
+      tenantShares: this.groups?.status() ?? { enforced: false, reason: 'not asked for', base: undefined },
     };
+  }
+
+  /** Removes the CPU groups the policy made. */
+  close(): void {
+    this.groups?.close();
+  }
+
+  /** Moves the sandbox to its tenant's CPU group at this priority, unless it is there already. */
+  private placeInGroup(thread: Reniceable, priority: Priority): void {
+    if (!this.groups || !thread.reniceable || thread.pid === undefined) return;
+    const group = `${priority}/${thread.tenant ?? ''}`;
+    if (thread.group === group) return;
+    if (this.groups.place([thread.pid], thread.tenant, priority) === undefined) thread.group = group;
   }
 }

@@ -11,6 +11,7 @@ import { assertPriority, type Priority } from '../priority.js';
 import type { Process } from '../process.js';
 import { type ExitReason, isOrderlyExit, ProcessExit, type ReasonLabel, reasonLabel } from '../reason.js';
 import { Accounting, type MainThreadStats } from './accounting.js';
+import { CpuGroups } from './cpu-groups.js';
 import { assertFunctionModule, type FunctionModule } from './function-module.js';
 import { IsolatedProcess, type IsolatedSpawnOptions, type LogEntry } from './isolated-process.js';
 import type { JobTreeHost, StartJobOptions } from './job-tree.js';
@@ -148,7 +149,7 @@ export class Scheduler {
   private readonly runQueue = new RunQueue<IsolatedProcess>();
   private readonly owners = new Map<Sandbox, IsolatedProcess>();
   private readonly accounting: Accounting;
-  private readonly nice = new NicePolicy();
+  private readonly nice = new NicePolicy(new CpuGroups());
   private readonly functions = new Map<string, FunctionModule>();
   private readonly sampler: ReturnType<typeof setInterval>;
   private readonly defaultLimits: ProcessLimits;
@@ -292,6 +293,7 @@ export class Scheduler {
     clearInterval(this.memorySampler);
     this.accounting.close();
     await this.pool.close();
+    this.nice.close();
     schedulers.delete(this.kernel);
   }
 
