@@ -1,4 +1,4 @@
-// Fair share between tenants: how long tenant B's jobs wait to start on an idle node, and beside
+// Fair share between tenants (ADR 0017): how long tenant B's jobs wait to start on an idle node, and beside
 // tenant A's backlog of 10,000 waiting jobs (issue 16's target: at most 2× idle). One worker node,
 // WORKER_CONCURRENCY 16 and the default per-tenant cap (3/4 of it); every job a 20 ms sleep.
 import { ControlPublisher, FunctionRegistry, JobStore, Keys } from '@beamline/jobs';

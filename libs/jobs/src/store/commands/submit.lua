@@ -1,8 +1,9 @@
 --[[
   Submits jobs of one tenant, all or none. First every check, without writing: each job's
   function is still the version the caller resolved, an idempotency id is not taken, and the
-  tenant's backlog has room. Then each job is added by BullMQ's own add script and recorded
-  under its tenant (index, open set, and the tenant on the job's hash).
+  tenant's backlog has room. Then each job is added by BullMQ's own add script, takes its tenant's
+  turn among the waiting jobs of its priority (fair queuing, ADR 0017), and is recorded under its
+  tenant (index, open set, and the tenant on the job's hash).
 
     KEYS: the keys BullMQ's add scripts of these jobs use, and the function keys checked, in any
           order; then
@@ -35,6 +36,7 @@ local rcall = redis.call
 --- @bullmq addStandardJob
 --- @bullmq addPrioritizedJob
 --- @bullmq addDelayedJob
+--- @include fairQueue
 
 local adders = {
   addStandardJob = bullmq_addStandardJob,
@@ -113,6 +115,10 @@ for i = 1, count do
   end
   id = tostring(id)
   local jobKey = prefix .. id
+  if job.adder == "addPrioritizedJob" then
+    -- Its KEYS[4] is the prioritized set: the job takes its tenant's turn there.
+    queueFairly(job.keys[4], prefix .. "bl:vt", id, tenant, backlog + i)
+  end
   rcall("ZADD", indexKey, "NX", job.score, id)
   rcall("SADD", openKey, id)
   if job.requestHash ~= "" then
