@@ -105,10 +105,16 @@ export function processRoutes(deps: ApiDeps): OpenAPIHono<Env> {
     const tenant = c.get('tenant');
     const admin = c.get('admin');
     const processes = (await liveNodes(deps)).flatMap(({ node, processes: list = [] }) =>
-      list.filter((p) => admin || p.tenant === tenant).map((p) => ({ node, ...p })),
+      list.filter((p) => admin || p.tenant === tenant).map((p) => listed(node, p)),
     );
     return c.json({ processes }, 200);
   });
 
   return app;
+}
+
+/** A process as the listing shows it: only the documented fields, whatever else a heartbeat carries. */
+function listed(node: string, p: HeartbeatProcess) {
+  const { pid, jobId, tenant, function: fn, status, cpuTimeNs, memory, messageQueueLength, priority } = p;
+  return { node, pid, jobId, tenant, function: fn, status, cpuTimeNs, memory, messageQueueLength, priority };
 }
