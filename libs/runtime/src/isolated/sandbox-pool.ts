@@ -89,15 +89,22 @@ export class SandboxPool {
     return sandbox;
   }
 
-  /** Takes back a sandbox whose process ended normally, to be reused for the same function version. */
-  release(sandbox: Sandbox): void {
+  /**
+   * Takes back a sandbox whose process ended normally, to be reused for the same function
+   * version. `readings`: its CPU time and resident bytes as the caller read them just now (it
+   * measured the invocation that ended), so /proc is not read again for the idle baseline.
+   */
+  release(sandbox: Sandbox, readings: { cpuNs?: number | undefined; residentBytes?: number | undefined } = {}): void {
     this.busy.delete(sandbox);
     if (this.closed || sandbox.dead || sandbox.moduleId === undefined || this.idleTimers.size >= this.options.maxIdle) {
       void this.discard(sandbox);
       return;
     }
     sandbox.hold(false);
-    this.idleSince.set(sandbox, { cpuNs: sandbox.cpuNs() ?? 0, residentBytes: sandbox.residentBytes() ?? 0 });
+    this.idleSince.set(sandbox, {
+      cpuNs: readings.cpuNs ?? sandbox.cpuNs() ?? 0,
+      residentBytes: readings.residentBytes ?? sandbox.residentBytes() ?? 0,
+    });
     const key = warmKey(sandbox.moduleId, sandbox.memoryMb, sandbox.tenant);
     const list = this.warm.get(key);
     if (list) list.push(sandbox);

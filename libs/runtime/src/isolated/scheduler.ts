@@ -712,8 +712,9 @@ export class Scheduler {
     process.detach();
     if (phase === 'finished' || thread.dead) {
       this.live--;
-      if (phase === 'finished' && reason === 'normal' && process.reusable && !thread.tainted) this.pool.release(thread);
-      else if (thread.dead) this.pool.forget(thread);
+      if (phase === 'finished' && reason === 'normal' && process.reusable && !thread.tainted) {
+        this.pool.release(thread, { cpuNs: process.lastCpuReading, residentBytes: process.memory });
+      } else if (thread.dead) this.pool.forget(thread);
       else void this.pool.discard(thread);
       this.dispatch();
       return;
