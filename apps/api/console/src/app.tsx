@@ -13,6 +13,7 @@ import { Login } from './views/login.js';
 import { NodesView } from './views/nodes.js';
 import { ProcessView } from './views/process.js';
 import { ProcessesView } from './views/processes.js';
+import { SchedulesView, ScheduleView } from './views/schedules.js';
 import { SupervisionView } from './views/supervision.js';
 
 const KEY_STORAGE = 'beamline.apiKey';
@@ -23,6 +24,7 @@ const TABS: ReadonlyArray<{ view: View; label: string; adminOnly?: boolean }> = 
   { view: 'supervision', label: 'Supervision' },
   { view: 'processes', label: 'Processes' },
   { view: 'jobs', label: 'Jobs' },
+  { view: 'schedules', label: 'Schedules' },
   { view: 'functions', label: 'Functions' },
   { view: 'dead-letters', label: 'Dead letters' },
 ];
@@ -115,14 +117,15 @@ function Shell({ api, signOut }: { api: Api; signOut: () => void }) {
   const route = useHashRoute(admin ? 'nodes' : 'processes');
   const runningJobs = (snapshot?.processes ?? []).map((p) => p.jobId ?? '').join(',');
   const view = route.view === 'nodes' && viewer && !admin ? 'processes' : route.view;
-  const current = view === 'job' ? 'jobs' : view === 'process' ? 'processes' : view;
+  const current = view === 'job' ? 'jobs' : view === 'process' ? 'processes' : view === 'schedule' ? 'schedules' : view;
   useEffect(() => {
     // The first meaningful paint: the first cluster state on screen (measured in docs/console.md).
     if (snapshot && performance.getEntriesByName(FIRST_SNAPSHOT_MARK).length === 0)
       performance.mark(FIRST_SNAPSHOT_MARK);
   }, [snapshot]);
   useEffect(() => {
-    const title = view === 'job' ? `Job ${route.id}` : view === 'process' ? `Process ${route.id}` : undefined;
+    const pages: Partial<Record<View, string>> = { job: 'Job', process: 'Process', schedule: 'Schedule' };
+    const title = pages[view] ? `${pages[view]} ${route.id}` : undefined;
     document.title = `${title ?? TABS.find((t) => t.view === current)?.label ?? ''} · Beamline console`;
   }, [current, view, route.id]);
   return (
@@ -160,6 +163,8 @@ function Shell({ api, signOut }: { api: Api; signOut: () => void }) {
           <JobsView api={api} runningJobs={runningJobs} initialFunction={route.query.get('function') ?? ''} />
         )}
         {view === 'job' && route.id && <JobView api={api} id={route.id} admin={admin} />}
+        {view === 'schedules' && <SchedulesView api={api} deleted={route.query.get('deleted')} />}
+        {view === 'schedule' && route.id && <ScheduleView api={api} id={route.id} />}
         {view === 'functions' && <FunctionsView api={api} />}
         {view === 'dead-letters' && <DeadLettersView api={api} />}
       </main>

@@ -1,4 +1,14 @@
-export type View = 'nodes' | 'supervision' | 'processes' | 'process' | 'jobs' | 'job' | 'functions' | 'dead-letters';
+export type View =
+  | 'nodes'
+  | 'supervision'
+  | 'processes'
+  | 'process'
+  | 'jobs'
+  | 'job'
+  | 'schedules'
+  | 'schedule'
+  | 'functions'
+  | 'dead-letters';
 
 export interface Route {
   readonly view: View;
@@ -13,8 +23,19 @@ export function parseRoute(hash: string, fallback: View): Route {
   const query = new URLSearchParams(search);
   if (first === 'jobs' && id) return { view: 'job', id: decodeURIComponent(id), query };
   if (first === 'processes' && id) return { view: 'process', id: decodeURIComponent(id), query };
-  const views: readonly View[] = ['nodes', 'supervision', 'processes', 'jobs', 'functions', 'dead-letters'];
+  if (first === 'schedules' && id) return { view: 'schedule', id: decodeURIComponent(id), query };
+  const views: readonly View[] = [
+    'nodes',
+    'supervision',
+    'processes',
+    'jobs',
+    'schedules',
+    'functions',
+    'dead-letters',
+  ];
   return { view: views.includes(first as View) ? (first as View) : fallback, query };
 }
 
 export const processHref = (pid: string): string => `#/processes/${encodeURIComponent(pid)}`;
+export const jobHref = (id: string): string => `#/jobs/${encodeURIComponent(id)}`;
+export const scheduleHref = (id: string): string => `#/schedules/${encodeURIComponent(id)}`;

@@ -63,7 +63,22 @@ export interface Job {
   readonly submittedAt: string;
   readonly startedAt?: string;
   readonly finishedAt?: string;
+  /** For a run of a schedule: the schedule's id. */
+  readonly schedule?: string;
+  /** For a job started by a job (ctx.startJob): that job, and how the two are tied. */
+  readonly parent?: { readonly id: string; readonly relation: 'link' | 'monitor' | 'none' };
+  /** For a job that started jobs: how many (and, from GET /v1/jobs/{id}, the first ids). */
+  readonly children?: { readonly total: number; readonly ids?: readonly string[] };
 }
+
+/** A page of GET /v1/jobs/{id}/children. */
+export interface JobChildren {
+  readonly jobs: readonly Job[];
+  readonly total: number;
+  readonly offset: number;
+}
+
+export const ENDED_STATES: readonly string[] = ['completed', 'failed', 'cancelled'];
 
 export const JOB_STATES = ['waiting', 'delayed', 'running', 'completed', 'failed', 'cancelled'] as const;
 
@@ -74,4 +89,33 @@ export interface DeployedFunction {
   readonly defaults: unknown;
   readonly createdAt: string;
   readonly builtin: boolean;
+}
+
+/** A schedule as GET /v1/schedules lists it: its definition flat (the job's options too), beside its state. */
+export interface Schedule {
+  readonly id: string;
+  readonly function: string;
+  readonly input?: unknown;
+  readonly cron?: string;
+  readonly everyMs?: number;
+  readonly timezone?: string;
+  readonly paused: boolean;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly nextRunAt: string | null;
+  readonly [option: string]: unknown;
+}
+
+export interface ScheduledRun {
+  readonly jobId: string;
+  readonly dueAt: string;
+  readonly producedAt: string;
+  readonly skipped: boolean;
+  readonly state: string | null;
+}
+
+/** GET /v1/schedules/{id}: the schedule, its next due times and its most recent runs, newest first. */
+export interface ScheduleDetail extends Schedule {
+  readonly nextRuns: readonly string[];
+  readonly lastRuns: readonly ScheduledRun[];
 }

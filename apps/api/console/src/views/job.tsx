@@ -2,8 +2,10 @@ import { useEffect, useState } from 'preact/hooks';
 import type { Api } from '../api.js';
 import { followEvents } from '../event-stream.js';
 import { json, when } from '../format.js';
-import type { Job } from '../types.js';
+import { scheduleHref } from '../route.js';
+import { ENDED_STATES, type Job } from '../types.js';
 import { Notice, useAction } from './action.js';
+import { JobChildrenTable, ParentFact } from './job-children.js';
 import { type Observed, Timeline } from './timeline.js';
 
 interface Logs {
@@ -23,6 +25,9 @@ export function JobView({ api, id, admin }: { api: Api; id: string; admin: boole
   useEffect(() => {
     setMissing(false);
     setObserved([]);
+    // Another job's page (a child's, its parent's): not the last one's facts meanwhile.
+    setJob((shown) => (shown?.id === id ? shown : undefined));
+    setLogs([]);
     let current = true;
     api.get<Logs>(`/v1/jobs/${id}/logs?limit=1000`).then(
       (page) => current && setLogs(page.logs),
@@ -69,7 +74,7 @@ export function JobView({ api, id, admin }: { api: Api; id: string; admin: boole
       setGeneration((g) => g + 1);
       return 'Queued again.';
     });
-  const ended = ['completed', 'failed', 'cancelled'].includes(job.state);
+  const ended = ENDED_STATES.includes(job.state);
   return (
     <article class="job" aria-labelledby="job-title">
       <h2 id="job-title">
@@ -111,7 +116,19 @@ export function JobView({ api, id, admin }: { api: Api; id: string; admin: boole
         <dd>{when(job.startedAt)}</dd>
         <dt>finished</dt>
         <dd>{when(job.finishedAt)}</dd>
+        {job.schedule && (
+          <>
+            <dt>schedule</dt>
+            <dd>
+              <a href={scheduleHref(job.schedule)} data-testid="job-schedule">
+                {job.schedule}
+              </a>
+            </dd>
+          </>
+        )}
+        {job.parent && <ParentFact parent={job.parent} />}
       </dl>
+      {(!ended || (job.children?.total ?? 0) > 0) && <JobChildrenTable key={job.id} api={api} job={job} />}
       <h3>Timeline</h3>
       <Timeline job={job} observed={observed} />
       <h3>Input</h3>
