@@ -176,7 +176,7 @@ export class WorkerMetrics {
     });
     new Gauge({
       name: 'beamline_tenant_cpu_shares_enforced',
-      help: "1 when tenants share the node's CPU equally through control groups (per priority), 0 when the OS does not allow it",
+      help: "1 when tenants share the node's CPU equally through control groups, 0 when the OS does not allow it",
       registers,
       collect() {
         this.set(scheduler.stats().priorities.tenantShares.enforced ? 1 : 0);

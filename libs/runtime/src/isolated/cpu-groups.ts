@@ -5,16 +5,17 @@ import type { Priority } from '../priority.js';
 
 /**
  * Shares the CPU between tenants through Linux control groups. Each sandbox process is placed in
- * `<base>/<priority>/<tenant>`, under one base group per scheduler. Sibling groups get the CPU by
- * weight, whatever number of processes each holds: the priorities far apart (max ≫ high ≫ normal
- * ≫ low, so a higher priority still reaches the CPU first, across tenants), the tenants of one
- * priority equally. Works with cgroup v2 (`cpu.weight`) and v1 (`cpu.shares`); where neither can
- * be written (no privilege, a container without delegation), says why and places nothing.
+ * `<base>/<tenant>/<priority>`, under one base group per scheduler. Sibling groups get the CPU by
+ * weight, whatever number of processes each holds: the tenants equally, and within a tenant its
+ * priorities far apart (max ≫ high ≫ normal ≫ low). A tenant chooses its jobs' priorities, so
+ * they order its own work only: no priority takes another tenant's share. Works with cgroup v2
+ * (`cpu.weight`) and v1 (`cpu.shares`); where neither can be written (no privilege, a container
+ * without delegation), says why and places nothing.
  */
 
 type Version = 'v1' | 'v2';
 
-/** cpu.weight (v2, 1–10000) of each priority's group; v1's cpu.shares scale it by 1024/100. */
+/** cpu.weight (v2, 1–10000) of each priority's group within a tenant's; v1's cpu.shares scale it by 1024/100. */
 const WEIGHTS: Record<Priority, number> = { max: 10_000, high: 1000, normal: 100, low: 1 };
 const BASE_PREFIX = 'beamline-';
 const TENANT_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -121,10 +122,11 @@ export class CpuGroups {
   /** Places the processes in the group of `tenant` at `priority`; returns the OS's refusal. */
   place(pids: readonly number[], tenant: string | undefined, priority: Priority): string | undefined {
     if (!this.base || !this.hierarchy) return this.refusal;
-    const dir = join(this.base, priority, groupName(tenant));
+    const tenantDir = join(this.base, groupName(tenant));
+    const dir = join(tenantDir, priority);
     try {
-      this.make(join(this.base, priority), WEIGHTS[priority], false);
-      this.make(dir, WEIGHTS.normal, true);
+      this.make(tenantDir, WEIGHTS.normal, false);
+      this.make(dir, WEIGHTS[priority], true);
       for (const pid of pids) writeFileSync(join(dir, 'cgroup.procs'), String(pid));
       this.placed = true;
       return undefined;

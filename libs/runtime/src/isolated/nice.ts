@@ -17,7 +17,7 @@ export interface PriorityEnforcement {
   readonly reason: string | undefined;
   readonly mainThreadNice: number;
   readonly niceByPriority: Record<Priority, number>;
-  /** Whether tenants share the CPU equally (control groups per priority and tenant), and why not. */
+  /** Whether tenants share the CPU equally (control groups per tenant and priority), and why not. */
   readonly tenantShares: CpuGroupsStatus;
 }
 
@@ -27,7 +27,7 @@ export interface Reniceable {
   /** The OS process, once known; with `tenant`, what is placed in the tenant's CPU group. */
   readonly pid?: number | undefined;
   readonly tenant?: string | undefined;
-  /** The CPU group it was placed in (`<priority>/<tenant>`). */
+  /** The CPU group it was placed in (`<tenant>/<priority>`). */
   group?: string | undefined;
   /** False until the OS process is known (a sandbox that has not reported ready). */
   readonly reniceable: boolean;
@@ -91,10 +91,10 @@ export class NicePolicy {
     this.groups?.close();
   }
 
-  /** Moves the sandbox to its tenant's CPU group at this priority, unless it is there already. */
+  /** Moves the sandbox to the group of its tenant and this priority, unless it is there already. */
   private placeInGroup(thread: Reniceable, priority: Priority): void {
     if (!this.groups || !thread.reniceable || thread.pid === undefined) return;
-    const group = `${priority}/${thread.tenant ?? ''}`;
+    const group = `${thread.tenant ?? ''}/${priority}`;
     if (thread.group === group) return;
     if (this.groups.place([thread.pid], thread.tenant, priority) === undefined) thread.group = group;
   }

@@ -54,7 +54,7 @@ export class Sandbox {
   moduleId: string | undefined;
   /** The tenant (security domain) whose code this sandbox has run; never reused for another. */
   tenant: string | undefined;
-  /** The CPU group it was placed in, `<priority>/<tenant>` (NicePolicy). */
+  /** The CPU group it was placed in, `<tenant>/<priority>` (NicePolicy). */
   group: string | undefined;
   /** Serial of the invocation running or last run; messages carrying another serial are stale. */
   serial = 0;
