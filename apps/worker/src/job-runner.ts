@@ -10,6 +10,7 @@ import {
 import type { ExitReason, LogEntry, Pid, ProcessLimits, SupervisorClient } from '@beamline/runtime';
 import { DelayedError, type Job, UnrecoverableError, WaitingError } from 'bullmq';
 import type { Logger } from 'pino';
+import { Admission, type AdmissionStore } from './admission.js';
 import type { TenantLimits } from './config.js';
 import type { FunctionCache } from './function-cache.js';
 import { DEFAULT_OUTPUT_LIMITS, JobOutput, type OutputLimits } from './job-output.js';
@@ -136,8 +137,8 @@ const EARLY_CANCELS_MAX = 10_000;
 
 export interface JobRunnerDeps {
   readonly nodeId: string;
-  /** Where the job's log lines go (the only job state the runner writes besides BullMQ's own steps). */
-  readonly store: Pick<JobStore, 'appendLogs'>;
+  /** Where the job's log lines go, and the step that admits a run under its limits on starting (ADR 0016). */
+  readonly store: Pick<JobStore, 'appendLogs'> & AdmissionStore;
   readonly functions: FunctionCache;
   readonly jobSupervisor: () => SupervisorClient;
   /** Sends an exit signal from the node to a local pid. */
@@ -160,7 +161,8 @@ export interface JobRunnerDeps {
  * abnormal exit, `shutdown` from anywhere else included (job code calling ctx.exit('shutdown'),
  * a signal from another process) → failed and retried by BullMQ's attempts and backoff, on
  * whichever node takes it. A job whose tenant already has its maximum running on this node is
- * put back (delayed a moment) without using an attempt.
+ * put back (delayed a moment) without using an attempt, as is a job over its function's or its
+ * key's concurrency or rate, or of a paused function (ADR 0016).
  */
 export class JobRunner {
   /** Jobs taken by this node and not yet settled: job id → pid (undefined until the process exists). */
@@ -182,8 +184,11 @@ export class JobRunner {
   >();
   private draining = false;
   private idleWaiters = new Set<() => void>();
+  private readonly admission: Admission;
 
-  constructor(private readonly deps: JobRunnerDeps) {}
+  constructor(private readonly deps: JobRunnerDeps) {
+    this.admission = new Admission(deps.store);
+  }
 
   /**
    * The tenant to stamp on a control message a process of this node sends to another node: its
@@ -332,6 +337,12 @@ export class JobRunner {
         // Cancelled while it ran on a node that then stopped: it ends here, not run again.
         this.earlyCancels.delete(jobId);
         throw new UnrecoverableError(encodeExit(describeExit('cancelled')));
+      }
+      const verdict = await this.admission.admit(job, token);
+      if (verdict !== undefined && !verdict.admitted) {
+        this.deps.logger.debug({ jobId, reason: verdict.reason, delayMs: verdict.delayMs }, 'job put back (limit)');
+        await new Promise((resolve) => setTimeout(resolve, THROTTLE_PAUSE_MS));
+        throw new DelayedError();
       }
       const started = await this.start(job);
       return await this.settle(job, token, started);

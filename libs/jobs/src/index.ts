@@ -21,7 +21,7 @@ export {
   wholeNumber,
 } from './env.js';
 export { decodeExit, describeExit, encodeExit, type JobExit } from './exit-reason.js';
-export { BUILTIN_TENANT, DEFAULT_PREFIX, Keys, QUEUE_NAME } from './keys.js';
+export { BUILTIN_TENANT, DEFAULT_PREFIX, JOB_ID, Keys, QUEUE_NAME } from './keys.js';
 export { type ConnectionOptions, connectRedis, type RedisTarget, redisTarget } from './redis-connection.js';
 export {
   type DeployedFunction,
@@ -33,6 +33,13 @@ export {
 } from './registry.js';
 export * from './schemas.js';
 export { createServiceLogger, effectiveLogFormat, type LogFormat, logFormat } from './service-logger.js';
+export {
+  type AdmitVerdict,
+  functionRunningKey,
+  keyRunningKey,
+  pausedFunctionsKey,
+  pausedMember,
+} from './store/admission.js';
 export {
   ENDED_STATES,
   EXIT_REASONS,

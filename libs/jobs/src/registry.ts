@@ -8,6 +8,7 @@ import {
   parseFunctionRef,
   tenantSchema,
 } from './schemas.js';
+import { pausedFunctionsKey, pausedMember } from './store/admission.js';
 import type { RedisClient } from './store/scripts.js';
 
 /** Largest function bundle accepted, in bytes. */
@@ -193,8 +194,27 @@ export class FunctionRegistry {
       .multi()
       .del(this.keys.function(tenant, name), ...versionKeys)
       .srem(this.keys.functionNames(tenant), name)
+      .srem(pausedFunctionsKey(this.keys), pausedMember(tenant, name))
       .exec();
     return true;
+  }
+
+  /**
+   * Pauses (or resumes) a tenant's own function (ADR 0016): while paused, its jobs are accepted
+   * and wait, none starts; runs already started go on. Returns false when the tenant has no such
+   * function (a built-in cannot be paused by a tenant).
+   */
+  async setPaused(tenant: string, name: string, paused: boolean): Promise<boolean> {
+    if (!(await this.redis.hget(this.keys.function(tenant, name), 'latest'))) return false;
+    const member = pausedMember(tenant, name);
+    if (paused) await this.redis.sadd(pausedFunctionsKey(this.keys), member);
+    else await this.redis.srem(pausedFunctionsKey(this.keys), member);
+    return true;
+  }
+
+  /** Whether a tenant's function is paused. */
+  async isPaused(tenant: string, name: string): Promise<boolean> {
+    return (await this.redis.sismember(pausedFunctionsKey(this.keys), pausedMember(tenant, name))) === 1;
   }
 
   /** The source of a bundle, by its sha256. */

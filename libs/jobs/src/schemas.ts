@@ -48,11 +48,31 @@ export const backoffSchema = z.strictObject({
 });
 export type Backoff = z.infer<typeof backoffSchema>;
 
+/** The most jobs a concurrency limit may let run at once (each admission may scan that many slots). */
+export const MAX_CONCURRENCY_LIMIT = 1000;
+/** The most starts per second a rate limit may allow. */
+export const MAX_RATE_PER_SECOND = 1000;
+
+const concurrencyLimit = z.number().int().min(1).max(MAX_CONCURRENCY_LIMIT);
+
+/** A job's concurrency key: 1–128 printable characters, shared by the jobs that may not all run at once. */
+export const concurrencyKeySchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[^\p{Cc}]+$/u, 'a concurrency key is 1–128 characters, none of them control characters');
+
 /** What a deployer may set per function, used when a job does not say. */
 export const functionDefaultsSchema = limitsSchema.extend({
   priority: prioritySchema.optional(),
   attempts: z.number().int().min(1).max(100).optional(),
   backoff: backoffSchema.optional(),
+  /** Jobs of this function (of one tenant) running at once, across the cluster. */
+  concurrency: concurrencyLimit.optional(),
+  /** Jobs with one `concurrencyKey` running at once, for a job that gives a key without a `concurrencyLimit`. */
+  keyConcurrency: concurrencyLimit.optional(),
+  /** Jobs of this function (of one tenant) started per second, across the cluster; jobs over it wait. */
+  ratePerSecond: z.number().positive().max(MAX_RATE_PER_SECOND).optional(),
 });
 export type FunctionDefaults = z.infer<typeof functionDefaultsSchema>;
 
@@ -72,6 +92,9 @@ export const jobSpecSchema = limitsSchema.extend({
   delayMs: z.number().int().min(0).max(MAX_MS).optional(),
   idempotencyKey: z.string().min(1).max(256).optional(),
   restart: restartSchema.optional(),
+  /** Jobs of the tenant with the same key run at most `concurrencyLimit` (or the function's `keyConcurrency`) at once. */
+  concurrencyKey: concurrencyKeySchema.optional(),
+  concurrencyLimit: concurrencyLimit.optional(),
 });
 export type JobSpec = z.input<typeof jobSpecSchema>;
 /** A job spec that passed jobSpecSchema. */
@@ -92,6 +115,22 @@ export interface JobData {
   readonly priority: JobPriority;
   readonly restart: z.infer<typeof restartSchema>;
   readonly submittedAt: number;
+  /** What must hold before a run starts (ADR 0016); absent when nothing limits the job. */
+  readonly admission?: Admission;
+}
+
+/**
+ * A job's limits on starting, fixed at submission from the job and its function's defaults: the
+ * worker asks the job store to admit a run only when there is one (or its function is paused).
+ */
+export interface Admission {
+  /** Jobs of the function (of the tenant) running at once. */
+  readonly concurrency?: number;
+  readonly key?: string;
+  /** Jobs with `key` (of the tenant) running at once. */
+  readonly keyLimit?: number;
+  /** Starts per second of the function (of the tenant). */
+  readonly ratePerSecond?: number;
 }
 
 /** BullMQ priorities: 0 (no priority) is served first, then 1, 2, 3. */

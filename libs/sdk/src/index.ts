@@ -16,6 +16,7 @@ export type {
   FunctionDefaults,
   FunctionDetails,
   FunctionListEntry,
+  FunctionPause,
   FunctionVersion,
   Job,
   JobEvent,

@@ -33,9 +33,20 @@ const functionListSchema = z
   .object({ functions: z.array(functionVersionSchema).openapi({ description: 'The latest version of each.' }) })
   .openapi('FunctionList');
 
+const pausedField = z.boolean().openapi({
+  description: 'Whether the function is paused (for you): its jobs are accepted and wait, none starts.',
+});
+
 const functionSchema = z
-  .object({ name: functionNameSchema, latest: functionVersionSchema, versions: z.array(functionVersionSchema) })
+  .object({
+    name: functionNameSchema,
+    latest: functionVersionSchema,
+    versions: z.array(functionVersionSchema),
+    paused: pausedField,
+  })
   .openapi('Function');
+
+export const functionPauseSchema = z.object({ name: functionNameSchema, paused: pausedField }).openapi('FunctionPause');
 
 const moduleSource = z.string().openapi({ description: 'The source of the ES module.' });
 
@@ -103,4 +114,33 @@ export const deleteFunctionRoute = createRoute({
     204: { description: 'Deleted.' },
     ...v1Problems([404], { 404: 'No such function of yours.' }),
   },
+});
+
+const pauseProblems = v1Problems([404, 409], {
+  404: 'No such function of yours.',
+  409: 'A built-in function: only its operators can pause it.',
+});
+
+export const pauseFunctionRoute = createRoute({
+  method: 'post',
+  path: '/{name}/pause',
+  operationId: 'pauseFunction',
+  tags: [TAGS.functions.name],
+  summary: 'Pause a function',
+  description:
+    'Its jobs are still accepted and wait; none starts until it is resumed (the worker nodes see the pause within about a second). Jobs already running go on to their end. Pausing a paused function changes nothing.',
+  request: { params: functionNameParams },
+  responses: { 200: json(functionPauseSchema, 'Paused.'), ...pauseProblems },
+});
+
+export const resumeFunctionRoute = createRoute({
+  method: 'post',
+  path: '/{name}/resume',
+  operationId: 'resumeFunction',
+  tags: [TAGS.functions.name],
+  summary: 'Resume a function',
+  description:
+    'Its waiting jobs start again, within about a second, in their usual order. Resuming a function that is not paused changes nothing.',
+  request: { params: functionNameParams },
+  responses: { 200: json(functionPauseSchema, 'Resumed.'), ...pauseProblems },
 });

@@ -13,6 +13,8 @@ import {
   deployJsonSchema,
   getFunctionRoute,
   listFunctionsRoute,
+  pauseFunctionRoute,
+  resumeFunctionRoute,
 } from '../contract/functions.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError, invalid, notFound } from '../problem.js';
@@ -89,8 +91,29 @@ export function functionRoutes(deps: ApiDeps): OpenAPIHono<Env> {
     let versions = await deps.registry.versions(c.get('tenant'), name);
     if (versions.length === 0) versions = await deps.registry.versions(BUILTIN_TENANT, name);
     if (versions.length === 0) throw notFound(`Function ${name}`);
-    return c.json({ name, latest: view(versions[0] as DeployedFunction), versions: versions.map(view) }, 200);
+    const latest = versions[0] as DeployedFunction;
+    const paused = latest.tenant === c.get('tenant') && (await deps.registry.isPaused(latest.tenant, name));
+    return c.json({ name, latest: view(latest), versions: versions.map(view), paused }, 200);
   });
+
+  for (const [route, paused] of [
+    [pauseFunctionRoute, true],
+    [resumeFunctionRoute, false],
+  ] as const) {
+    app.openapi(route, async (c) => {
+      const { name } = c.req.valid('param');
+      const tenant = c.get('tenant');
+      if (await deps.registry.setPaused(tenant, name, paused)) return c.json({ name, paused }, 200);
+      if (await deps.registry.isBuiltin(name)) {
+        throw new ApiError(
+          409,
+          'Built-in function',
+          `${name} is a built-in function: it cannot be paused by a tenant.`,
+        );
+      }
+      throw notFound(`Function ${name}`);
+    });
+  }
 
   app.openapi(deleteFunctionRoute, async (c) => {
     const { name } = c.req.valid('param');

@@ -15,6 +15,7 @@ import {
   tenantSchema,
   type ValidJobSpec,
 } from '../schemas.js';
+import { type AdmitVerdict, admissionOf, admitCall, pausedFunctionsKey, verdictOf } from './admission.js';
 import { type JobState, jobStateOf } from './job-state.js';
 import { type RedisClient, type StoreCommands, withStoreCommands } from './scripts.js';
 
@@ -74,7 +75,7 @@ export interface JobView {
 /** A job started by a job (ctx.startJob) could not be: its parent may have no more children, or none deeper. */
 export class ChildJobError extends Error {
   constructor(
-    readonly code: 'no_parent' | 'children_full' | 'too_deep',
+    readonly code: 'no_parent' | 'children_full' | 'too_deep' | 'busy',
     message: string,
   ) {
     super(message);
@@ -282,6 +283,19 @@ export class JobStore {
     return { ids: ids as string[], total: total as number };
   }
 
+  /**
+   * Takes queued cascades of cancellation (ADR 0013) up to `parents` parents further, one step per
+   * parent; resolves to how many are left. Worker nodes call it while any are queued.
+   */
+  async continueCascades(parents = 1): Promise<number> {
+    let left = 0;
+    for (let i = 0; i < parents; i++) {
+      left = Number(await this.redis.beamlineCascade(1, `${this.keys.queue}bl:cascade`, this.keys.queue, 1));
+      if (left === 0) break;
+    }
+    return left;
+  }
+
   private tree(parentId: string): string {
     return `${this.keys.queue}bl:tree:${parentId}`;
   }
@@ -375,6 +389,8 @@ export class JobStore {
     idempotencyKey: string | undefined,
   ): Promise<PreparedJob> {
     const limits: Limits = { ...definedLimits(fn.defaults), ...definedLimits(spec) };
+    const admitted = admissionOf(spec, fn);
+    if ('field' in admitted) throw new JobSpecError(admitted.field, admitted.message);
     const priority = spec.priority ?? fn.defaults.priority ?? 'normal';
     const attempts = spec.attempts ?? fn.defaults.attempts ?? 3;
     const backoff = spec.backoff ?? fn.defaults.backoff ?? { type: 'exponential' as const, delayMs: 1000 };
@@ -389,6 +405,7 @@ export class JobStore {
       priority,
       restart: spec.restart ?? 'transient',
       submittedAt,
+      ...(admitted.admission === undefined ? {} : { admission: admitted.admission }),
     };
     const customId = idempotencyKey === undefined ? '' : idempotentJobId(tenant, idempotencyKey);
     const opts: JobsOptions = {
@@ -440,6 +457,21 @@ export class JobStore {
     }
     keys.push(this.keys.tenantIndex(tenant), this.keys.tenantOpen(tenant));
     return this.redis.beamlineSubmit(keys.length, ...keys, ...args);
+  }
+
+  /**
+   * Admits the run of a job this node has just taken with `token` under the job's limits on
+   * starting and its function's pause (ADR 0016), or puts the job back in the same step (delayed,
+   * no attempt used). `pausable`: whether the function is the tenant's own (built-ins are not paused).
+   */
+  async admit(job: Job<JobData>, token: string, pausable: boolean, putBackDelayMs: number): Promise<AdmitVerdict> {
+    const call = admitCall(this.keys, job, token, pausable, putBackDelayMs);
+    return verdictOf(await this.redis.beamlineAdmit(15, ...call));
+  }
+
+  /** Every tenant's paused functions, as "<tenant>/<function>" (ADR 0016). */
+  async pausedFunctions(): Promise<Set<string>> {
+    return new Set(await this.redis.smembers(pausedFunctionsKey(this.keys)));
   }
 
   /** The job, read with its state in one step; undefined when there is no such job (of `tenant`, when given). */

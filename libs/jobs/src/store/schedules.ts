@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { BUILTIN_TENANT, type Keys, QUEUE_NAME } from '../keys.js';
 import type { DeployedFunction, FunctionRegistry } from '../registry.js';
 import { BULLMQ_PRIORITY, describeIssues, type JobData, jobSpecSchema, MAX_MS, tenantSchema } from '../schemas.js';
+import { admissionOf } from './admission.js';
 import { definedLimits, JobSpecError } from './job-store.js';
 import { type RedisClient, withStoreCommands } from './scripts.js';
 
@@ -184,6 +185,8 @@ export class ScheduleStore {
     const priority = spec.priority ?? fn.defaults.priority ?? 'normal';
     const attempts = spec.attempts ?? fn.defaults.attempts ?? 3;
     const backoff = spec.backoff ?? fn.defaults.backoff ?? { type: 'exponential' as const, delayMs: 1000 };
+    const admitted = admissionOf(spec, fn);
+    if ('field' in admitted) throw new JobSpecError(admitted.field, admitted.message);
     const data: JobData = {
       function: fn.name,
       version: fn.version,
@@ -195,6 +198,7 @@ export class ScheduleStore {
       priority,
       restart: spec.restart ?? 'transient',
       submittedAt: Date.now(),
+      ...(admitted.admission === undefined ? {} : { admission: admitted.admission }),
     };
     const opts: JobsOptions = {
       attempts: spec.restart === 'temporary' ? 1 : attempts,

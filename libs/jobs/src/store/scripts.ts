@@ -47,9 +47,11 @@ const COMMANDS = {
   beamlineCancel: 'cancelJob',
   beamlineRetry: 'retryJob',
   beamlineGetJob: 'getJob',
+  beamlineCascade: 'cascadeCancel',
   beamlineUpsertSchedule: 'upsertSchedule',
   beamlinePauseSchedule: 'pauseSchedule',
   beamlineDeleteSchedule: 'deleteSchedule',
+  beamlineAdmit: 'admitJob',
 } as const;
 
 export interface StoreCommands {
@@ -57,6 +59,8 @@ export interface StoreCommands {
   beamlineCancel(keyCount: number, ...args: Array<string | number>): Promise<string[]>;
   beamlineRetry(keyCount: number, ...args: Array<string | number>): Promise<number[]>;
   beamlineGetJob(keyCount: number, ...args: Array<string | number>): Promise<string[]>;
+  beamlineCascade(keyCount: number, ...args: Array<string | number>): Promise<number>;
+  beamlineAdmit(keyCount: number, ...args: Array<string | number>): Promise<unknown[]>;
 }
 
 /** Defines our scripts on `client` (once) and returns it typed with them. */

@@ -10,6 +10,7 @@ import type {
   FunctionDefaults,
   FunctionDetails,
   FunctionListEntry,
+  FunctionPause,
   FunctionVersion,
   Job,
   JobEvent,
@@ -84,6 +85,10 @@ export interface BeamlineClient {
     list(): Promise<FunctionListEntry[]>;
     get(name: string): Promise<FunctionDetails>;
     delete(name: string): Promise<void>;
+    /** Pauses your function: its jobs are accepted and wait, none starts; running ones go on. */
+    pause(name: string): Promise<FunctionPause>;
+    /** Resumes your paused function: its waiting jobs start again. */
+    resume(name: string): Promise<FunctionPause>;
   };
   readonly processes: {
     /** Live job processes across the cluster (from the nodes' heartbeats, a few seconds old at most). */
@@ -256,6 +261,9 @@ export function createClient(options: ClientOptions): BeamlineClient {
       delete: async (name) => {
         await ok<void>(() => raw.DELETE('/v1/functions/{name}', { params: { path: { name } } }));
       },
+      pause: (name) => ok<FunctionPause>(() => raw.POST('/v1/functions/{name}/pause', { params: { path: { name } } })),
+      resume: (name) =>
+        ok<FunctionPause>(() => raw.POST('/v1/functions/{name}/resume', { params: { path: { name } } })),
     },
     processes: {
       list: async () => (await ok<{ processes: ProcessEntry[] }>(() => raw.GET('/v1/processes'))).processes,

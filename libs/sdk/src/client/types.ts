@@ -90,7 +90,13 @@ export type Cancellation = Documented<
 
 export type FunctionDetails = Documented<
   ResponseBody<'/v1/functions/{name}', 'get', 200>,
-  { name: string; latest: FunctionVersion; versions: FunctionVersion[] }
+  { name: string; latest: FunctionVersion; versions: FunctionVersion[]; paused: boolean }
+>;
+
+/** Whether a function is paused, as pausing or resuming it answers. */
+export type FunctionPause = Documented<
+  ResponseBody<'/v1/functions/{name}/pause', 'post', 200>,
+  { name: string; paused: boolean }
 >;
 
 export type FunctionListEntry = Documented<

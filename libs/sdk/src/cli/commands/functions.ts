@@ -33,7 +33,7 @@ export const functionsGetCommand = defineCommand({
     const details = await client().functions.get(args[0] as string);
     out.result(details, () =>
       [
-        `${details.name}: latest version ${details.latest.version}`,
+        `${details.name}: latest version ${details.latest.version}${details.paused ? ' (paused)' : ''}`,
         table(
           ['VERSION', 'DEPLOYED', 'SHA256', 'DEFAULTS'],
           details.versions.map((v) => [
@@ -58,6 +58,30 @@ export const functionsDeleteCommand = defineCommand({
     const name = args[0] as string;
     await client().functions.delete(name);
     out.result({ name, deleted: true }, () => `deleted ${name}`);
+    return 0;
+  },
+});
+
+export const functionsPauseCommand = defineCommand({
+  path: ['functions', 'pause'],
+  args: ['name'],
+  summary: 'Pause a function: its jobs are accepted and wait, none starts; running ones go on.',
+  options: {},
+  async run({ args, out, client }) {
+    const paused = await client().functions.pause(args[0] as string);
+    out.result(paused, () => `paused ${paused.name}`);
+    return 0;
+  },
+});
+
+export const functionsResumeCommand = defineCommand({
+  path: ['functions', 'resume'],
+  args: ['name'],
+  summary: 'Resume a paused function: its waiting jobs start again.',
+  options: {},
+  async run({ args, out, client }) {
+    const resumed = await client().functions.resume(args[0] as string);
+    out.result(resumed, () => `resumed ${resumed.name}`);
     return 0;
   },
 });

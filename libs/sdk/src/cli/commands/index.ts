@@ -1,7 +1,13 @@
 import type { Command } from '../command.js';
 import { deployCommand } from './deploy.js';
 import { devCommand } from './dev.js';
-import { functionsDeleteCommand, functionsGetCommand, functionsListCommand } from './functions.js';
+import {
+  functionsDeleteCommand,
+  functionsGetCommand,
+  functionsListCommand,
+  functionsPauseCommand,
+  functionsResumeCommand,
+} from './functions.js';
 import { jobsCancelCommand, jobsGetCommand, jobsListCommand, jobsLogsCommand, jobsRetryCommand } from './jobs.js';
 import { killCommand, psCommand, sendCommand } from './processes.js';
 import { runCommand } from './run.js';
@@ -32,6 +38,8 @@ export const COMMANDS: readonly Command[] = [
   functionsListCommand,
   functionsGetCommand,
   functionsDeleteCommand,
+  functionsPauseCommand,
+  functionsResumeCommand,
   schedulesListCommand,
   schedulesGetCommand,
   schedulesCreateCommand,

@@ -27,12 +27,20 @@ export const runCommand = defineCommand({
     'memory-mb': { type: 'string', value: 'MB', description: 'memory limit of one run' },
     attempts: { type: 'string', value: 'N', description: 'runs before the job fails for good' },
     'idempotency-key': { type: 'string', value: 'KEY', description: 'submit at most once under this key' },
+    'concurrency-key': {
+      type: 'string',
+      value: 'KEY',
+      description: "jobs with this key run at most --concurrency-limit (or the function's keyConcurrency) at once",
+    },
+    'concurrency-limit': { type: 'string', value: 'N', description: 'jobs with the --concurrency-key running at once' },
   },
   async run({ args, options, out, client, signal }) {
     const priority = readChoice(options.priority, 'priority', PRIORITIES);
     const timeoutMs = readWholeNumber(options['timeout-ms'], 'timeout-ms', 1, 2_147_483_647);
     const memoryMb = readWholeNumber(options['memory-mb'], 'memory-mb', 16, 65_536);
     const attempts = readWholeNumber(options.attempts, 'attempts', 1, 100);
+    const concurrencyLimit = readWholeNumber(options['concurrency-limit'], 'concurrency-limit', 1, 1000);
+    const concurrencyKey = options['concurrency-key'];
     const submission: JobSubmission = {
       function: args[0] as string,
       ...(options.input === undefined ? {} : { input: readJsonArgument(options.input, '--input') }),
@@ -40,6 +48,8 @@ export const runCommand = defineCommand({
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
       ...(memoryMb === undefined ? {} : { memoryMb }),
       ...(attempts === undefined ? {} : { attempts }),
+      ...(concurrencyKey === undefined ? {} : { concurrencyKey }),
+      ...(concurrencyLimit === undefined ? {} : { concurrencyLimit }),
     };
     const api = client();
     const key = options['idempotency-key'];

@@ -1,0 +1,102 @@
+--[[
+  Admits a run of a job that has limits on starting (ADR 0016), or puts it back in the same step:
+  BullMQ's moveToDelayed with no attempt used, as the tenant cap does. Runs on the node that has
+  just taken the job (it holds the job's lock), before its process starts.
+
+  A running set holds the ids of the jobs admitted and not yet ended (moveToFinished removes
+  them). An id whose job's lock is gone holds no slot: the job ended its run without finishing
+  (retried, handed back) or its node died (the lock lapses, stall recovery runs it again). Such
+  ids are dropped when the set looks full, so the count is exact when it matters.
+
+    KEYS[1..11] BullMQ's moveToDelayed keys (marker, active, prioritized, delayed, job, events,
+                meta, stalled, wait, limiter, priority counter)
+    KEYS[12]    paused functions (SET of "<tenant>/<function>")
+    KEYS[13]    the function's running set (of its tenant)
+    KEYS[14]    the concurrency key's running set (of its tenant)
+    KEYS[15]    the function's rate: the earliest time of its next start (ms)
+
+    ARGV[1..9]  BullMQ's moveToDelayed arguments (key prefix, timestamp, job id, token, delay
+                (replaced here), skip attempt, fields, fetch next, options)
+    ARGV[10]    "<tenant>/<function>" when the function can be paused, else ""
+    ARGV[11]    function concurrency (0: none)
+    ARGV[12]    key concurrency (0: none)
+    ARGV[13]    starts per second (0: none)
+    ARGV[14]    how long a job put back for concurrency or a pause waits, ms
+    ARGV[15]    a random number in [0, 1): spreads the retakes of jobs put back for the rate
+
+  Output:
+    {1}                     admitted (in its running sets; the rate's next start moved on)
+    {0, reason, delayMs}    put back: reason is "paused", "concurrency", "key" or "rate"
+    {code}                  code < 0: BullMQ's error (the job is not locked by this token)
+]]
+local rcall = redis.call
+
+--- @bullmq moveToDelayed
+
+local prefix = ARGV[1]
+local jobId = ARGV[3]
+local token = ARGV[4]
+local jobKey = KEYS[5]
+local functionSet = KEYS[13]
+local keySet = KEYS[14]
+local functionLimit = tonumber(ARGV[11])
+local keyLimit = tonumber(ARGV[12])
+local rate = tonumber(ARGV[13])
+
+if rcall("GET", jobKey .. ":lock") ~= token then return {-2} end
+
+-- Ids of jobs whose lock is gone leave the set; returns the jobs that still hold a slot.
+local function slotsHeld(setKey, limit)
+  local count = rcall("SCARD", setKey)
+  if count < limit then return count end
+  for _, id in ipairs(rcall("SMEMBERS", setKey)) do
+    if rcall("EXISTS", prefix .. id .. ":lock") == 0 then
+      rcall("SREM", setKey, id)
+      count = count - 1
+    end
+  end
+  return count
+end
+
+local function putBack(reason, delay)
+  local args = {ARGV[1], ARGV[2], ARGV[3], ARGV[4], tostring(delay), "1", ARGV[7], "0", ARGV[9]}
+  local moved = bullmq_moveToDelayed(KEYS, args)
+  if type(moved) == "number" and moved < 0 then return {moved} end
+  return {0, reason, delay}
+end
+
+local throttle = tonumber(ARGV[14])
+if ARGV[10] ~= "" and rcall("SISMEMBER", KEYS[12], ARGV[10]) == 1 then return putBack("paused", throttle * 4) end
+
+-- An id left from an earlier run of this job is no slot of this one.
+if functionLimit > 0 then
+  rcall("SREM", functionSet, jobId)
+  if slotsHeld(functionSet, functionLimit) >= functionLimit then return putBack("concurrency", throttle) end
+end
+if keyLimit > 0 then
+  rcall("SREM", keySet, jobId)
+  if slotsHeld(keySet, keyLimit) >= keyLimit then return putBack("key", throttle) end
+end
+
+if rate > 0 then
+  local time = rcall("TIME")
+  local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  local interval = math.ceil(1000 / rate)
+  local nextStart = tonumber(rcall("GET", KEYS[15]) or "0")
+  if nextStart > now then
+    return putBack("rate", nextStart - now + math.floor(tonumber(ARGV[15]) * interval))
+  end
+  rcall("SET", KEYS[15], now + interval, "PX", interval + 1000)
+end
+
+local entered = {}
+if functionLimit > 0 then
+  rcall("SADD", functionSet, jobId)
+  entered[#entered + 1] = functionSet
+end
+if keyLimit > 0 then
+  rcall("SADD", keySet, jobId)
+  entered[#entered + 1] = keySet
+end
+if #entered > 0 then rcall("HSET", jobKey, "ad", table.concat(entered, "\n")) end
+return {1}
