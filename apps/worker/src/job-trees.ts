@@ -5,6 +5,7 @@ import {
   type ChildRelation,
   describeIssues,
   idempotentJobId,
+  JOB_ID,
   JobSpecError,
   type JobStore,
   type JobView,
@@ -32,8 +33,13 @@ import {
 export const MAX_CHILD_INPUT_BYTES = 1024 * 1024;
 /** Submissions of one parent in flight at once; more wait their turn (in the order they were asked). */
 const STARTS_IN_FLIGHT = 64;
+/** Submissions of one parent waiting for their turn, and the bytes of their inputs; beyond either, startJob is refused. */
+const STARTS_QUEUED = 1024;
+const STARTS_QUEUED_BYTES = 16 * 1024 * 1024;
 /** How often the ends of children that a parent waits for are read without a notification (one lost on the way). */
 const ENDS_POLL_MS = 2000;
+/** Parents of a cascade of cancellation taken further per poll (each one step of at most one parent's children). */
+const CASCADE_STEPS_PER_POLL = 50;
 
 type ChildOutcome = { readonly state: 'completed'; readonly result: unknown } | ChildJobEnd;
 
@@ -42,6 +48,8 @@ interface ChildOfRun {
   readonly ref: string | undefined;
   outcome: ChildOutcome | undefined;
   readonly waiters: Array<{ resolve(value: unknown): void; reject(error: Error): void }>;
+  /** The one wait for its end that every awaitJob of it shares. */
+  awaited?: Promise<unknown>;
 }
 
 /** A run of a parent job on this node: its children as this run knows them. */
@@ -58,11 +66,13 @@ interface ParentRun {
   readAgain: boolean;
   inFlight: number;
   readonly queued: Array<() => void>;
+  /** Bytes of the inputs of the submissions waiting their turn. */
+  queuedBytes: number;
 }
 
 export interface JobTreeDeps {
   readonly node: Node;
-  readonly store: Pick<JobStore, 'submitChild' | 'get' | 'childEnds'>;
+  readonly store: Pick<JobStore, 'submitChild' | 'get' | 'childEnds' | 'continueCascades'>;
   /** The job a process of this node runs, and its tenant. */
   readonly jobOf: (pid: Pid) => { readonly jobId: string; readonly tenant: string } | undefined;
   /** The pid of a job this node runs. */
@@ -76,6 +86,7 @@ export interface JobTreeDeps {
 export class JobTrees implements JobTreeHost {
   private readonly runs = new Map<Pid, ParentRun>();
   private readonly poller: ReturnType<typeof setInterval>;
+  private cascading = false;
 
   constructor(private readonly deps: JobTreeDeps) {
     this.poller = setInterval(() => this.pollWaitingParents(), ENDS_POLL_MS);
@@ -95,7 +106,18 @@ export class JobTrees implements JobTreeHost {
     const relation: ChildRelation = options.monitor === true ? 'monitor' : options.link === false ? 'none' : 'link';
     run.calls++;
     const key = options.key ?? `#${run.calls}`;
-    const spec = this.childSpec(fn, input, options);
+    const { spec, inputBytes } = this.childSpec(fn, input, options);
+    if (
+      run.inFlight >= STARTS_IN_FLIGHT &&
+      (run.queued.length >= STARTS_QUEUED || run.queuedBytes + inputBytes > STARTS_QUEUED_BYTES)
+    ) {
+      throw refusal(
+        new ChildJobError(
+          'busy',
+          `${STARTS_IN_FLIGHT} submissions of this job are in flight and ${run.queued.length} more wait their turn; await some first.`,
+        ),
+      );
+    }
     // The child's id follows from the parent and the key: known before the submission, so that
     // an end that comes back before the submission's reply finds its child.
     const idempotencyKey = `child\u0000${run.jobId}\u0000${key}`;
@@ -103,7 +125,7 @@ export class JobTrees implements JobTreeHost {
     const ref = relation === 'monitor' ? `${from}:job${run.calls}` : undefined;
     const created = !run.children.has(childId);
     if (created) run.children.set(childId, { relation, ref, outcome: undefined, waiters: [] });
-    await this.turn(run);
+    await this.turn(run, inputBytes);
     let submitted: JobView;
     try {
       const parent = { jobId: run.jobId, relation, maxChildren: this.deps.maxChildren, maxDepth: this.deps.maxDepth };
@@ -122,6 +144,7 @@ export class JobTrees implements JobTreeHost {
 
   async awaitJob(from: Pid, jobId: string): Promise<unknown> {
     const run = this.runOf(from, 'await jobs');
+    if (!JOB_ID.test(jobId)) throw new BadArgError(`awaitJob: "${jobId.slice(0, 100)}" is no job id.`);
     let child = run.children.get(jobId);
     if (!child) {
       // A child an earlier run of this job started, not started again by this run.
@@ -140,9 +163,10 @@ export class JobTrees implements JobTreeHost {
     const known = child.outcome;
     if (known) return settle(jobId, known);
     const waiting = child;
-    return new Promise((resolve, reject) => {
+    waiting.awaited ??= new Promise((resolve, reject) => {
       waiting.waiters.push({ resolve, reject });
     });
+    return waiting.awaited;
   }
 
   /** The job store says a child of `parentJobId` (a job of `tenant`) ended: read the parent's ends. */
@@ -176,20 +200,22 @@ export class JobTrees implements JobTreeHost {
         readAgain: false,
         inFlight: 0,
         queued: [],
+        queuedBytes: 0,
       };
       this.runs.set(pid, run);
     }
     return run;
   }
 
+  /** The child's job spec, and the length of its input as JSON (what the node holds until it is submitted). */
   private childSpec(fn: string, input: unknown, options: StartJobOptions) {
-    let fits = false;
+    let json: ReturnType<typeof boundedJson>;
     try {
-      fits = boundedJson(input ?? null, MAX_CHILD_INPUT_BYTES).fits;
+      json = boundedJson(input ?? null, MAX_CHILD_INPUT_BYTES);
     } catch {
       throw new BadArgError('startJob: the input is not JSON data; pass plain data.');
     }
-    if (!fits) {
+    if (!json.fits) {
       throw new BadArgError(`startJob: the input, written out as JSON, is over ${MAX_CHILD_INPUT_BYTES} bytes.`);
     }
     const { priority, timeoutMs, cpuMs, memoryMb, attempts, delayMs } = options;
@@ -198,15 +224,21 @@ export class JobTrees implements JobTreeHost {
       Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)),
     );
     if (!parsed.success) throw new BadArgError(`startJob: ${describeIssues(parsed.error)}`);
-    return parsed.data;
+    return { spec: parsed.data, inputBytes: json.text?.length ?? 0 };
   }
 
-  private turn(run: ParentRun): Promise<void> {
+  private turn(run: ParentRun, inputBytes: number): Promise<void> {
     if (run.inFlight < STARTS_IN_FLIGHT) {
       run.inFlight++;
       return Promise.resolve();
     }
-    return new Promise((resolve) => run.queued.push(resolve));
+    run.queuedBytes += inputBytes;
+    return new Promise((resolve) =>
+      run.queued.push(() => {
+        run.queuedBytes -= inputBytes;
+        resolve();
+      }),
+    );
   }
 
   private nextTurn(run: ParentRun): void {
@@ -247,8 +279,21 @@ export class JobTrees implements JobTreeHost {
     })();
   }
 
+  /** Takes queued cascades of cancellation further, a bounded number of steps per poll. */
+  private continueCascades(): void {
+    if (this.cascading) return;
+    this.cascading = true;
+    this.deps.store
+      .continueCascades(CASCADE_STEPS_PER_POLL)
+      .catch(() => undefined)
+      .finally(() => {
+        this.cascading = false;
+      });
+  }
+
   /** Parents with children they wait for, or are tied to, and whose end has not been seen: a notification may have been lost. */
   private pollWaitingParents(): void {
+    this.continueCascades();
     for (const run of this.runs.values()) {
       for (const child of run.children.values()) {
         if (child.outcome === undefined && (child.waiters.length > 0 || child.relation !== 'none')) {

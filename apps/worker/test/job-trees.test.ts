@@ -234,4 +234,38 @@ describe('job trees against hostile job code', () => {
       `awaitJob: job ${foreign.id} is not a child of this job (job ${parent.id}).`,
     ]);
   });
+
+  it('awaitJob of a name that is no job id says so, without telling what the key holds', async () => {
+    await startWorker(redis.server.url);
+    await deploy(
+      'trees',
+      'prober',
+      `export default async ({ ids }, ctx) => Promise.all(ids.map((id) => ctx.awaitJob(id).then(() => 'read', (e) => e.message)));`,
+    );
+    const keys = ['bl:schedules:victim', 'bl:open:victim', '1:lock', '../etc'];
+    const parent = await t.j.submit({ function: 'prober', input: { ids: keys } }, 'trees');
+    const done = await t.j.finished(parent.id);
+    expect(done.result).toEqual(keys.map((key) => `awaitJob: "${key}" is no job id.`));
+  });
+
+  it('many awaits of one child share one wait; beyond 2048 unanswered calls a job is told to await some first', async () => {
+    await startWorker(redis.server.url);
+    await deploy(
+      'trees',
+      'impatient',
+      `export default async (_, ctx) => {
+        const child = await ctx.startJob('sleep', { ms: 1500 });
+        const all = await Promise.allSettled(Array.from({ length: 2100 }, () => ctx.awaitJob(child)));
+        const refused = all.filter((r) => r.status === 'rejected').map((r) => r.reason.message);
+        return { fulfilled: all.filter((r) => r.status === 'fulfilled').length, refused: refused.length, first: refused[0] };
+      };`,
+    );
+    const parent = await t.j.submit({ function: 'impatient', attempts: 1, timeoutMs: 60_000 }, 'trees');
+    const done = await t.j.finished(parent.id);
+    expect(done.state).toBe('completed');
+    const { fulfilled, refused, first } = done.result as { fulfilled: number; refused: number; first: string };
+    expect(fulfilled + refused).toBe(2100);
+    expect(refused).toBeGreaterThanOrEqual(2100 - 2048 - 1);
+    expect(first).toMatch(/at most 2048 startJob and awaitJob calls of one job may be unanswered/);
+  });
 });

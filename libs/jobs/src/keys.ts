@@ -69,3 +69,11 @@ export class Keys {
     return `${this.prefix}:node:${nodeId}`;
   }
 }
+
+/**
+ * The ids jobs get: BullMQ's counter, an idempotency id, or a schedule's run
+ * ("repeat:<tenant>~<schedule>:<due ms>"). Anything else names no job (and may name BullMQ's or
+ * the store's own keys).
+ */
+export const JOB_ID =
+  /^(\d{1,16}|idem-[0-9a-f]{32}|repeat:[a-z0-9][a-z0-9_-]{0,63}~[A-Za-z0-9][A-Za-z0-9_.-]{0,99}:\d{1,16})$/;

@@ -71,7 +71,7 @@ describe('fair queuing between tenants (ADR 0017)', () => {
     const ids = await redis.zrange(store.queue.keys.prioritized as string, 0, 1);
     expect(ids).toEqual([high.job.id, normal.job.id]);
 
-    const own = [];
+    const own: string[] = [];
     for (let i = 0; i < 5; i++) own.push((await store.submit(job('normal'), 'b')).job.id);
     const normals = (await redis.zrange(store.queue.keys.prioritized as string, 0, -1)).filter((id) =>
       own.includes(id),

@@ -237,4 +237,22 @@ describe('JobStore: job trees', () => {
     ).toBe('cancelled');
     expect(await store.openJobs('tree-d')).toEqual([monitored.id]);
   });
+
+  it('cancelling a root takes its tree one parent per step: its own step its children, later steps the rest', async () => {
+    const child = (parent: string) =>
+      store.submitChild({ function: 'echo', delayMs: 60_000 }, 'tree-e', parentOf(parent), undefined);
+    const root = (await store.submit({ function: 'echo', delayMs: 60_000 }, 'tree-e')).job.id;
+    const children: string[] = [];
+    for (let i = 0; i < 3; i++) children.push((await child(root)).job.id);
+    for (const id of children) for (let j = 0; j < 4; j++) await child(id);
+    expect(await store.backlog('tree-e')).toBe(16);
+    expect(await store.cancel(root, 'tree-e')).toBe('removed');
+    // The root's step removed its three children; their twelve children wait for steps of their own.
+    expect(await store.backlog('tree-e')).toBe(12);
+    expect(await store.continueCascades(1)).toBe(2);
+    expect(await store.backlog('tree-e')).toBe(8);
+    expect(await store.continueCascades(10)).toBe(0);
+    expect(await store.backlog('tree-e')).toBe(0);
+    expect(await store.openJobs('tree-e')).toEqual([]);
+  });
 });

@@ -1,4 +1,4 @@
-import { functionNameSchema } from '@beamline/jobs';
+import { functionNameSchema, JOB_ID } from '@beamline/jobs';
 import { z } from '@hono/zod-openapi';
 
 /**
@@ -29,12 +29,7 @@ export const TAGS = {
   cluster: { name: 'Cluster', description: 'Worker nodes and queue depth (admin), and dead letters.' },
 } as const;
 
-/**
- * The ids jobs get: BullMQ's counter, an idempotency id, or a schedule's run ("repeat:<tenant>~<schedule>:<due ms>").
- * Anything else names no job (and may name BullMQ's own keys).
- */
-export const JOB_ID =
-  /^(\d{1,16}|idem-[0-9a-f]{32}|repeat:[a-z0-9][a-z0-9_-]{0,63}~[A-Za-z0-9][A-Za-z0-9_.-]{0,99}:\d{1,16})$/;
+export { JOB_ID };
 
 /** A pid as the runtime makes them (libs/runtime pid.ts): "<node-id>.<serial>". */
 const PID = /^[A-Za-z0-9_-]{1,100}\.\d+$/;

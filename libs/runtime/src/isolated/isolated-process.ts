@@ -63,6 +63,8 @@ export class IsolatedProcess extends Process {
   /** Aborts the process's fetches in flight when it ends; made on its first fetch. */
   fetches: AbortController | undefined;
   fetchesInFlight = 0;
+  /** startJob and awaitJob requests the node has not answered yet. */
+  jobRequestsInFlight = 0;
   /** Rates of the output the process sends to the node, made on its first output. */
   output: OutputLimiter | undefined;
 

@@ -135,6 +135,8 @@ function sandboxEntry(): URL {
 const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** Requests one process may have in flight through the node's `fetch`. */
 const MAX_FETCHES_IN_FLIGHT = 16;
+/** startJob and awaitJob requests of one process the node holds at once (a parent awaiting all its children fits). */
+export const MAX_JOB_REQUESTS_IN_FLIGHT = 2048;
 
 /**
  * Runs isolated processes for a node: each one a function module in its own sandbox OS process
@@ -616,18 +618,32 @@ export class Scheduler {
       reply(undefined, new BadArgError(`Node ${this.node.id} runs no jobs: ${message.t} is not available here.`));
       return;
     }
-    if (message.t === 'startJob' && !this.allowOutput(process, 'send')) {
-      reply(undefined, new BadArgError('startJob: this job starts jobs faster than its rate allows; slow down.'));
+    if (!this.allowOutput(process, 'send')) {
+      reply(undefined, new BadArgError(`${message.t}: this job asks faster than its rate allows; slow down.`));
       return;
     }
+    if (process.jobRequestsInFlight >= MAX_JOB_REQUESTS_IN_FLIGHT) {
+      reply(
+        undefined,
+        new BadArgError(
+          `${message.t}: at most ${MAX_JOB_REQUESTS_IN_FLIGHT} startJob and awaitJob calls of one job may be unanswered; await some first.`,
+        ),
+      );
+      return;
+    }
+    process.jobRequestsInFlight++;
     const asked =
       message.t === 'startJob'
         ? host.startJob(process.pid, message.fn, message.input, startJobOptions(message.options))
         : host.awaitJob(process.pid, message.job);
-    asked.then(
-      (value) => reply(value),
-      (error: unknown) => reply(undefined, error),
-    );
+    asked
+      .then(
+        (value) => reply(value),
+        (error: unknown) => reply(undefined, error),
+      )
+      .finally(() => {
+        process.jobRequestsInFlight--;
+      });
   }
 
   /** Ends the process with a BadArgError when the signal guard refuses what it asked for. */

@@ -22,6 +22,8 @@ local rcall = redis.call
 local jobKey = KEYS[9]
 local id = ARGV[1]
 
+-- A key that is no job's hash (a name a caller made up) is no job: its type is not told.
+if rcall("TYPE", jobKey)["ok"] ~= "hash" then return {} end
 if ARGV[2] ~= "" and rcall("HGET", jobKey, "tn") ~= ARGV[2] then return {} end
 local fields = rcall("HGETALL", jobKey)
 if #fields == 0 then return {} end

@@ -31,8 +31,9 @@ local function notifyParent(prefix, childId, parentId, tenant)
 end
 
 -- A parent has ended for good (failed or cancelled): its linked children still open end too.
--- Not started: removed (and their own linked children with them); running: cancel-marked and
--- their node told, so they end as `cancelled` and cascade further in their own finishing step.
+-- Not started: removed (their own linked children are queued in `bl:cascade`, for a later step);
+-- running: cancel-marked and their node told, so they end as `cancelled` and cascade further in
+-- their own finishing step.
 local function cancelLinkedChildren(prefix, parentId, tenant)
   local openKey = prefix .. "bl:open:" .. tenant
   local children = rcall("ZRANGE", prefix .. "bl:tree:" .. parentId, 0, -1)
@@ -44,7 +45,11 @@ local function cancelLinkedChildren(prefix, parentId, tenant)
       if removed then
         rcall("ZREM", prefix .. "bl:index:" .. tenant, child)
         rcall("SREM", openKey, child)
-        cancelLinkedChildren(prefix, child, tenant)
+        -- Its own children are taken by a later step (cascadeCancel.lua), so that one step
+        -- never does more than one parent's children.
+        if rcall("EXISTS", prefix .. "bl:tree:" .. child) == 1 then
+          rcall("RPUSH", prefix .. "bl:cascade", tenant .. "\n" .. child)
+        end
       else
         markCancelled(childKey)
         local node = rcall("HGET", childKey, "pb")
