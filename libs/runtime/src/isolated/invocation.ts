@@ -11,7 +11,13 @@ import { assertTimeout } from '../timeouts.js';
 import type { FunctionContext } from './function-context.js';
 import type { ChildJob, StartJobOptions } from './job-tree.js';
 import { OutputLimiter, type SandboxOutputKind, type SandboxOutputRates } from './output-limits.js';
-import { type FromThread, LOG_LEVELS, type LogLevel, type ThreadSpawnOptions } from './protocol.js';
+import {
+  type FromThread,
+  LOG_LEVELS,
+  type LogLevel,
+  MAX_JOB_REQUESTS_IN_FLIGHT,
+  type ThreadSpawnOptions,
+} from './protocol.js';
 import { fromTransferred, type TransferredError } from './transfer.js';
 
 const NEVER: Matcher = () => false;
@@ -43,6 +49,9 @@ export class Invocation implements FunctionContext {
   #flushedRefs: Set<Ref> | undefined;
   #trapping: boolean;
   #nextRequest = 0;
+  /** Awaits of children not answered yet, by job id; and startJob/awaitJob requests in flight. */
+  readonly #awaiting = new Map<string, Promise<unknown>>();
+  #jobRequests = 0;
   #nextRef = 0;
   #ended = false;
   readonly #channel: InvocationChannel;
@@ -146,7 +155,7 @@ export class Invocation implements FunctionContext {
       throw new BadArgError('startJob: a child is either linked or monitored; give link or monitor, not both.');
     }
     if (options.priority !== undefined) assertPriority(options.priority, 'startJob options.priority');
-    return this.#request({ t: 'startJob', fn, input, options }) as Promise<ChildJob>;
+    return this.#jobRequest({ t: 'startJob', fn, input, options }) as Promise<ChildJob>;
   }
 
   awaitJob(child: ChildJob | string): Promise<unknown> {
@@ -156,7 +165,34 @@ export class Invocation implements FunctionContext {
         `awaitJob expects a child job (what startJob resolved to) or its id; got ${JSON.stringify(child)}.`,
       );
     }
-    return this.#request({ t: 'awaitJob', job });
+    // Every await of one child shares one request: the node answers it once.
+    const pending = this.#awaiting.get(job);
+    if (pending) return pending;
+    const asked = this.#jobRequest({ t: 'awaitJob', job });
+    this.#awaiting.set(job, asked);
+    const forget = () => this.#awaiting.delete(job);
+    asked.then(forget, forget);
+    return asked;
+  }
+
+  /** A startJob or awaitJob request, refused here beyond what the node would hold unanswered. */
+  #jobRequest(
+    request: DistributiveOmit<Extract<Request, { t: 'startJob' | 'awaitJob' }>, 'serial' | 'id'>,
+  ): Promise<unknown> {
+    if (this.#jobRequests >= MAX_JOB_REQUESTS_IN_FLIGHT) {
+      return Promise.reject(
+        new BadArgError(
+          `${request.t}: at most ${MAX_JOB_REQUESTS_IN_FLIGHT} startJob and awaitJob calls of one job may be unanswered; await some first.`,
+        ),
+      );
+    }
+    this.#jobRequests++;
+    const asked = this.#request(request);
+    const settled = () => {
+      this.#jobRequests--;
+    };
+    asked.then(settled, settled);
+    return asked;
   }
 
   link(pid: Pid): void {

@@ -22,6 +22,9 @@ export const OUTPUT_MESSAGE_BYTES: Partial<Record<string, number>> = { log: 64 *
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
+/** startJob and awaitJob calls of one process the node holds unanswered at once (a parent awaiting all its children fits). */
+export const MAX_JOB_REQUESTS_IN_FLIGHT = 2048;
+
 /** Options an isolated body may give when it spawns another function. */
 export interface ThreadSpawnOptions {
   readonly priority?: Priority;

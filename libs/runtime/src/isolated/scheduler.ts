@@ -24,7 +24,14 @@ import {
   type OutputRate,
   type SandboxOutputRates,
 } from './output-limits.js';
-import type { FetchRequest, FetchResponse, FromThread, Outcome, ThreadSpawnOptions } from './protocol.js';
+import {
+  type FetchRequest,
+  type FetchResponse,
+  type FromThread,
+  MAX_JOB_REQUESTS_IN_FLIGHT,
+  type Outcome,
+  type ThreadSpawnOptions,
+} from './protocol.js';
 import { RunQueue } from './run-queue.js';
 import type { Sandbox, SandboxDeath } from './sandbox.js';
 import { type SandboxHost, sandboxHost } from './sandbox-command.js';
@@ -135,8 +142,6 @@ function sandboxEntry(): URL {
 const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** Requests one process may have in flight through the node's `fetch`. */
 const MAX_FETCHES_IN_FLIGHT = 16;
-/** startJob and awaitJob requests of one process the node holds at once (a parent awaiting all its children fits). */
-export const MAX_JOB_REQUESTS_IN_FLIGHT = 2048;
 
 /**
  * Runs isolated processes for a node: each one a function module in its own sandbox OS process

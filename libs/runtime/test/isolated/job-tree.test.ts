@@ -76,4 +76,35 @@ describe('ctx.startJob and ctx.awaitJob reach the node only as requests it check
     expect(validateFromSandbox({ t: 'awaitJob', serial: 1, id: 2, job: 17 }, 100)).toMatch(/malformed awaitJob/);
     expect(validateFromSandbox({ t: 'awaitJob', serial: 1, id: 2, job: 'x'.repeat(101) }, 200)).toMatch(/malformed/);
   });
+
+  it('shares one request among the awaits of one child, and holds at most 2048 unanswered', async () => {
+    const asked: string[] = [];
+    const host: JobTreeHost = {
+      async startJob() {
+        return { id: '1' };
+      },
+      awaitJob(_from, jobId) {
+        asked.push(jobId);
+        return jobId === '1' ? new Promise((resolve) => setTimeout(() => resolve('one'), 300)) : new Promise(() => {});
+      },
+    };
+    const { scheduler } = isolatedNode({ jobs: host });
+    const outcome = await scheduler.run(
+      probe(
+        'impatient',
+        `const same = await Promise.all(Array.from({ length: 3000 }, () => ctx.awaitJob('1')));
+         const many = Array.from({ length: 2100 }, (_, i) => ctx.awaitJob(String(i + 2)).catch((e) => e.message));
+         const refused = await Promise.race([Promise.all(many.slice(2048)), new Promise((r) => setTimeout(r, 2000, 'none'))]);
+         return { same: new Set(same).size === 1 && same[0], refused: refused === 'none' ? 'none' : refused.length, first: refused[0] };`,
+      ),
+    );
+    expect(outcome.result).toEqual({
+      same: 'one',
+      refused: 52,
+      first: expect.stringMatching(/at most 2048 startJob and awaitJob calls of one job may be unanswered/),
+    });
+    expect(asked.filter((id) => id === '1')).toHaveLength(1);
+    // The first child was answered before the others were asked: 2048 of those reached the host.
+    expect(asked).toHaveLength(1 + 2048);
+  });
 });
