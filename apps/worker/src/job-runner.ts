@@ -15,6 +15,7 @@ import type { TenantLimits } from './config.js';
 import type { FunctionCache } from './function-cache.js';
 import { DEFAULT_OUTPUT_LIMITS, JobOutput, type OutputLimits } from './job-output.js';
 import type { WorkerMetrics } from './metrics.js';
+import { RestBudget } from './rest-budget.js';
 
 /** What the job supervisor's start function needs to spawn a job's process. */
 export interface JobLaunch {
@@ -118,11 +119,14 @@ export function maxRunningOf(tenant: string, policy: JobPolicy): number {
 /** How long a throttled job waits before it can be taken again (ms; jittered so retakes spread out). */
 const THROTTLE_DELAY_MS = 250;
 /**
- * How long a slot rests after putting a job back, before it takes another: when the queue is
- * full of one capped tenant's jobs, each free slot puts back at most a few jobs a second instead
- * of spinning through the queue at Redis speed.
+ * How long a slot rests after putting a job back, before it takes another, once the node's
+ * budget of immediate retakes is spent (RestBudget): when the queue is full of one capped
+ * tenant's jobs, each free slot puts back at most a few jobs a second instead of spinning through
+ * the queue at Redis speed.
  */
 const THROTTLE_PAUSE_MS = 100;
+/** Jobs a node's slots may put back a second and take their next at once (fair queuing puts another tenant's job right behind). */
+const IMMEDIATE_RETAKES_PER_SECOND = 50;
 
 /** How long the tenant of an ended job process is remembered for stamping its last signals (ms). */
 const ENDED_TENANT_TTL_MS = 60_000;
@@ -185,6 +189,7 @@ export class JobRunner {
   private draining = false;
   private idleWaiters = new Set<() => void>();
   private readonly admission: Admission;
+  private readonly retakes = new RestBudget(IMMEDIATE_RETAKES_PER_SECOND);
 
   constructor(private readonly deps: JobRunnerDeps) {
     this.admission = new Admission(deps.store);
@@ -316,6 +321,11 @@ export class JobRunner {
     this.endedTenants.set(pid, { tenant, at: Date.now() });
   }
 
+  /** After putting a job back: the slot takes its next job at once while the node's budget lasts, else rests. */
+  private async restIfSpinning(): Promise<void> {
+    if (this.retakes.shouldRest()) await new Promise((resolve) => setTimeout(resolve, THROTTLE_PAUSE_MS));
+  }
+
   async run(job: Job<JobData>, token: string | undefined): Promise<unknown> {
     const jobId = job.id as string;
     const tenant = job.data.tenant;
@@ -323,7 +333,7 @@ export class JobRunner {
       // The tenant has its maximum running here: back to the queue without using an attempt.
       await job.moveToDelayed(Date.now() + THROTTLE_DELAY_MS + Math.floor(Math.random() * THROTTLE_DELAY_MS), token);
       this.deps.metrics.tenantThrottled();
-      await new Promise((resolve) => setTimeout(resolve, THROTTLE_PAUSE_MS));
+      await this.restIfSpinning();
       throw new DelayedError();
     }
     this.running.set(jobId, undefined);
@@ -341,7 +351,7 @@ export class JobRunner {
       const verdict = await this.admission.admit(job, token);
       if (verdict !== undefined && !verdict.admitted) {
         this.deps.logger.debug({ jobId, reason: verdict.reason, delayMs: verdict.delayMs }, 'job put back (limit)');
-        await new Promise((resolve) => setTimeout(resolve, THROTTLE_PAUSE_MS));
+        await this.restIfSpinning();
         throw new DelayedError();
       }
       const started = await this.start(job);
