@@ -38,8 +38,8 @@ const STARTS_QUEUED = 1024;
 const STARTS_QUEUED_BYTES = 16 * 1024 * 1024;
 /** How often the ends of children that a parent waits for are read without a notification (one lost on the way). */
 const ENDS_POLL_MS = 2000;
-/** Parents of a cascade of cancellation taken further per poll (each one step of at most one parent's children). */
-const CASCADE_STEPS_PER_POLL = 50;
+/** How long a poll goes on taking cascades of cancellation further, one step (one parent's children) at a time. */
+const CASCADE_MS_PER_POLL = 500;
 
 type ChildOutcome = { readonly state: 'completed'; readonly result: unknown } | ChildJobEnd;
 
@@ -283,12 +283,16 @@ export class JobTrees implements JobTreeHost {
   private continueCascades(): void {
     if (this.cascading) return;
     this.cascading = true;
-    this.deps.store
-      .continueCascades(CASCADE_STEPS_PER_POLL)
-      .catch(() => undefined)
-      .finally(() => {
+    const until = Date.now() + CASCADE_MS_PER_POLL;
+    void (async () => {
+      try {
+        while ((await this.deps.store.continueCascades(10)) > 0 && Date.now() < until);
+      } catch {
+        // Redis unavailable: the next poll goes on.
+      } finally {
         this.cascading = false;
-      });
+      }
+    })();
   }
 
   /** Parents with children they wait for, or are tied to, and whose end has not been seen: a notification may have been lost. */

@@ -131,6 +131,26 @@ describe('limits per function and per key (ADR 0016)', () => {
     expect(await registry.setPaused('default', 'sleep', true)).toBe(false);
   }, 60_000);
 
+  it('a job cancelled while it waits for a retry leaves the running sets it entered', async () => {
+    await deploy('flaky', {}, 'default', 'export default async () => { throw new Error("not yet"); };');
+    await startWorker(redis.server.url, roomy);
+    const view = await t.j.submit({
+      function: 'flaky',
+      concurrencyKey: 'flaky-key',
+      concurrencyLimit: 5,
+      attempts: 2,
+      backoff: { type: 'fixed', delayMs: 3_600_000 },
+    });
+    const slots = keyRunningKey(t.j.keys, 'default', 'flaky-key');
+    const deadline = Date.now() + 15_000;
+    while ((await t.j.store.get(view.id))?.state !== 'delayed' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(await t.j.redis.sismember(slots, view.id)).toBe(1);
+    expect(await t.j.store.cancel(view.id, 'default')).toBe('removed');
+    expect(await t.j.redis.exists(slots)).toBe(0);
+  }, 30_000);
+
   it('an id in a running set whose job holds no lock holds no slot', async () => {
     await deploy('haunted');
     const slots = keyRunningKey(t.j.keys, 'default', 'haunted-key');

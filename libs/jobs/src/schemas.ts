@@ -133,8 +133,17 @@ export interface Admission {
   readonly ratePerSecond?: number;
 }
 
-/** BullMQ priorities: 0 (no priority) is served first, then 1, 2, 3. */
-export const BULLMQ_PRIORITY: Record<JobPriority, number> = { max: 0, high: 1, normal: 2, low: 3 };
+/**
+ * The BullMQ priority a job is added with: the submit step reads it as the job's rank within its
+ * tenant (max first) and moves the job to FAIR_BULLMQ_PRIORITY, in its tenant's turn (ADR 0017).
+ */
+export const BULLMQ_PRIORITY: Record<JobPriority, number> = { max: 1, high: 2, normal: 3, low: 4 };
+
+/**
+ * The one BullMQ priority every job waits at once queued: a tenant's priority orders its own jobs
+ * only, and jobs BullMQ adds back (retries, delays coming due, put-backs) wait among the others.
+ */
+export const FAIR_BULLMQ_PRIORITY = 1;
 
 /** Turns a zod error into one line per problem, each naming the field's path. */
 export function describeIssues(error: z.ZodError, root = ''): string {

@@ -79,6 +79,25 @@ describe('fair queuing between tenants (ADR 0017)', () => {
     expect(normals).toEqual(own);
   });
 
+  it("a tenant's higher priorities order its own jobs, and take at most one job a round each", async () => {
+    await store.submitMany(
+      Array.from({ length: 100 }, () => job('max')),
+      'a',
+    );
+    await store.submitMany(
+      Array.from({ length: 100 }, () => job('low')),
+      'a',
+    );
+    for (let i = 0; i < 3; i++) await store.submit(job('normal'), 'b');
+    const order = await waitingOrder();
+    const positions = (tenant: string) => order.flatMap((t, i) => (t === tenant ? [i] : []));
+    expect(Math.max(...positions('b'))).toBeLessThan(12);
+    // Retried, delayed and put-back jobs come back at the same BullMQ priority as the rest.
+    const ids = await redis.zrange(store.queue.keys.prioritized as string, 0, -1);
+    const stored = await Promise.all(ids.slice(0, 5).map((id) => redis.hget(`${keys.queue}${id}`, 'priority')));
+    expect(stored).toEqual(['1', '1', '1', '1', '1']);
+  });
+
   it('does not hold an idle tenant back for the queue it had before', async () => {
     await store.submitMany(
       Array.from({ length: 100 }, () => job()),

@@ -104,7 +104,7 @@ describe('JobStore.submit', () => {
     expect(read).toMatchObject({ state: 'waiting', attempts: 3, attemptsMade: 0, function: 'limited' });
     const raw = await store.queue.getJob(job.id);
     expect(raw?.data.limits).toEqual({ timeoutMs: 900, cpuMs: 100, memoryMb: 64 });
-    expect(raw?.opts.priority).toBe(1);
+    expect(raw?.opts.priority).toBe(2);
     expect(await store.backlog('acme')).toBe(before + 1);
     expect(await redis.zscore(keys.tenantIndex('acme'), job.id)).not.toBeNull();
   });

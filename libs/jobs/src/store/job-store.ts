@@ -7,6 +7,7 @@ import type { DeployedFunction, FunctionRegistry } from '../registry.js';
 import {
   BULLMQ_PRIORITY,
   describeIssues,
+  FAIR_BULLMQ_PRIORITY,
   type JobData,
   type JobSpec,
   jobSpecSchema,
@@ -416,7 +417,9 @@ export class JobStore {
       removeOnComplete: { age: this.keepCompletedS },
       removeOnFail: false,
       timestamp: submittedAt,
-      ...(BULLMQ_PRIORITY[priority] > 0 ? { priority: BULLMQ_PRIORITY[priority] } : {}),
+      // Added prioritized at its rank, the submit step queues it fairly; a delayed one comes due
+      // from BullMQ's delayed set, at the priority every queued job waits at.
+      priority: spec.delayMs ? FAIR_BULLMQ_PRIORITY : BULLMQ_PRIORITY[priority],
       ...(spec.delayMs ? { delay: spec.delayMs } : {}),
       ...(customId ? { jobId: customId } : {}),
     };

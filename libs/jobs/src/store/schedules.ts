@@ -4,7 +4,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { BUILTIN_TENANT, type Keys, QUEUE_NAME } from '../keys.js';
 import type { DeployedFunction, FunctionRegistry } from '../registry.js';
-import { BULLMQ_PRIORITY, describeIssues, type JobData, jobSpecSchema, MAX_MS, tenantSchema } from '../schemas.js';
+import { describeIssues, FAIR_BULLMQ_PRIORITY, type JobData, jobSpecSchema, MAX_MS, tenantSchema } from '../schemas.js';
 import { admissionOf } from './admission.js';
 import { definedLimits, JobSpecError } from './job-store.js';
 import { type RedisClient, withStoreCommands } from './scripts.js';
@@ -205,7 +205,8 @@ export class ScheduleStore {
       backoff: { type: backoff.type, delay: backoff.delayMs },
       removeOnComplete: { age: this.keepCompletedS },
       removeOnFail: false,
-      ...(BULLMQ_PRIORITY[priority] > 0 ? { priority: BULLMQ_PRIORITY[priority] } : {}),
+      // A run comes due from BullMQ's delayed set, at the priority every queued job waits at.
+      priority: FAIR_BULLMQ_PRIORITY,
     };
     return { data, opts };
   }

@@ -26,6 +26,7 @@ local rcall = redis.call
 
 --- @bullmq removeJob
 --- @include cancelMark
+--- @include runningSets
 --- @include jobTree
 
 local jobKey = KEYS[1]
@@ -40,6 +41,7 @@ if rcall("HGET", jobKey, "tn") ~= ARGV[2] then return {"not_found"} end
 if rcall("ZSCORE", KEYS[3], jobId) or rcall("ZSCORE", KEYS[4], jobId) then return {"finished"} end
 if rcall("EXISTS", jobKey .. ":lock") == 1 then return cancelling() end
 local parent = rcall("HGET", jobKey, "pj")
+leaveRunningSets(jobKey, jobId)
 if bullmq_removeJob({jobKey, KEYS[2]}, {jobId, "1", ARGV[3]}) == 1 then
   rcall("ZREM", KEYS[5], jobId)
   rcall("SREM", KEYS[6], jobId)

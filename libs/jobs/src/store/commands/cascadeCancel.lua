@@ -14,6 +14,7 @@ local rcall = redis.call
 
 --- @bullmq removeJob
 --- @include cancelMark
+--- @include runningSets
 --- @include jobTree
 
 local prefix = ARGV[1]

@@ -10,6 +10,7 @@ local rcall = redis.call
 --- @bullmq moveToFinished
 --- @bullmq removeJob
 --- @include cancelMark
+--- @include runningSets
 --- @include jobTree
 
 local owner = rcall("HMGET", KEYS[12], "tn", "pj", "ad")

@@ -117,7 +117,7 @@ for i = 1, count do
   local jobKey = prefix .. id
   if job.adder == "addPrioritizedJob" then
     -- Its KEYS[4] is the prioritized set: the job takes its tenant's turn there.
-    queueFairly(job.keys[4], prefix .. "bl:vt", id, tenant, backlog + i)
+    queueFairly(job.keys[4], prefix .. "bl:vt", jobKey, id, tenant, backlog + i)
   end
   rcall("ZADD", indexKey, "NX", job.score, id)
   rcall("SADD", openKey, id)

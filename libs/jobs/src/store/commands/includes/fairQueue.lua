@@ -1,34 +1,51 @@
 --[[
-  Start-time fair queuing between tenants (ADR 0017). BullMQ orders the waiting jobs of a
-  priority by score = priority * 2^32 + a counter, and takes the lowest. A tenant's job just added
-  there is given, as its counter part, the tenant's virtual time instead: a tenant with nothing
-  waiting ahead of the head goes just before the head; one with jobs waiting goes one past its
-  last, but never more than its backlog past the head. So each tenant's next job lines up beside
-  every other tenant's next job, whatever the length of their queues: one job each in turn.
-  Jobs BullMQ puts back (retries, delays, stalls) keep BullMQ's counter, which is never below a
-  virtual time.
+  Start-time fair queuing between tenants (ADR 0017). BullMQ takes the waiting job of lowest
+  score, priority * 2^32 + a counter. The store adds a job at BullMQ priority 1 + its rank (max 0,
+  high 1, normal 2, low 3); here it moves to the one priority every queued job waits at (1), with
+  the counter `round * 4 + rank`: the tenant's stream of that rank takes its next round. A stream
+  with nothing waiting (its last job is no longer queued) takes the head's round, just before the
+  head's rank; otherwise one past its last round, but never more than the tenant's backlog past
+  the head. So
+  every tenant's next job lines up beside every other tenant's, whatever the length of their
+  queues; a tenant's priority orders its own jobs, and takes at most one job a round per rank.
+  Jobs BullMQ adds back (retries, delays, put-backs) read priority 1 from the job's hash, and keep
+  BullMQ's counter, which is never below a counter given here.
 ]]
 local TWO_32 = 0x100000000
+local FAIR = 1
+local RANKS = 4
 
-local function queueFairly(prioritizedKey, virtualTimesKey, jobId, tenant, backlog)
+local function queueFairly(prioritizedKey, virtualTimesKey, jobKey, jobId, tenant, backlog)
   local score = tonumber(rcall("ZSCORE", prioritizedKey, jobId))
   if not score then return end
-  local priority = math.floor(score / TWO_32)
-  local base = priority * TWO_32
+  local rank = math.floor(score / TWO_32) - FAIR
+  if rank < 0 or rank >= RANKS then return end
+  local base = FAIR * TWO_32
   rcall("ZREM", prioritizedKey, jobId)
   local head = rcall("ZRANGEBYSCORE", prioritizedKey, base, "(" .. (base + TWO_32), "WITHSCORES", "LIMIT", 0, 1)
-  local field = priority .. ":" .. tenant
-  local time = 1
+  local field = rank .. ":" .. tenant
+  local round = 1
+  local ahead = 0
   if head[2] then
-    local now = tonumber(head[2]) - base
-    local last = tonumber(rcall("HGET", virtualTimesKey, field) or "-1")
+    local now = math.max(1, math.floor((tonumber(head[2]) - base) / RANKS))
+    -- "<round>:<job id>" of the stream's last job; once that job waits no more, neither does the stream.
+    local last = 0
+    local stored = rcall("HGET", virtualTimesKey, field)
+    if stored then
+      local colon = string.find(stored, ":", 1, true)
+      if rcall("ZSCORE", prioritizedKey, string.sub(stored, colon + 1)) then
+        last = tonumber(string.sub(stored, 1, colon - 1))
+      end
+    end
     if last < now then
-      time = now - 0.5
+      round = now
+      ahead = 0.5
     else
-      time = math.min(last + 1, now + backlog)
+      round = math.min(last + 1, now + backlog)
     end
   end
-  time = time % TWO_32
-  rcall("ZADD", prioritizedKey, base + time, jobId)
-  rcall("HSET", virtualTimesKey, field, time)
+  local counter = math.min(round * RANKS + rank - ahead, TWO_32 - 1)
+  rcall("ZADD", prioritizedKey, base + counter, jobId)
+  rcall("HSET", jobKey, "priority", FAIR)
+  rcall("HSET", virtualTimesKey, field, round .. ":" .. jobId)
 end

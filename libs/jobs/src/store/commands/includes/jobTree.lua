@@ -3,8 +3,8 @@
   `monitor` or `none`) and `dp` (its depth: the root is 0); a parent's children are the ZSET
   `<queue prefix>bl:tree:<parent id>`, and the ids of its children that ended, in the order they
   ended, the LIST `<queue prefix>bl:ends:<parent id>` (kept while the parent is open: its node
-  reads it after a notification, and after a retry). Needs `markCancelled` (cancelMark) and
-  `bullmq_removeJob` above it.
+  reads it after a notification, and after a retry). Needs `markCancelled` (cancelMark),
+  `leaveRunningSets` (runningSets) and `bullmq_removeJob` above it.
 ]]
 
 -- "{beamline}:jobs:" -> "{beamline}:control:<node>" (Keys.control).
@@ -40,7 +40,9 @@ local function cancelLinkedChildren(prefix, parentId, tenant)
   for _, child in ipairs(children) do
     local childKey = prefix .. child
     if rcall("SISMEMBER", openKey, child) == 1 and rcall("HGET", childKey, "pl") == "link" then
-      local removed = rcall("EXISTS", childKey .. ":lock") == 0 and
+      local notRunning = rcall("EXISTS", childKey .. ":lock") == 0
+      if notRunning then leaveRunningSets(childKey, child) end
+      local removed = notRunning and
         bullmq_removeJob({childKey, prefix .. "repeat"}, {child, "1", prefix}) == 1
       if removed then
         rcall("ZREM", prefix .. "bl:index:" .. tenant, child)
