@@ -82,13 +82,31 @@ export const ENDED_STATES: readonly string[] = ['completed', 'failed', 'cancelle
 
 export const JOB_STATES = ['waiting', 'delayed', 'running', 'completed', 'failed', 'cancelled'] as const;
 
+/** A function's defaults: its limits (ADR 0016) beside its other policies (timeout, attempts, memory…). */
+export interface FunctionDefaults {
+  readonly concurrency?: number;
+  readonly keyConcurrency?: number;
+  readonly ratePerSecond?: number;
+  readonly [policy: string]: unknown;
+}
+
 export interface DeployedFunction {
   readonly name: string;
   readonly version: number;
   readonly sha256: string;
-  readonly defaults: unknown;
+  readonly defaults: FunctionDefaults;
   readonly createdAt: string;
   readonly builtin: boolean;
+  /** Whether it is paused for you, if the list says (GET /v1/functions/{name} always does). */
+  readonly paused?: boolean;
+}
+
+/** GET /v1/functions/{name}: the function, its versions newest first, and whether it is paused for you. */
+export interface FunctionDetail {
+  readonly name: string;
+  readonly latest: DeployedFunction;
+  readonly versions: readonly DeployedFunction[];
+  readonly paused: boolean;
 }
 
 /** A schedule as GET /v1/schedules lists it: its definition flat (the job's options too), beside its state. */

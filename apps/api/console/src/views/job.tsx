@@ -5,6 +5,7 @@ import { json, when } from '../format.js';
 import { scheduleHref } from '../route.js';
 import { ENDED_STATES, type Job } from '../types.js';
 import { Notice, useAction } from './action.js';
+import { PausedBadge, PausedFunctionNote, useFunctionPaused } from './function-paused.js';
 import { JobChildrenTable, ParentFact } from './job-children.js';
 import { type Observed, Timeline } from './timeline.js';
 
@@ -21,6 +22,7 @@ export function JobView({ api, id, admin }: { api: Api; id: string; admin: boole
   const [missing, setMissing] = useState(false);
   const [generation, setGeneration] = useState(0);
   const { run, notice } = useAction();
+  const functionPaused = useFunctionPaused(api, job?.id === id ? job : undefined);
 
   useEffect(() => {
     setMissing(false);
@@ -78,7 +80,7 @@ export function JobView({ api, id, admin }: { api: Api; id: string; admin: boole
   return (
     <article class="job" aria-labelledby="job-title">
       <h2 id="job-title">
-        Job {job.id} · {job.function}@{job.version}{' '}
+        Job {job.id} · {job.function}@{job.version} {functionPaused && <PausedBadge testId="function-paused" />}{' '}
         <span class={`state ${job.state}`} data-testid="job-state">
           {job.state}
         </span>
@@ -98,6 +100,7 @@ export function JobView({ api, id, admin }: { api: Api; id: string; admin: boole
         </button>
         <a href="#/jobs">All jobs</a>
       </div>
+      {functionPaused && <PausedFunctionNote name={job.function} />}
       <Notice notice={notice} />
       <dl class="facts">
         <dt>priority</dt>
