@@ -4,7 +4,7 @@ import type { Job } from 'bullmq';
 /** A paused function reaches a node within about this long (ms): its copy of the paused set is refreshed in the background once older. */
 export const PAUSED_REFRESH_MS = 500;
 /** A copy older than this (the node was idle) is read again before a job starts (ms). */
-const PAUSED_STALE_MS = 5_000;
+const PAUSED_STALE_MS = 1_000;
 
 /** How long a job put back for a concurrency limit waits before it can be taken again (ms; jittered so retakes spread out). */
 const PUT_BACK_DELAY_MS = 250;
