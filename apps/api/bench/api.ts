@@ -380,6 +380,8 @@ async function main(): Promise<void> {
   row('addBulk direct, 16 in flight', 'addBulk', 'apiBatch');
   console.log(
     `| submit → result, no-op job (${LATENCY_JOBS} sequential): POST, then GET …/wait | p50 ${percentile(latencies.twoRequests, 50).toFixed(1)} ms, p99 ${percentile(latencies.twoRequests, 99).toFixed(1)} ms | — | — | — | — |`,
+  );
+  console.log(
     `| submit → result, no-op job (${LATENCY_JOBS} sequential): one POST with \`Prefer: wait=10\` | p50 ${percentile(latencies.oneRequest, 50).toFixed(1)} ms, p99 ${percentile(latencies.oneRequest, 99).toFixed(1)} ms | — | — | — | — |`,
   );
   writeFileSync(
