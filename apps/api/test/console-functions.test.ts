@@ -1,37 +1,12 @@
-import { mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { useRedisServer } from '@beamline/testing/vitest';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildConsole, ConsolePlatform, launchChromium, openConsole } from './console-platform.js';
+import { describe, expect, it } from 'vitest';
+import { openConsole, useConsoleTest } from './console-platform.js';
 import type { KEYS } from './helpers.js';
 
-/** CONSOLE_DOCS=1 writes the screenshots into docs/console for docs/console.md; otherwise into a temporary directory. */
-const SHOTS = process.env.CONSOLE_DOCS
-  ? fileURLToPath(new URL('../../../docs/console/', import.meta.url))
-  : join(tmpdir(), 'beamline-console-shots');
-mkdirSync(SHOTS, { recursive: true });
-const screenshot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
-
-const redis = useRedisServer();
-let platform: ConsolePlatform;
-let browser: Browser;
-
-beforeAll(async () => {
-  await buildConsole();
-  platform = await ConsolePlatform.start(redis.server.url);
-  browser = await launchChromium();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await platform?.close();
-});
+const t = useConsoleTest();
+const { screenshot } = t;
 
 async function deploy(as: keyof typeof KEYS, name: string, defaults: Record<string, unknown> = {}): Promise<void> {
-  const { status, body } = await platform.call('PUT', `/v1/functions/${name}`, as, {
+  const { status, body } = await t.platform.call('PUT', `/v1/functions/${name}`, as, {
     code: 'export default async (input) => ({ echoed: input });',
     defaults,
   });
@@ -39,12 +14,12 @@ async function deploy(as: keyof typeof KEYS, name: string, defaults: Record<stri
 }
 
 const stateOf = async (id: string): Promise<string> =>
-  (await platform.call('GET', `/v1/jobs/${id}`, 'acme')).body.state;
+  (await t.platform.call('GET', `/v1/jobs/${id}`, 'acme')).body.state;
 
 describe('the functions view', () => {
   it("shows a function's limits, pauses it from its button (its job waits, its job page says why) and resumes it", async () => {
     await deploy('acme', 'limited', { concurrency: 2, ratePerSecond: 5 });
-    const page = await openConsole(browser, platform.api.url, 'acme', '#/functions');
+    const page = await openConsole(t.browser, t.platform.api.url, 'acme', '#/functions');
     try {
       const row = page.locator('tr[data-function="limited"]');
       await row.waitFor({ timeout: 30_000 });
@@ -61,7 +36,7 @@ describe('the functions view', () => {
       await page.keyboard.press('Enter');
       await page.getByRole('status').filter({ hasText: 'Paused limited' }).waitFor();
       await row.locator('.state.paused').waitFor();
-      expect((await platform.call('GET', '/v1/functions/limited', 'acme')).body.paused).toBe(true);
+      expect((await t.platform.call('GET', '/v1/functions/limited', 'acme')).body.paused).toBe(true);
       await row.getByRole('button', { name: 'Resume function limited' }).waitFor();
       // The focus stays on the button, now Resume.
       await expect.poll(() => page.locator(':focus').textContent()).toBe('Resume function');
@@ -69,13 +44,13 @@ describe('the functions view', () => {
 
       // The worker nodes see the pause within about a second; a job submitted now waits.
       await new Promise((resolve) => setTimeout(resolve, 1500));
-      const id = await platform.submit('acme', { function: 'limited', input: 'later' });
+      const id = await t.platform.submit('acme', { function: 'limited', input: 'later' });
       // It stays waiting. Each 1-2 s a node takes it and puts it back at once (ADR 0016), during which the
       // API shows it `running` with no process for a moment; it never gets a process, uses no attempt, never ends.
       const until = Date.now() + 4000;
       const states = new Set<string>();
       while (Date.now() < until) {
-        const { body } = await platform.call('GET', `/v1/jobs/${id}`, 'acme');
+        const { body } = await t.platform.call('GET', `/v1/jobs/${id}`, 'acme');
         states.add(body.state === 'running' && body.pid === undefined ? 'taken' : body.state);
         expect(body.attempts.made).toBe(0);
         await new Promise((resolve) => setTimeout(resolve, 100));
@@ -83,7 +58,7 @@ describe('the functions view', () => {
       expect([...states].filter((state) => !['waiting', 'delayed', 'taken'].includes(state))).toEqual([]);
 
       // Its job page says why it waits, beside the function's name.
-      await page.goto(`${platform.api.url}/console#/jobs/${id}`);
+      await page.goto(`${t.platform.api.url}/console#/jobs/${id}`);
       await page.getByRole('heading', { name: new RegExp(`^Job ${id} `) }).waitFor();
       await page.getByTestId('function-paused').waitFor({ timeout: 10_000 });
       await expect(page.getByRole('heading', { level: 2 }).textContent()).resolves.toMatch(/limited@1 paused/);
@@ -98,23 +73,23 @@ describe('the functions view', () => {
       await row.getByRole('button', { name: 'Pause function limited' }).waitFor();
       expect(await row.locator('.state.paused').count()).toBe(0);
       await expect.poll(() => stateOf(id), { timeout: 30_000 }).toBe('completed');
-      await page.goto(`${platform.api.url}/console#/jobs/${id}`);
+      await page.goto(`${t.platform.api.url}/console#/jobs/${id}`);
       await page.getByTestId('job-state').filter({ hasText: 'completed' }).waitFor({ timeout: 30_000 });
       expect(await page.getByTestId('function-paused').count()).toBe(0);
       expect(await page.getByTestId('paused-note').count()).toBe(0);
     } finally {
       await page.close();
-      await platform.call('POST', '/v1/functions/limited/resume', 'acme');
+      await t.platform.call('POST', '/v1/functions/limited/resume', 'acme');
     }
   }, 120_000);
 
   it("shows the API's refusal when the function is gone", async () => {
     await deploy('acme', 'short-lived');
-    const page = await openConsole(browser, platform.api.url, 'acme', '#/functions');
+    const page = await openConsole(t.browser, t.platform.api.url, 'acme', '#/functions');
     try {
       const pause = page.getByRole('button', { name: 'Pause function short-lived' });
       await pause.waitFor({ timeout: 30_000 });
-      expect((await platform.call('DELETE', '/v1/functions/short-lived', 'acme')).status).toBe(204);
+      expect((await t.platform.call('DELETE', '/v1/functions/short-lived', 'acme')).status).toBe(204);
       await pause.click();
       await page.getByRole('alert').filter({ hasText: 'Function short-lived does not exist.' }).waitFor();
       await expect(pause.getAttribute('aria-disabled')).resolves.toBe('false');
@@ -125,7 +100,7 @@ describe('the functions view', () => {
 
   it("shows a tenant none of another tenant's functions", async () => {
     await deploy('acme', 'acme-only', { concurrency: 1 });
-    const page = await openConsole(browser, platform.api.url, 'globex', '#/functions');
+    const page = await openConsole(t.browser, t.platform.api.url, 'globex', '#/functions');
     try {
       await page.locator('tr[data-function="echo"]').waitFor({ timeout: 30_000 });
       expect(await page.locator('main').textContent()).not.toContain('acme-only');

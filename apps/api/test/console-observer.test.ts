@@ -1,38 +1,14 @@
-import { mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { useRedisServer } from '@beamline/testing/vitest';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildConsole, ConsolePlatform, launchChromium, openConsole } from './console-platform.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { openConsole, useConsoleTest } from './console-platform.js';
 import { KEYS } from './helpers.js';
 
-/** CONSOLE_DOCS=1 writes the screenshots into docs/console for docs/console.md; otherwise into a temporary directory. */
-const SHOTS = process.env.CONSOLE_DOCS
-  ? fileURLToPath(new URL('../../../docs/console/', import.meta.url))
-  : join(tmpdir(), 'beamline-console-shots');
-mkdirSync(SHOTS, { recursive: true });
-const screenshot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
-
-const redis = useRedisServer();
-let platform: ConsolePlatform;
-let browser: Browser;
-
-beforeAll(async () => {
-  await buildConsole();
-  platform = await ConsolePlatform.start(redis.server.url);
-  browser = await launchChromium();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await platform?.close();
-});
+const t = useConsoleTest();
+const { screenshot } = t;
 
 /** Deploys a function for `tenant` from its source. */
 async function deploy(tenant: keyof typeof KEYS, name: string, source: string): Promise<void> {
-  const response = await fetch(`${platform.api.url}/v1/functions/${name}`, {
+  const response = await fetch(`${t.platform.api.url}/v1/functions/${name}`, {
     method: 'PUT',
     headers: { authorization: `Bearer ${KEYS[tenant]}`, 'content-type': 'application/javascript' },
     body: source,
@@ -42,22 +18,22 @@ async function deploy(tenant: keyof typeof KEYS, name: string, source: string): 
 
 /** The console streams the API has open, as its /metrics says. */
 async function consoleStreams(): Promise<number> {
-  const text = await (await fetch(`${platform.api.url}/metrics`)).text();
+  const text = await (await fetch(`${t.platform.api.url}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith('beamline_console_streams '));
   return Number(line?.split(' ')[1]);
 }
 
 async function cancel(as: keyof typeof KEYS, ...ids: string[]): Promise<void> {
-  for (const id of ids) await platform.call('DELETE', `/v1/jobs/${id}`, as);
+  for (const id of ids) await t.platform.call('DELETE', `/v1/jobs/${id}`, as);
 }
 
 describe('the supervision view', () => {
   it("shows the admin each node's tree live, and a tenant only its own job processes in it", async () => {
-    const ours = await platform.submit('acme', { function: 'sleep', input: { ms: 60_000 } });
-    const theirs = await platform.submit('globex', { function: 'sleep', input: { ms: 60_000 } });
-    const [ourPid, theirPid] = [await platform.pidOf('acme', ours), await platform.pidOf('globex', theirs)];
-    const node = platform.worker.node.id;
-    const admin = await openConsole(browser, platform.api.url, 'admin', '#/supervision');
+    const ours = await t.platform.submit('acme', { function: 'sleep', input: { ms: 60_000 } });
+    const theirs = await t.platform.submit('globex', { function: 'sleep', input: { ms: 60_000 } });
+    const [ourPid, theirPid] = [await t.platform.pidOf('acme', ours), await t.platform.pidOf('globex', theirs)];
+    const node = t.platform.worker.node.id;
+    const admin = await openConsole(t.browser, t.platform.api.url, 'admin', '#/supervision');
     try {
       const tree = admin.getByRole('region', { name: `Supervision tree of ${node}` });
       const jobs = tree.locator('li[data-name="beamline_jobs"]');
@@ -77,7 +53,7 @@ describe('the supervision view', () => {
       await admin.close();
     }
 
-    const tenant = await openConsole(browser, platform.api.url, 'acme', '#/supervision');
+    const tenant = await openConsole(t.browser, t.platform.api.url, 'acme', '#/supervision');
     try {
       await tenant.locator(`li[data-pid="${ourPid}"]`).waitFor({ timeout: 30_000 });
       const text = (await tenant.locator('main').textContent()) ?? '';
@@ -100,13 +76,13 @@ describe('the process page', () => {
       'watcher',
       'export default async ({ pid }, ctx) => { ctx.link(pid); ctx.monitor(pid); await ctx.receive(() => false); };',
     );
-    const watched = await platform.submit('acme', { function: 'sleep', input: { ms: 60_000 } });
-    const watchedPid = await platform.pidOf('acme', watched);
-    const watcher = await platform.submit('acme', { function: 'watcher', input: { pid: watchedPid }, attempts: 1 });
-    const watcherPid = await platform.pidOf('acme', watcher);
-    const theirs = await platform.submit('globex', { function: 'sleep', input: { ms: 60_000 } });
-    const theirPid = await platform.pidOf('globex', theirs);
-    const page = await openConsole(browser, platform.api.url, 'acme', '#/processes');
+    const watched = await t.platform.submit('acme', { function: 'sleep', input: { ms: 60_000 } });
+    const watchedPid = await t.platform.pidOf('acme', watched);
+    const watcher = await t.platform.submit('acme', { function: 'watcher', input: { pid: watchedPid }, attempts: 1 });
+    const watcherPid = await t.platform.pidOf('acme', watcher);
+    const theirs = await t.platform.submit('globex', { function: 'sleep', input: { ms: 60_000 } });
+    const theirPid = await t.platform.pidOf('globex', theirs);
+    const page = await openConsole(t.browser, t.platform.api.url, 'acme', '#/processes');
     try {
       await page.locator(`tr[data-pid="${watcherPid}"]`).getByRole('link', { name: watcherPid }).click();
       await page.getByRole('heading', { name: `Process ${watcherPid}` }).waitFor();
@@ -143,7 +119,7 @@ describe('the process page', () => {
       await page.getByText(`No live job process of yours has this pid`).waitFor({ timeout: 30_000 });
       // Linked, the watcher died with it.
       await expect
-        .poll(async () => (await platform.call('GET', `/v1/jobs/${watcher}`, 'acme')).body.state, { timeout: 30_000 })
+        .poll(async () => (await t.platform.call('GET', `/v1/jobs/${watcher}`, 'acme')).body.state, { timeout: 30_000 })
         .toBe('failed');
     } finally {
       await page.close();
@@ -153,10 +129,10 @@ describe('the process page', () => {
   }, 120_000);
 
   it('shows the admin the pids a process is linked to, whoever they belong to', async () => {
-    const id = await platform.submit('acme', { function: 'sleep', input: { ms: 60_000 } });
-    const pid = await platform.pidOf('acme', id);
-    const jobSupervisor = platform.worker.node.whereis('beamline_jobs') as string;
-    const page = await openConsole(browser, platform.api.url, 'admin', `#/processes/${pid}`);
+    const id = await t.platform.submit('acme', { function: 'sleep', input: { ms: 60_000 } });
+    const pid = await t.platform.pidOf('acme', id);
+    const jobSupervisor = t.platform.worker.node.whereis('beamline_jobs') as string;
+    const page = await openConsole(t.browser, t.platform.api.url, 'admin', `#/processes/${pid}`);
     try {
       await page.getByRole('region', { name: 'Links' }).getByRole('link', { name: jobSupervisor }).waitFor({
         timeout: 30_000,
@@ -174,13 +150,13 @@ describe('the process page', () => {
 
 describe("the job page's timeline", () => {
   it('shows submitted, each start with its node and attempt, the retry and the final state, and one Retry (requeue)', async () => {
-    const id = await platform.submit('acme', {
+    const id = await t.platform.submit('acme', {
       function: 'fail',
       input: { message: 'broken on purpose' },
       attempts: 2,
       backoff: { type: 'fixed', delayMs: 1500 },
     });
-    const page = await openConsole(browser, platform.api.url, 'acme', `#/jobs/${id}`);
+    const page = await openConsole(t.browser, t.platform.api.url, 'acme', `#/jobs/${id}`);
     try {
       await page.getByTestId('job-state').filter({ hasText: 'failed' }).waitFor({ timeout: 45_000 });
       const timeline = page.getByRole('list', { name: 'Timeline' });
@@ -190,7 +166,7 @@ describe("the job page's timeline", () => {
       expect(steps.at(-1)).toBe('ended');
       expect(steps).toContain('started');
       expect(steps.some((s) => s?.startsWith('retry-') || s === 'earlier')).toBe(true);
-      const node = platform.worker.node.id;
+      const node = t.platform.worker.node.id;
       await expect(timeline.locator('li[data-step="started"]').textContent()).resolves.toContain(
         `attempt 2 of 2 on node ${node}`,
       );
@@ -209,7 +185,7 @@ describe("the job page's timeline", () => {
 
 describe('one stream for all tabs', () => {
   it('8 tabs with one key share one connection, live in each; when the leading tab closes another takes over', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const context = await t.browser.newContext({ viewport: { width: 1280, height: 800 } });
     // Signed in already, as a tab opened from a signed-in one is.
     type Session = { sessionStorage: { setItem(key: string, value: string): void } };
     await context.addInitScript(
@@ -220,11 +196,11 @@ describe('one stream for all tabs', () => {
     try {
       for (let i = 0; i < 8; i++) {
         const tab = await context.newPage();
-        await tab.goto(`${platform.api.url}/console#/processes`);
+        await tab.goto(`${t.platform.api.url}/console#/processes`);
         tabs.push(tab);
       }
-      const id = await platform.submit('acme', { function: 'sleep', input: { ms: 60_000 } });
-      const pid = await platform.pidOf('acme', id);
+      const id = await t.platform.submit('acme', { function: 'sleep', input: { ms: 60_000 } });
+      const pid = await t.platform.pidOf('acme', id);
       for (const tab of tabs) {
         await tab.getByTestId('stream-status').filter({ hasText: 'Live' }).waitFor({ timeout: 30_000 });
         await tab.locator(`tr[data-pid="${pid}"]`).waitFor({ timeout: 30_000 });
@@ -236,8 +212,8 @@ describe('one stream for all tabs', () => {
 
       const [leader] = tabs.splice(roles.indexOf('true'), 1) as [Page];
       await leader.close();
-      const next = await platform.submit('acme', { function: 'sleep', input: { ms: 60_000 } });
-      const nextPid = await platform.pidOf('acme', next);
+      const next = await t.platform.submit('acme', { function: 'sleep', input: { ms: 60_000 } });
+      const nextPid = await t.platform.pidOf('acme', next);
       for (const tab of tabs) await tab.locator(`tr[data-pid="${nextPid}"]`).waitFor({ timeout: 30_000 });
       await expect.poll(consoleStreams, { timeout: 30_000 }).toBe(1);
       const newRoles = await Promise.all(

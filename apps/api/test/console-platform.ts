@@ -1,10 +1,15 @@
 import { execFile } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromiumPath } from '@beamline/testing';
+import { useRedisServer } from '@beamline/testing/vitest';
 import { WorkerNode, loadConfig as workerConfig } from '@beamline/worker';
 import { pino } from 'pino';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { type RunningApi, startApi } from '../src/server.js';
 import { type Json, KEYS } from './helpers.js';
@@ -110,4 +115,34 @@ export async function openConsole(browser: Browser, url: string, as: keyof typeo
   await page.getByRole('button', { name: 'Open the console' }).click();
   await page.getByTestId('stream-status').filter({ hasText: 'Live' }).waitFor({ timeout: 30_000 });
   return page;
+}
+
+export interface ConsoleTest {
+  /** Set before the first test of the file: its own Redis, worker node and API. */
+  platform: ConsolePlatform;
+  browser: Browser;
+  /** CONSOLE_DOCS=1 writes the screenshots into docs/console for docs/console.md; otherwise into a temporary directory. */
+  screenshot(page: Page, name: string): Promise<Buffer>;
+}
+
+/** A console test file's platform (Redis, worker node, API, the console built) and Chromium, closed after it. */
+export function useConsoleTest(): ConsoleTest {
+  const shots = process.env.CONSOLE_DOCS
+    ? fileURLToPath(new URL('../../../docs/console/', import.meta.url))
+    : join(tmpdir(), 'beamline-console-shots');
+  mkdirSync(shots, { recursive: true });
+  const redis = useRedisServer();
+  const test = {
+    screenshot: (page: Page, name: string) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: false }),
+  } as ConsoleTest;
+  beforeAll(async () => {
+    await buildConsole();
+    test.platform = await ConsolePlatform.start(redis.server.url);
+    test.browser = await launchChromium();
+  }, 60_000);
+  afterAll(async () => {
+    await test.browser?.close();
+    await test.platform?.close();
+  });
+  return test;
 }

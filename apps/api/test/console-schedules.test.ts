@@ -1,43 +1,18 @@
-import { mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { useRedisServer } from '@beamline/testing/vitest';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildConsole, ConsolePlatform, launchChromium, openConsole } from './console-platform.js';
+import { describe, expect, it } from 'vitest';
+import { openConsole, useConsoleTest } from './console-platform.js';
 import { type Json, KEYS } from './helpers.js';
 
-/** CONSOLE_DOCS=1 writes the screenshots into docs/console for docs/console.md; otherwise into a temporary directory. */
-const SHOTS = process.env.CONSOLE_DOCS
-  ? fileURLToPath(new URL('../../../docs/console/', import.meta.url))
-  : join(tmpdir(), 'beamline-console-shots');
-mkdirSync(SHOTS, { recursive: true });
-const screenshot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
-
-const redis = useRedisServer();
-let platform: ConsolePlatform;
-let browser: Browser;
-
-beforeAll(async () => {
-  await buildConsole();
-  platform = await ConsolePlatform.start(redis.server.url);
-  browser = await launchChromium();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await platform?.close();
-});
+const t = useConsoleTest();
+const { screenshot } = t;
 
 async function createSchedule(as: keyof typeof KEYS, definition: Record<string, unknown>): Promise<void> {
-  const { status, body } = await platform.call('POST', '/v1/schedules', as, definition);
+  const { status, body } = await t.platform.call('POST', '/v1/schedules', as, definition);
   if (status !== 201) throw new Error(`create schedule: ${status} ${JSON.stringify(body)}`);
 }
 
 /** The schedule's last runs as the API has them, newest first. */
 async function lastRuns(as: keyof typeof KEYS, id: string): Promise<Json[]> {
-  return (await platform.call('GET', `/v1/schedules/${id}`, as)).body.lastRuns as Json[];
+  return (await t.platform.call('GET', `/v1/schedules/${id}`, as)).body.lastRuns as Json[];
 }
 
 const ENDED: unknown[] = ['completed', 'failed', 'cancelled'];
@@ -53,7 +28,7 @@ describe('the schedules view', () => {
       timezone: 'Europe/Paris',
     });
     await createSchedule('globex', { id: 'globex-secret', function: 'echo', cron: '0 * * * *' });
-    const page = await openConsole(browser, platform.api.url, 'acme', '#/schedules');
+    const page = await openConsole(t.browser, t.platform.api.url, 'acme', '#/schedules');
     try {
       const row = page.locator('tr[data-schedule="every-second"]');
       await row.waitFor({ timeout: 30_000 });
@@ -123,7 +98,7 @@ describe('the schedules view', () => {
       await expect.poll(focused).toBe('Yes, delete every-second');
       await page.keyboard.press('Escape');
       await question.waitFor({ state: 'detached' });
-      expect((await platform.call('GET', '/v1/schedules/every-second', 'acme')).status).toBe(200);
+      expect((await t.platform.call('GET', '/v1/schedules/every-second', 'acme')).status).toBe(200);
       await expect.poll(focused).toBe('Delete schedule');
       await page.keyboard.press('Enter');
       await expect.poll(focused).toBe('Yes, delete every-second');
@@ -131,24 +106,24 @@ describe('the schedules view', () => {
       await page.getByRole('status').filter({ hasText: 'Schedule every-second deleted.' }).waitFor();
       await page.locator('tr[data-schedule="nightly-report"]').waitFor();
       expect(await page.locator('tr[data-schedule="every-second"]').count()).toBe(0);
-      expect((await platform.call('GET', '/v1/schedules/every-second', 'acme')).status).toBe(404);
+      expect((await t.platform.call('GET', '/v1/schedules/every-second', 'acme')).status).toBe(404);
     } finally {
       await page.close();
-      await platform.call('DELETE', '/v1/schedules/every-second', 'acme');
+      await t.platform.call('DELETE', '/v1/schedules/every-second', 'acme');
     }
   }, 120_000);
 
   it("shows a tenant none of another tenant's schedules", async () => {
-    const page = await openConsole(browser, platform.api.url, 'globex', '#/schedules');
+    const page = await openConsole(t.browser, t.platform.api.url, 'globex', '#/schedules');
     try {
       await page.locator('tr[data-schedule="globex-secret"]').waitFor({ timeout: 30_000 });
       expect(await page.locator('main').textContent()).not.toContain('nightly-report');
-      await page.goto(`${platform.api.url}/console#/schedules/nightly-report`);
+      await page.goto(`${t.platform.api.url}/console#/schedules/nightly-report`);
       await page.getByRole('alert').filter({ hasText: 'No schedule nightly-report of yours.' }).waitFor();
     } finally {
       await page.close();
     }
-    const ours = await openConsole(browser, platform.api.url, 'acme', '#/schedules');
+    const ours = await openConsole(t.browser, t.platform.api.url, 'acme', '#/schedules');
     try {
       await ours.locator('tr[data-schedule="nightly-report"]').waitFor({ timeout: 30_000 });
       expect(await ours.locator('main').textContent()).not.toContain('globex-secret');
@@ -160,7 +135,7 @@ describe('the schedules view', () => {
 
 describe("the job page's tree", () => {
   it("shows a job's children live with their states, each a link to a page naming its parent", async () => {
-    const deployed = await fetch(`${platform.api.url}/v1/functions/fan-out`, {
+    const deployed = await fetch(`${t.platform.api.url}/v1/functions/fan-out`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${KEYS.acme}`, 'content-type': 'application/javascript' },
       body: `export default async (_, ctx) => {
@@ -170,8 +145,8 @@ describe("the job page's tree", () => {
       };`,
     });
     expect(deployed.status).toBe(201);
-    const parent = await platform.submit('acme', { function: 'fan-out', timeoutMs: 120_000 });
-    const page = await openConsole(browser, platform.api.url, 'acme', `#/jobs/${parent}`);
+    const parent = await t.platform.submit('acme', { function: 'fan-out', timeoutMs: 120_000 });
+    const page = await openConsole(t.browser, t.platform.api.url, 'acme', `#/jobs/${parent}`);
     try {
       const children = page.getByRole('table', { name: /^Children/ });
       await expect.poll(() => children.locator('tbody tr').count(), { timeout: 30_000 }).toBe(3);
@@ -195,7 +170,7 @@ describe("the job page's tree", () => {
       await page.close();
     }
     // Another tenant's key opens no page of the tree.
-    const theirs = await openConsole(browser, platform.api.url, 'globex', `#/jobs/${parent}`);
+    const theirs = await openConsole(t.browser, t.platform.api.url, 'globex', `#/jobs/${parent}`);
     try {
       await theirs
         .getByRole('alert')
