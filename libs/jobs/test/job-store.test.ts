@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { useRedisServer } from '@beamline/testing/vitest';
-import { type Job, UnrecoverableError, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Job, UnrecoverableError } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BacklogFullError,
   BUILTIN_TENANT,
@@ -18,46 +17,16 @@ import {
   JobSpecError,
   JobStore,
   Keys,
-  QUEUE_NAME,
 } from '../src/index.js';
+import { until, useStoreHarness } from './store-harness.js';
 
-const redisServer = useRedisServer();
-const keys = new Keys('store');
+const { keys, connect, worker, workers } = useStoreHarness('store');
 let redis: Redis;
 let registry: FunctionRegistry;
 let store: JobStore;
-const workers: Worker[] = [];
-const connections: Redis[] = [];
-
-function connect(): Redis {
-  const connection = new Redis(redisServer.server.url, { maxRetriesPerRequest: null });
-  connections.push(connection);
-  return connection;
-}
-
-/** A BullMQ Worker on a store connection (as worker nodes run it), named like a node. */
-function worker(name: string, process: (job: Job<JobData>) => Promise<unknown>, concurrency = 4): Worker<JobData> {
-  const w = new Worker<JobData>(QUEUE_NAME, process, {
-    connection: JobStore.connection(connect()),
-    prefix: keys.prefix,
-    name,
-    concurrency,
-  });
-  workers.push(w as Worker);
-  return w;
-}
 
 const storeWith = (options: ConstructorParameters<typeof JobStore>[4]) =>
   new JobStore(connect(), keys, registry, new ControlPublisher(redis, keys), options);
-
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 beforeAll(async () => {
   redis = connect();
@@ -66,13 +35,8 @@ beforeAll(async () => {
   await registry.deploy(BUILTIN_TENANT, 'echo', 'export default async (input) => input;', {}, { builtin: true });
 });
 
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.close(true)));
-});
-
 afterAll(async () => {
   await store.close();
-  for (const connection of connections) connection.disconnect();
 });
 
 describe('JobStore: its keys and scripts', () => {

@@ -1,7 +1,6 @@
-import { useRedisServer } from '@beamline/testing/vitest';
-import { type Job, UnrecoverableError, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Job, UnrecoverableError } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BUILTIN_TENANT,
   ChildJobError,
@@ -12,44 +11,17 @@ import {
   FunctionRegistry,
   type JobData,
   JobStore,
-  Keys,
   type ParentOfChild,
-  QUEUE_NAME,
 } from '../src/index.js';
+import { until, useStoreHarness } from './store-harness.js';
 
-const redisServer = useRedisServer();
-const keys = new Keys('trees');
+const harness = useStoreHarness('trees');
+const { keys, connect } = harness;
 let redis: Redis;
 let store: JobStore;
-const workers: Worker[] = [];
-const connections: Redis[] = [];
-
-function connect(): Redis {
-  const connection = new Redis(redisServer.server.url, { maxRetriesPerRequest: null });
-  connections.push(connection);
-  return connection;
-}
 
 /** A BullMQ Worker on a store connection, named like a node. */
-function worker(name: string, process: (job: Job<JobData>) => Promise<unknown>): Worker<JobData> {
-  const w = new Worker<JobData>(QUEUE_NAME, process, {
-    connection: JobStore.connection(connect()),
-    prefix: keys.prefix,
-    name,
-    concurrency: 8,
-  });
-  workers.push(w as Worker);
-  return w;
-}
-
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const worker = (name: string, process: (job: Job<JobData>) => Promise<unknown>) => harness.worker(name, process, 8);
 
 const parentOf = (jobId: string, more: Partial<ParentOfChild> = {}): ParentOfChild => ({
   jobId,
@@ -74,13 +46,8 @@ beforeAll(async () => {
   await registry.deploy(BUILTIN_TENANT, 'echo', 'export default async (input) => input;', {}, { builtin: true });
 });
 
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.close(true)));
-});
-
 afterAll(async () => {
   await store.close();
-  for (const connection of connections) connection.disconnect();
 });
 
 describe('JobStore: job trees', () => {

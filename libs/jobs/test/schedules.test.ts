@@ -1,7 +1,6 @@
-import { useRedisServer } from '@beamline/testing/vitest';
-import { type Job, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   BUILTIN_TENANT,
   ControlPublisher,
@@ -9,52 +8,28 @@ import {
   type JobData,
   JobSpecError,
   JobStore,
-  Keys,
-  QUEUE_NAME,
   ScheduleCapError,
   ScheduleStore,
   type ScheduleStoreOptions,
 } from '../src/index.js';
+import { until as untilDone, useStoreHarness } from './store-harness.js';
 
-const redisServer = useRedisServer();
-const keys = new Keys('sched');
+const harness = useStoreHarness('sched');
+const { keys, connect, workers } = harness;
 let redis: Redis;
 let registry: FunctionRegistry;
 let jobs: JobStore;
 let schedules: ScheduleStore;
-const workers: Worker[] = [];
-const connections: Redis[] = [];
-
-function connect(): Redis {
-  const connection = new Redis(redisServer.server.url, { maxRetriesPerRequest: null });
-  connections.push(connection);
-  return connection;
-}
 
 /** A BullMQ Worker on a store connection, as worker nodes run it. */
-function worker(process: (job: Job<JobData>) => Promise<unknown> = async () => 'ok'): Worker<JobData> {
-  const w = new Worker<JobData>(QUEUE_NAME, process, {
-    connection: JobStore.connection(connect()),
-    prefix: keys.prefix,
-    name: 'node-1',
-    concurrency: 4,
-  });
-  workers.push(w as Worker);
-  return w;
-}
+const worker = (process: (job: Job<JobData>) => Promise<unknown> = async () => 'ok') =>
+  harness.worker('node-1', process);
 
 function scheduleStore(options: ScheduleStoreOptions = {}): ScheduleStore {
   return new ScheduleStore(connect(), keys, registry, jobs.queue, options);
 }
 
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+const until = <T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 15_000) => untilDone(read, done, ms);
 
 const indexed = async (tenant: string) => redis.zrange(keys.tenantIndex(tenant), 0, -1);
 
@@ -66,13 +41,8 @@ beforeAll(async () => {
   await registry.deploy(BUILTIN_TENANT, 'echo', 'export default async (input) => input;', {}, { builtin: true });
 });
 
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.close(true)));
-});
-
 afterAll(async () => {
   await jobs.close();
-  for (const connection of connections) connection.disconnect();
 });
 
 describe('ScheduleStore', () => {
