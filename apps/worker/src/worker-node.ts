@@ -42,6 +42,7 @@ import {
   type EgressResponse,
   egressFetch,
 } from './egress/index.js';
+import { FairClock } from './fair-clock.js';
 import { FunctionCache } from './function-cache.js';
 import { portOf, startHttpServer } from './http-server.js';
 import { JobRunner } from './job-runner.js';
@@ -78,6 +79,7 @@ export class WorkerNode {
   readonly runner: JobRunner;
   /** Child jobs that job processes of this node start and await (ADR 0013). */
   readonly trees: JobTrees;
+  private readonly fairClock: FairClock;
   readonly keys: Keys;
   /** The one owner of job state in Redis. */
   readonly store: JobStore;
@@ -133,6 +135,7 @@ export class WorkerNode {
       },
       onReport: (report) => this.onReport(report),
     });
+    this.fairClock = new FairClock(this.store);
     this.egress = new EgressPolicy({ allow: config.egressAllow, deny: config.egressDeny });
     this.trees = new JobTrees({
       node: this.node,
@@ -395,6 +398,7 @@ export class WorkerNode {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     await this.scheduler.close();
     this.trees.close();
+    this.fairClock.close();
     await this.store.close().catch(() => undefined);
     this.redis.disconnect();
     this.subscriber.disconnect();

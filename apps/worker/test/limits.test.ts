@@ -1,6 +1,13 @@
-import { FunctionRegistry, functionRunningKey, type JobView, keyRunningKey } from '@beamline/jobs';
+import {
+  FunctionRegistry,
+  functionRunningKey,
+  type JobView,
+  keyRunningKey,
+  PARKED_MS,
+  parkedJobsKey,
+} from '@beamline/jobs';
 import { describe, expect, it } from 'vitest';
-import { exitOf, runningPid, spawnWorker, startWorker, useJobs } from './helpers.js';
+import { exitOf, runningPid, spawnWorker, startWorker, until, useJobs } from './helpers.js';
 
 const t = useJobs({ appendOnly: true });
 const redis = t.redis;
@@ -106,7 +113,7 @@ describe('limits per function and per key (ADR 0016)', () => {
     for (const view of done) expect(view?.attemptsMade).toBe(1);
   }, 90_000);
 
-  it('a paused function keeps its jobs waiting while others run; resumed, they run', async () => {
+  it('a paused function keeps its jobs parked while others run, each taken once; resumed, they run at once', async () => {
     const registry = new FunctionRegistry(t.j.redis, t.j.keys);
     await deploy('held');
     await deploy('free');
@@ -116,25 +123,57 @@ describe('limits per function and per key (ADR 0016)', () => {
     // Warm the node's copy of the paused set (a pause reaches nodes within about a second).
     await allFinished([await t.j.submit({ function: 'free', input: { ms: 1 } })]);
     await new Promise((resolve) => setTimeout(resolve, 1200));
-    const held = await Promise.all(Array.from({ length: 3 }, () => t.j.submit({ function: 'held', input: { ms: 1 } })));
+    const held = await Promise.all(
+      Array.from({ length: 40 }, () => t.j.submit({ function: 'held', input: { ms: 1 } })),
+    );
     const free = await Promise.all(Array.from({ length: 3 }, () => t.j.submit({ function: 'free', input: { ms: 1 } })));
     await allFinished(free);
+    const parked = parkedJobsKey(t.j.keys, 'default', 'held');
+    await until(async () => (await t.j.redis.scard(parked)) === held.length);
     await new Promise((resolve) => setTimeout(resolve, 1500));
+    const ids = new Set(held.map((view) => view.id));
+    const events = await t.j.redis.xrange(t.j.store.queue.keys.events as string, '-', '+');
+    const putBacks = events.filter(([, fields]) => {
+      const at = (name: string) => fields[fields.indexOf(name) + 1];
+      return at('event') === 'delayed' && ids.has(at('jobId') as string);
+    });
+    // Parked: taken once each and set aside, not taken and put back again and again.
+    expect(putBacks).toHaveLength(held.length);
     for (const view of held) {
-      // A node takes a paused job and puts it back every second or so: for those few ms BullMQ
-      // holds it as active. It never runs: no attempt is used, and it is back waiting at once.
-      let now = await t.j.store.get(view.id);
-      for (let i = 0; i < 20 && now?.state === 'running'; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 25));
-        now = await t.j.store.get(view.id);
-      }
-      expect(['waiting', 'delayed']).toContain(now?.state);
+      const now = await t.j.store.get(view.id);
+      expect(now?.state).toBe('delayed');
       expect(now?.attemptsMade).toBe(0);
     }
+    const [cancelled, ...rest] = held as [JobView, ...JobView[]];
+    expect(await t.j.store.cancel(cancelled.id, 'default')).toBe('removed');
+    const resumedAt = Date.now();
     expect(await registry.setPaused('default', 'held', false)).toBe(true);
-    await allFinished(held);
+    await allFinished(rest);
+    expect(await t.j.store.get(cancelled.id)).toBeUndefined();
+    // Brought back by the resume, not by their parking running out.
+    expect(Date.now() - resumedAt).toBeLessThan(PARKED_MS / 4);
+    expect(await t.j.redis.exists(parked)).toBe(0);
     // Built-ins cannot be paused by a tenant: it has no such function of its own.
     expect(await registry.setPaused('default', 'sleep', true)).toBe(false);
+  }, 60_000);
+
+  it("a paused function's parked jobs come back when it is deleted, and end as its runs do", async () => {
+    const registry = new FunctionRegistry(t.j.redis, t.j.keys);
+    await deploy('doomed');
+    await startWorker(redis.server.url, roomy);
+    await registry.setPaused('default', 'doomed', true);
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const views = await Promise.all(
+      Array.from({ length: 3 }, () => t.j.submit({ function: 'doomed', input: { ms: 1 } })),
+    );
+    const parked = parkedJobsKey(t.j.keys, 'default', 'doomed');
+    await until(async () => (await t.j.redis.scard(parked)) === views.length);
+    const deletedAt = Date.now();
+    expect(await registry.delete('default', 'doomed')).toBe(true);
+    // Jobs are pinned to the bundle they were submitted with: they run.
+    const done = await Promise.all(views.map((view) => t.j.finished(view.id, 30_000)));
+    for (const view of done) expect(view.state).toBe('completed');
+    expect(Date.now() - deletedAt).toBeLessThan(PARKED_MS / 4);
   }, 60_000);
 
   it('a job cancelled while it waits for a retry leaves the running sets it entered', async () => {

@@ -37,6 +37,8 @@ export {
   type AdmitVerdict,
   functionRunningKey,
   keyRunningKey,
+  PARKED_MS,
+  parkedJobsKey,
   pausedFunctionsKey,
   pausedMember,
 } from './store/admission.js';

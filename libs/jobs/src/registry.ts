@@ -9,6 +9,7 @@ import {
   tenantSchema,
 } from './schemas.js';
 import { pausedFunctionsKey, pausedMember } from './store/admission.js';
+import { unparkFunction } from './store/parking.js';
 import type { RedisClient } from './store/scripts.js';
 
 /** Largest function bundle accepted, in bytes. */
@@ -196,19 +197,21 @@ export class FunctionRegistry {
       .srem(this.keys.functionNames(tenant), name)
       .srem(pausedFunctionsKey(this.keys), pausedMember(tenant, name))
       .exec();
+    // Jobs parked while it was paused come back, and end as the runs of a deleted function do.
+    await unparkFunction(this.redis, this.keys, tenant, name, false);
     return true;
   }
 
   /**
    * Pauses (or resumes) a tenant's own function (ADR 0016): while paused, its jobs are accepted
-   * and wait, none starts; runs already started go on. Returns false when the tenant has no such
+   * and wait, none starts (a node that takes one parks it); runs already started go on. Resuming
+   * brings the parked jobs back to the queue. Returns false when the tenant has no such
    * function (a built-in cannot be paused by a tenant).
    */
   async setPaused(tenant: string, name: string, paused: boolean): Promise<boolean> {
     if (!(await this.redis.hget(this.keys.function(tenant, name), 'latest'))) return false;
-    const member = pausedMember(tenant, name);
-    if (paused) await this.redis.sadd(pausedFunctionsKey(this.keys), member);
-    else await this.redis.srem(pausedFunctionsKey(this.keys), member);
+    if (paused) await this.redis.sadd(pausedFunctionsKey(this.keys), pausedMember(tenant, name));
+    else await unparkFunction(this.redis, this.keys, tenant, name, true);
     return true;
   }
 

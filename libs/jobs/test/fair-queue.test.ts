@@ -1,7 +1,7 @@
 import { useRedisServer } from '@beamline/testing/vitest';
-import { type Job, Worker } from 'bullmq';
+import { DelayedError, type Job, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   BUILTIN_TENANT,
   ControlPublisher,
@@ -138,5 +138,81 @@ describe('fair queuing between tenants (ADR 0017)', () => {
       await worker.close(true);
       connection.disconnect();
     }
+  });
+
+  describe('jobs BullMQ adds back take their turn at the head of the queue', () => {
+    const workers: Worker[] = [];
+    const connections: Redis[] = [];
+    afterEach(async () => {
+      await Promise.all(workers.splice(0).map((w) => w.close(true)));
+      for (const connection of connections.splice(0)) connection.disconnect();
+    });
+
+    /** A one-slot worker: `process` runs each job; resolves the ids in the order they were taken (attempts included). */
+    function consume(process: (running: Job<JobData>, token: string | undefined) => Promise<unknown>): string[] {
+      const taken: string[] = [];
+      const connection = new Redis(redisServer.server.url, { maxRetriesPerRequest: null });
+      connections.push(connection);
+      const worker = new Worker<JobData>(
+        QUEUE_NAME,
+        async (running, token) => {
+          taken.push(running.id as string);
+          return process(running, token);
+        },
+        { connection: JobStore.connection(connection), prefix: keys.prefix, concurrency: 1 },
+      );
+      workers.push(worker as Worker);
+      return taken;
+    }
+
+    async function takenAt(taken: string[], id: string, occurrence = 1): Promise<number> {
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const positions = taken.flatMap((t, i) => (t === id ? [i] : []));
+        if (positions.length >= occurrence) return positions[occurrence - 1] as number;
+        if (Date.now() > deadline) return -1;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+
+    it("a delay come due and a retry go near the head, not behind another tenant's backlog", async () => {
+      await store.submitMany(
+        Array.from({ length: 2000 }, () => job()),
+        'a',
+      );
+      const delayed = await store.submit({ ...job(), delayMs: 30 }, 'b');
+      const retried = await store.submit({ ...job(), attempts: 2, backoff: { type: 'fixed', delayMs: 0 } }, 'c');
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      const taken = consume(async (running) => {
+        if (running.id === retried.job.id && running.attemptsMade === 0) throw new Error('first attempt fails');
+      });
+      const first = await takenAt(taken, retried.job.id);
+      expect(first).toBeGreaterThanOrEqual(0);
+      expect(await takenAt(taken, delayed.job.id)).toBeLessThan(6);
+      expect((await takenAt(taken, retried.job.id, 2)) - first).toBeLessThan(8);
+    });
+
+    it('after a storm of put-back jobs, the clock a node aligns brings the next add-back to the head', async () => {
+      await store.submitMany(
+        Array.from({ length: 1000 }, () => job()),
+        'a',
+      );
+      // 600 of a's jobs are taken and put back (as a paused function's are): BullMQ counts each.
+      let putBack = 0;
+      const storm = consume(async (running, token) => {
+        if (putBack >= 600) return new Promise(() => undefined);
+        putBack++;
+        await running.moveToDelayed(Date.now(), token);
+        throw new DelayedError();
+      });
+      while (putBack < 600) await new Promise((resolve) => setTimeout(resolve, 10));
+      await workers[0]?.close(true);
+      expect(storm.length).toBeGreaterThanOrEqual(600);
+      const delayed = await store.submit({ ...job(), delayMs: 20 }, 'b');
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      await store.alignFairClock();
+      const taken = consume(async () => undefined);
+      expect(await takenAt(taken, delayed.job.id)).toBeLessThan(6);
+    });
   });
 });

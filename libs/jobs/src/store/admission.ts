@@ -13,6 +13,21 @@ export function pausedMember(tenant: string, functionName: string): string {
   return `${tenant}/${functionName}`;
 }
 
+/**
+ * SET of the ids of a tenant's jobs of one function parked while it is paused (ADR 0016): each
+ * waits in BullMQ's delayed set for PARKED_MS, or until the function is resumed or deleted.
+ */
+export function parkedJobsKey(keys: Keys, tenant: string, functionName: string): string {
+  return `${keys.queue}bl:parked:${tenant}:${functionName}`;
+}
+
+/**
+ * How long a job of a paused function waits before a node looks at it again (ms). Resuming or
+ * deleting the function brings its parked jobs back at once; this only bounds how long a job
+ * could wait if that step were lost.
+ */
+export const PARKED_MS = 60_000;
+
 /** SET of the ids of a tenant's jobs of one function admitted under its concurrency and not yet ended. */
 export function functionRunningKey(keys: Keys, tenant: string, functionName: string): string {
   return `${keys.queue}bl:run:fn:${tenant}:${functionName}`;
@@ -89,6 +104,7 @@ export function admitCall(
     functionRunningKey(keys, data.tenant, data.function),
     keyRunningKey(keys, data.tenant, admission.key ?? ''),
     rateKey(keys, data.tenant, data.function),
+    parkedJobsKey(keys, data.tenant, data.function),
     keys.queue,
     Date.now(),
     jobId,
@@ -104,6 +120,7 @@ export function admitCall(
     admission.ratePerSecond ?? 0,
     putBackDelayMs,
     Math.random(),
+    PARKED_MS,
   ];
 }
 
@@ -115,4 +132,31 @@ export function verdictOf(reply: unknown[]): AdmitVerdict {
     return { admitted: false, reason: reason as 'paused' | 'concurrency' | 'key' | 'rate', delayMs: Number(delayMs) };
   }
   throw new Error(`Job not admitted: it is no longer locked by this node (code ${String(code)})`);
+}
+
+/** Keys and arguments of the step that resumes a function and brings back up to `most` of its parked jobs. */
+export function unparkCall(
+  keys: Keys,
+  tenant: string,
+  functionName: string,
+  resume: boolean,
+  most: number,
+): Array<string | number> {
+  const queueKey = (name: string): string => `${keys.queue}${name}`;
+  return [
+    pausedFunctionsKey(keys),
+    parkedJobsKey(keys, tenant, functionName),
+    queueKey('delayed'),
+    queueKey('wait'),
+    queueKey('paused'),
+    queueKey('meta'),
+    queueKey('prioritized'),
+    queueKey('active'),
+    queueKey('pc'),
+    queueKey('events'),
+    queueKey('marker'),
+    keys.queue,
+    resume ? pausedMember(tenant, functionName) : '',
+    most,
+  ];
 }

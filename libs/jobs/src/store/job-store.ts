@@ -297,6 +297,15 @@ export class JobStore {
     return left;
   }
 
+  /**
+   * Keeps the counter BullMQ gives the jobs it adds back (retries, delays coming due, stalled and
+   * put-back jobs) at the head of the fair queue (ADR 0017); worker nodes call it every few hundred ms.
+   */
+  async alignFairClock(): Promise<number> {
+    const q = this.queue.keys;
+    return Number(await this.redis.beamlineAlignFairClock(2, q.prioritized as string, q.pc as string));
+  }
+
   private tree(parentId: string): string {
     return `${this.keys.queue}bl:tree:${parentId}`;
   }
@@ -469,7 +478,7 @@ export class JobStore {
    */
   async admit(job: Job<JobData>, token: string, pausable: boolean, putBackDelayMs: number): Promise<AdmitVerdict> {
     const call = admitCall(this.keys, job, token, pausable, putBackDelayMs);
-    return verdictOf(await this.redis.beamlineAdmit(15, ...call));
+    return verdictOf(await this.redis.beamlineAdmit(16, ...call));
   }
 
   /** Every tenant's paused functions, as "<tenant>/<function>" (ADR 0016). */

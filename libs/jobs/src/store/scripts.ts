@@ -52,6 +52,8 @@ const COMMANDS = {
   beamlinePauseSchedule: 'pauseSchedule',
   beamlineDeleteSchedule: 'deleteSchedule',
   beamlineAdmit: 'admitJob',
+  beamlineAlignFairClock: 'alignFairClock',
+  beamlineUnpark: 'unparkFunction',
 } as const;
 
 export interface StoreCommands {
@@ -61,6 +63,8 @@ export interface StoreCommands {
   beamlineGetJob(keyCount: number, ...args: Array<string | number>): Promise<string[]>;
   beamlineCascade(keyCount: number, ...args: Array<string | number>): Promise<number>;
   beamlineAdmit(keyCount: number, ...args: Array<string | number>): Promise<unknown[]>;
+  beamlineAlignFairClock(keyCount: number, ...args: Array<string | number>): Promise<number>;
+  beamlineUnpark(keyCount: number, ...args: Array<string | number>): Promise<number>;
 }
 
 /** Defines our scripts on `client` (once) and returns it typed with them. */

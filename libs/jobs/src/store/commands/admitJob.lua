@@ -14,6 +14,7 @@
     KEYS[13]    the function's running set (of its tenant)
     KEYS[14]    the concurrency key's running set (of its tenant)
     KEYS[15]    the function's rate: the earliest time of its next start (ms)
+    KEYS[16]    the function's parked jobs (SET of job ids, of its tenant)
 
     ARGV[1..9]  BullMQ's moveToDelayed arguments (key prefix, timestamp, job id, token, delay
                 (replaced here), skip attempt, fields, fetch next, options)
@@ -23,6 +24,8 @@
     ARGV[13]    starts per second (0: none)
     ARGV[14]    how long a job put back for concurrency or a pause waits, ms
     ARGV[15]    a random number in [0, 1): spreads the retakes of jobs put back for the rate
+    ARGV[16]    how long a job of a paused function is parked, ms (resuming the function brings
+                it back at once: unparkFunction)
 
   Output:
     {1}                     admitted (in its running sets; the rate's next start moved on)
@@ -66,7 +69,12 @@ local function putBack(reason, delay)
 end
 
 local throttle = tonumber(ARGV[14])
-if ARGV[10] ~= "" and rcall("SISMEMBER", KEYS[12], ARGV[10]) == 1 then return putBack("paused", throttle * 4) end
+if ARGV[10] ~= "" and rcall("SISMEMBER", KEYS[12], ARGV[10]) == 1 then
+  -- Parked, not put back to be taken again: a paused function's backlog costs no node anything.
+  local parked = putBack("paused", tonumber(ARGV[16]))
+  if parked[1] == 0 then rcall("SADD", KEYS[16], jobId) end
+  return parked
+end
 
 -- An id left from an earlier run of this job is no slot of this one.
 if functionLimit > 0 then

@@ -107,6 +107,7 @@ local backlog = rcall("SCARD", openKey)
 if backlog + count > cap then return {"full", backlog} end
 
 local result = {"ok"}
+local fairKeys
 for i = 1, count do
   local job = jobs[i]
   local id = adders[job.adder](job.keys, job.args)
@@ -118,6 +119,7 @@ for i = 1, count do
   if job.adder == "addPrioritizedJob" then
     -- Its KEYS[4] is the prioritized set: the job takes its tenant's turn there.
     queueFairly(job.keys[4], prefix .. "bl:vt", jobKey, id, tenant, backlog + i)
+    fairKeys = job.keys
   end
   rcall("ZADD", indexKey, "NX", job.score, id)
   rcall("SADD", openKey, id)
@@ -133,4 +135,7 @@ for i = 1, count do
   end
   result[i + 1] = id
 end
+-- BullMQ's add took its counter for each job; the jobs it adds back take the head's round instead.
+-- Its KEYS[9] is the priority counter.
+if fairKeys then alignAddBackCounter(fairKeys[4], fairKeys[9]) end
 return result

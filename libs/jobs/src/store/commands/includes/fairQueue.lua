@@ -8,8 +8,10 @@
   the head. So
   every tenant's next job lines up beside every other tenant's, whatever the length of their
   queues; a tenant's priority orders its own jobs, and takes at most one job a round per rank.
-  Jobs BullMQ adds back (retries, delays, put-backs) read priority 1 from the job's hash, and keep
-  BullMQ's counter, which is never below a counter given here.
+  Jobs BullMQ adds back (retries, delays coming due, stalled and put-back jobs) read priority 1
+  from the job's hash and take BullMQ's counter, INCR of `pc`: `alignAddBackCounter` keeps `pc` at
+  the head's round, so such a job takes its turn as a stream with nothing waiting would, instead
+  of lining up behind every job queued fairly (or ahead of them all).
 ]]
 local TWO_32 = 0x100000000
 local FAIR = 1
@@ -48,4 +50,15 @@ local function queueFairly(prioritizedKey, virtualTimesKey, jobKey, jobId, tenan
   rcall("ZADD", prioritizedKey, base + counter, jobId)
   rcall("HSET", jobKey, "priority", FAIR)
   rcall("HSET", virtualTimesKey, field, round .. ":" .. jobId)
+end
+
+-- Sets BullMQ's priority counter to the head's round (normal rank next): the counter BullMQ gives
+-- the next job it adds back. The submit step calls it, and worker nodes every few hundred ms, as
+-- the head moves on when jobs are taken.
+local function alignAddBackCounter(prioritizedKey, counterKey)
+  local base = FAIR * TWO_32
+  local head = rcall("ZRANGEBYSCORE", prioritizedKey, base, "(" .. (base + TWO_32), "WITHSCORES", "LIMIT", 0, 1)
+  local round = 1
+  if head[2] then round = math.max(1, math.floor((tonumber(head[2]) - base) / RANKS)) end
+  rcall("SET", counterKey, round * RANKS + 1)
 end

@@ -1,0 +1,28 @@
+--[[
+  Resumes a tenant's function (ADR 0016) and brings its parked jobs back to the queue, at most
+  ARGV[3] of them per step: each is promoted from the delayed set by BullMQ's own promote, and
+  takes its turn at the head of the fair queue (ADR 0017). Deleting a function brings them back
+  too (they then end as their function's runs do). Ids of jobs no longer delayed (cancelled,
+  removed, already taken) are dropped.
+
+    KEYS[1]     paused functions (SET of "<tenant>/<function>")
+    KEYS[2]     the function's parked jobs (SET of job ids)
+    KEYS[3..11] BullMQ's promote keys (delayed, wait, paused, meta, prioritized, active, priority
+                counter, events, marker)
+    ARGV[1]     queue key prefix
+    ARGV[2]     "<tenant>/<function>" to take out of the paused set, or "" to leave it
+    ARGV[3]     most jobs to bring back in this step
+
+    Output: how many parked ids are left
+]]
+local rcall = redis.call
+
+--- @bullmq promote
+
+if ARGV[2] ~= "" then rcall("SREM", KEYS[1], ARGV[2]) end
+local promoteKeys = {KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]}
+local ids = rcall("SPOP", KEYS[2], tonumber(ARGV[3]))
+for _, id in ipairs(ids) do
+  bullmq_promote(promoteKeys, {ARGV[1], id})
+end
+return rcall("SCARD", KEYS[2])
