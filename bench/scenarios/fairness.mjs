@@ -1,6 +1,8 @@
 // Fair share between tenants (ADR 0017): how long tenant B's jobs wait to start on an idle node, and beside
-// tenant A's backlog of 10,000 waiting jobs (issue 16's target: at most 2× idle). One worker node,
-// WORKER_CONCURRENCY 16 and the default per-tenant cap (3/4 of it); every job a 20 ms sleep.
+// tenant A's backlog of 10,000 waiting jobs (issue 16's target: at most 2× idle); the same for B's
+// delayed jobs once due (jobs BullMQ adds back: the fair clock); and what tenant A's paused
+// function with 3,000 queued jobs costs Redis and B (ADR 0016: parked jobs). One worker node,
+// WORKER_CONCURRENCY 16 and a per-tenant cap of 12; every job a 20 ms sleep.
 import { ControlPublisher, FunctionRegistry, JobStore, Keys } from '@beamline/jobs';
 import { RedisServer } from '@beamline/testing';
 import { Redis } from 'ioredis';
@@ -12,12 +14,19 @@ const PROBE_EVERY_MS = 50;
 /** A probe that has not started by then counts as waiting this long (the figure is then a lower bound). */
 const GIVE_UP_MS = 60_000;
 const JOB = { function: 'sleep', input: { ms: 20 }, attempts: 1 };
+const DELAY_MS = 200;
+const PAUSED_JOBS = quick ? 1000 : 3000;
+const COMMANDS_WINDOW_MS = 3000;
 
-/** Submits PROBES jobs for tenant b, one every PROBE_EVERY_MS, and returns how long each waited to start (ms). */
-async function probeWaits(store) {
+/**
+ * Submits PROBES jobs for tenant b, one every PROBE_EVERY_MS, and returns how long each waited to
+ * start (ms) once it could: from submission, or from its due time for a job delayed `delayMs`.
+ */
+async function probeWaits(store, delayMs = 0) {
   const ids = [];
+  const spec = delayMs > 0 ? { ...JOB, delayMs } : JOB;
   for (let i = 0; i < PROBES; i++) {
-    ids.push((await store.submit(JOB, 'b')).job.id);
+    ids.push((await store.submit(spec, 'b')).job.id);
     await sleep(PROBE_EVERY_MS);
   }
   const waits = new Map();
@@ -26,11 +35,19 @@ async function probeWaits(store) {
     for (const id of ids) {
       if (waits.has(id)) continue;
       const view = await store.get(id, 'b');
-      if (view?.startedAt !== undefined) waits.set(id, view.startedAt - view.submittedAt);
+      if (view?.startedAt !== undefined) waits.set(id, Math.max(0, view.startedAt - view.submittedAt - delayMs));
     }
     await sleep(50);
   }
   return ids.map((id) => waits.get(id) ?? GIVE_UP_MS);
+}
+
+/** Redis commands per second over COMMANDS_WINDOW_MS (the server's own count; this reading's commands excluded). */
+async function commandsPerSecond(redis) {
+  const total = async () => Number(/total_commands_processed:(\d+)/.exec(await redis.info('stats'))?.[1]);
+  const before = await total();
+  await sleep(COMMANDS_WINDOW_MS);
+  return ((await total()) - before - 1) / (COMMANDS_WINDOW_MS / 1000);
 }
 
 export async function fairness() {
@@ -49,6 +66,8 @@ export async function fairness() {
   try {
     await probeWaits(store); // warm-up: sandboxes started
     const idle = await probeWaits(store);
+    const idleDelayed = await probeWaits(store, DELAY_MS);
+    const idleCommands = await commandsPerSecond(redis);
     for (let start = 0; start < BACKLOG; start += 500) {
       await store.submitMany(
         Array.from({ length: Math.min(500, BACKLOG - start) }, () => JOB),
@@ -56,13 +75,41 @@ export async function fairness() {
       );
     }
     const loaded = await probeWaits(store);
+    const loadedDelayed = await probeWaits(store, DELAY_MS);
+    await store.queue.drain(true);
+    await redis.del(keys.tenantOpen('a'));
+
+    const registry = new FunctionRegistry(redis, keys);
+    await registry.deploy('a', 'held', 'export default async () => null;');
+    await registry.setPaused('a', 'held', true);
+    await sleep(1200); // the node's copy of the paused set
+    for (let start = 0; start < PAUSED_JOBS; start += 500) {
+      await store.submitMany(
+        Array.from({ length: Math.min(500, PAUSED_JOBS - start) }, () => ({ function: 'held', input: null })),
+        'a',
+      );
+    }
+    // Each is taken once and parked (at the pace of the node's retake budget), then costs nothing.
+    const parked = `${keys.queue}bl:parked:a:held`;
+    const parkedBy = Date.now() + GIVE_UP_MS;
+    while ((await redis.scard(parked)) < PAUSED_JOBS && Date.now() < parkedBy) await sleep(100);
+    const pausedCommands = await commandsPerSecond(redis);
+    const besidePaused = await probeWaits(store);
+    const all = [...loaded, ...loadedDelayed, ...besidePaused];
     const result = {
       backlog: BACKLOG,
       probes: PROBES,
       giveUpMs: GIVE_UP_MS,
+      delayMs: DELAY_MS,
+      pausedJobs: PAUSED_JOBS,
       idle: summarize(idle),
       loaded: summarize(loaded),
-      notStarted: loaded.filter((ms) => ms >= GIVE_UP_MS).length,
+      idleDelayed: summarize(idleDelayed),
+      loadedDelayed: summarize(loadedDelayed),
+      besidePaused: summarize(besidePaused),
+      idleCommandsPerSecond: idleCommands,
+      pausedCommandsPerSecond: pausedCommands,
+      notStarted: all.filter((ms) => ms >= GIVE_UP_MS).length,
     };
     console.log('fairness:', JSON.stringify(result));
     return result;
