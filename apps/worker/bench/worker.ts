@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { BUILTIN_TENANT, FunctionRegistry, type JobData, Keys, QUEUE_NAME } from '@beamline/jobs';
+import { functionModule, Node, Scheduler } from '@beamline/runtime';
 import { RedisServer } from '@beamline/testing';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -98,6 +99,31 @@ async function measure(
   return JOBS / seconds;
 }
 
+/**
+ * No-op isolated processes per second through the runtime alone: a scheduler with CONCURRENCY
+ * sandboxes, CONCURRENCY runs in flight, no Redis and no BullMQ. The bound on what a worker node
+ * can reach while every job is a process in its own sandbox.
+ */
+async function runtimeAlone(): Promise<number> {
+  const node = new Node();
+  const scheduler = new Scheduler(node, { maxProcesses: CONCURRENCY, prestart: CONCURRENCY });
+  const echo = functionModule('export default async (input) => input;', 'echo');
+  const lanes = async (jobs: number) => {
+    const lane = async () => {
+      for (let i = 0; i < jobs / CONCURRENCY; i++) await scheduler.run(echo, i);
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+  };
+  try {
+    await lanes(WARMUP);
+    const begin = performance.now();
+    await lanes(JOBS);
+    return JOBS / ((performance.now() - begin) / 1000);
+  } finally {
+    await scheduler.close();
+  }
+}
+
 async function main(): Promise<void> {
   const loadAtStart = loadavg();
   const redisServer = await RedisServer.start();
@@ -131,6 +157,7 @@ async function main(): Promise<void> {
     beamlineMax: [] as number[],
     plain: [] as number[],
     sandboxed: [] as number[],
+    runtimeAlone: [] as number[],
   };
   for (let run = 0; run < RUNS; run++) {
     const fillNormal: Fill = (count, offset) =>
@@ -170,6 +197,7 @@ async function main(): Promise<void> {
         return { stop: () => worker.close() };
       }),
     );
+    rates.runtimeAlone.push(await runtimeAlone());
     console.log(
       `run ${run + 1}/${RUNS}:`,
       Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, Math.round(v.at(-1) ?? 0)])),
@@ -186,6 +214,7 @@ async function main(): Promise<void> {
   const beamlineMax = summarize(rates.beamlineMax);
   const plain = summarize(rates.plain);
   const sandboxed = summarize(rates.sandboxed);
+  const runtime = summarize(rates.runtimeAlone);
   const p50 = percentile(cancelLatencies, 50);
   const p99 = percentile(cancelLatencies, 99);
   const machine = {
@@ -212,6 +241,9 @@ async function main(): Promise<void> {
   );
   console.log(
     `| sandboxed BullMQ Worker (worker threads) | ${fmt(sandboxed)} | ${(beamline.median / sandboxed.median).toFixed(2)}× | ≥ 2.5× | ${beamline.median / sandboxed.median >= 2.5 ? 'yes' : 'no'} |`,
+  );
+  console.log(
+    `| the runtime alone (scheduler and sandboxes, no Redis, no BullMQ) | ${fmt(runtime)} | ${(runtime.median / plain.median).toFixed(2)}× plain | — | — |`,
   );
   console.log(
     `| cancel → running job's process gone (${cancelLatencies.length} cancels) | p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms | — | p99 ≤ 100 ms | ${p99 <= 100 ? 'yes' : 'no'} |`,
