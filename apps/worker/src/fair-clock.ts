@@ -1,29 +1,35 @@
-import type { JobStore } from '@beamline/jobs';
+import { type JobStore, REQUEUE_PER_STEP } from '@beamline/jobs';
 
-/** How often a node brings the counter of jobs BullMQ adds back to the head of the fair queue. */
+/** How often a node moves the jobs BullMQ added back into their tenants' streams of the fair queue. */
 export const FAIR_CLOCK_MS = 250;
+/** Steps one tick may take while each finds a full batch (REQUEUE_PER_STEP jobs). */
+const STEPS_PER_TICK = 5;
 
 /**
- * Jobs BullMQ adds back (retries, delays coming due, stalled and put-back jobs) take the counter
- * the store keeps at the head's round of the fair queue (ADR 0017). Submissions align it; while the
- * nodes take jobs the head moves on, and put-back jobs push the counter past it, so every node
- * aligns it again every FAIR_CLOCK_MS: one short script, whatever the number of jobs.
+ * Jobs BullMQ adds back (retries, delays coming due, stalled, put-back and unparked jobs) wait
+ * behind every job queued fairly; every FAIR_CLOCK_MS each node moves them, oldest first, into
+ * their tenants' streams (ADR 0017), so neither do they wait behind other tenants' backlogs nor
+ * does a burst of them go ahead of other tenants' jobs.
  */
 export class FairClock {
   private readonly timer: ReturnType<typeof setInterval>;
-  private aligning = false;
+  private ticking = false;
 
-  constructor(store: Pick<JobStore, 'alignFairClock'>, everyMs = FAIR_CLOCK_MS) {
+  constructor(store: Pick<JobStore, 'requeueAddedBack'>, everyMs = FAIR_CLOCK_MS) {
     this.timer = setInterval(() => {
-      if (this.aligning) return;
-      this.aligning = true;
-      store
-        .alignFairClock()
-        // Redis unavailable: the next tick aligns it.
-        .catch(() => undefined)
-        .finally(() => {
-          this.aligning = false;
-        });
+      if (this.ticking) return;
+      this.ticking = true;
+      void (async () => {
+        try {
+          for (let step = 0; step < STEPS_PER_TICK; step++) {
+            if ((await store.requeueAddedBack(REQUEUE_PER_STEP)) < REQUEUE_PER_STEP) break;
+          }
+        } catch {
+          // Redis unavailable: the next tick moves them.
+        } finally {
+          this.ticking = false;
+        }
+      })();
     }, everyMs);
     this.timer.unref();
   }

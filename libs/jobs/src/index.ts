@@ -66,6 +66,7 @@ export {
   type JobStoreOptions,
   type JobView,
   type ParentOfChild,
+  REQUEUE_PER_STEP,
   type Submitted,
 } from './store/job-store.js';
 export {

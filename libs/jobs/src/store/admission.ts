@@ -22,11 +22,12 @@ export function parkedJobsKey(keys: Keys, tenant: string, functionName: string):
 }
 
 /**
- * How long a job of a paused function waits before a node looks at it again (ms). Resuming or
- * deleting the function brings its parked jobs back at once; this only bounds how long a job
- * could wait if that step were lost.
+ * How long a job of a paused function waits at least before a node looks at it again (ms; up to
+ * half as long again, jittered). Resuming or deleting the function brings its parked jobs back at
+ * once; this only bounds how long a job could wait if that step were lost, and how often a paused
+ * backlog is looked at.
  */
-export const PARKED_MS = 60_000;
+export const PARKED_MS = 600_000;
 
 /** SET of the ids of a tenant's jobs of one function admitted under its concurrency and not yet ended. */
 export function functionRunningKey(keys: Keys, tenant: string, functionName: string): string {

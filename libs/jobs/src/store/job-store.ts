@@ -150,6 +150,8 @@ export const CHILD_IDS_SHOWN = 100;
 
 /** Attempts to submit when a function changes between its resolution and the submit script. */
 const STALE_RETRIES = 3;
+/** Jobs BullMQ added back that one step moves into their tenants' streams (ADR 0017). */
+export const REQUEUE_PER_STEP = 200;
 
 /**
  * The one owner of job state in Redis: BullMQ's queue and, beside it under the same hash tag,
@@ -298,12 +300,16 @@ export class JobStore {
   }
 
   /**
-   * Keeps the counter BullMQ gives the jobs it adds back (retries, delays coming due, stalled and
-   * put-back jobs) at the head of the fair queue (ADR 0017); worker nodes call it every few hundred ms.
+   * Moves up to `most` of the jobs BullMQ added back (retries, delays coming due, stalled,
+   * put-back and unparked jobs), which wait behind every job queued fairly, into their tenants'
+   * streams of the fair queue (ADR 0017); resolves to how many it moved. Worker nodes call it
+   * every few hundred ms.
    */
-  async alignFairClock(): Promise<number> {
+  async requeueAddedBack(most = REQUEUE_PER_STEP): Promise<number> {
     const q = this.queue.keys;
-    return Number(await this.redis.beamlineAlignFairClock(2, q.prioritized as string, q.pc as string));
+    return Number(
+      await this.redis.beamlineRequeueAddedBack(2, q.prioritized as string, q.pc as string, this.keys.queue, most),
+    );
   }
 
   private tree(parentId: string): string {
@@ -462,6 +468,7 @@ export class JobStore {
     for (const [i, job] of jobs.entries()) {
       const score = submittedAt * 1000 + i;
       args.push(job.adder, job.keys.length, ...job.keys.map(keyIndex), ...job.args, job.customId, score, requestHash);
+      args.push(BULLMQ_PRIORITY[job.data.priority] - 1);
     }
     if (parent) {
       args.push(keyIndex(`${this.keys.queue}${parent.jobId}`), keyIndex(this.tree(parent.jobId)), parent.jobId);

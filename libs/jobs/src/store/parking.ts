@@ -2,8 +2,8 @@ import type { Keys } from '../keys.js';
 import { unparkCall } from './admission.js';
 import { type RedisClient, withStoreCommands } from './scripts.js';
 
-/** Parked jobs brought back per step: no step holds Redis for long, whatever the backlog. */
-const UNPARK_PER_STEP = 500;
+/** Parked jobs brought back per step: a step holds Redis a few ms, whatever the backlog. */
+const UNPARK_PER_STEP = 100;
 
 /**
  * Brings a function's parked jobs back to the queue (ADR 0016), resuming it first when `resume`:

@@ -52,7 +52,7 @@ const COMMANDS = {
   beamlinePauseSchedule: 'pauseSchedule',
   beamlineDeleteSchedule: 'deleteSchedule',
   beamlineAdmit: 'admitJob',
-  beamlineAlignFairClock: 'alignFairClock',
+  beamlineRequeueAddedBack: 'requeueAddedBack',
   beamlineUnpark: 'unparkFunction',
 } as const;
 
@@ -63,7 +63,7 @@ export interface StoreCommands {
   beamlineGetJob(keyCount: number, ...args: Array<string | number>): Promise<string[]>;
   beamlineCascade(keyCount: number, ...args: Array<string | number>): Promise<number>;
   beamlineAdmit(keyCount: number, ...args: Array<string | number>): Promise<unknown[]>;
-  beamlineAlignFairClock(keyCount: number, ...args: Array<string | number>): Promise<number>;
+  beamlineRequeueAddedBack(keyCount: number, ...args: Array<string | number>): Promise<number>;
   beamlineUnpark(keyCount: number, ...args: Array<string | number>): Promise<number>;
 }
 

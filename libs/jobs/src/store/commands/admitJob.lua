@@ -24,8 +24,9 @@
     ARGV[13]    starts per second (0: none)
     ARGV[14]    how long a job put back for concurrency or a pause waits, ms
     ARGV[15]    a random number in [0, 1): spreads the retakes of jobs put back for the rate
-    ARGV[16]    how long a job of a paused function is parked, ms (resuming the function brings
-                it back at once: unparkFunction)
+    ARGV[16]    how long a job of a paused function is parked at least, ms (plus up to half as
+                much again, from ARGV[15]); resuming the function brings it back at once
+                (unparkFunction)
 
   Output:
     {1}                     admitted (in its running sets; the rate's next start moved on)
@@ -70,9 +71,15 @@ end
 
 local throttle = tonumber(ARGV[14])
 if ARGV[10] ~= "" and rcall("SISMEMBER", KEYS[12], ARGV[10]) == 1 then
-  -- Parked, not put back to be taken again: a paused function's backlog costs no node anything.
-  local parked = putBack("paused", tonumber(ARGV[16]))
-  if parked[1] == 0 then rcall("SADD", KEYS[16], jobId) end
+  -- Parked, not put back to be taken again: a paused function's backlog costs the nodes nothing
+  -- until it is resumed. Jittered, so jobs parked together do not come back together.
+  local parkMs = tonumber(ARGV[16])
+  local parked = putBack("paused", parkMs + math.floor(tonumber(ARGV[15]) * parkMs / 2))
+  if parked[1] == 0 then
+    rcall("SADD", KEYS[16], jobId)
+    -- `pk`: the set it is parked in, so a cancel takes it out and a resume brings back only parked jobs.
+    rcall("HSET", jobKey, "pk", KEYS[16])
+  end
   return parked
 end
 

@@ -42,6 +42,9 @@ if rcall("ZSCORE", KEYS[3], jobId) or rcall("ZSCORE", KEYS[4], jobId) then retur
 if rcall("EXISTS", jobKey .. ":lock") == 1 then return cancelling() end
 local parent = rcall("HGET", jobKey, "pj")
 leaveRunningSets(jobKey, jobId)
+-- A job parked while its function is paused (ADR 0016) leaves the parked set.
+local parkedIn = rcall("HGET", jobKey, "pk")
+if parkedIn then rcall("SREM", parkedIn, jobId) end
 if bullmq_removeJob({jobKey, KEYS[2]}, {jobId, "1", ARGV[3]}) == 1 then
   rcall("ZREM", KEYS[5], jobId)
   rcall("SREM", KEYS[6], jobId)

@@ -17,7 +17,7 @@
             exist or not), expected value ("" = no value / must not exist, "*" = must exist)
     then the number of jobs N, then per job: BullMQ add script, key count K, K key indices,
          packed args, data, encoded opts, custom job id ("" = BullMQ's counter),
-         index score, request hash ("" = none)
+         index score, request hash ("" = none), rank (0 max .. 3 low)
     then, for a child job started by a job (ADR 0013; one job only): parent job key index, parent
          tree key index, parent job id, relation (link, monitor, none), most children per parent,
          deepest depth
@@ -84,7 +84,8 @@ for i = 1, count do
   job.id = ARGV[at + 3]
   job.score = ARGV[at + 4]
   job.requestHash = ARGV[at + 5]
-  at = at + 6
+  job.rank = ARGV[at + 6]
+  at = at + 7
   if job.id ~= "" and rcall("EXISTS", prefix .. job.id) == 1 then
     return {"replay", job.id, rcall("HGET", prefix .. job.id, "rh") or ""}
   end
@@ -107,7 +108,6 @@ local backlog = rcall("SCARD", openKey)
 if backlog + count > cap then return {"full", backlog} end
 
 local result = {"ok"}
-local fairKeys
 for i = 1, count do
   local job = jobs[i]
   local id = adders[job.adder](job.keys, job.args)
@@ -119,14 +119,14 @@ for i = 1, count do
   if job.adder == "addPrioritizedJob" then
     -- Its KEYS[4] is the prioritized set: the job takes its tenant's turn there.
     queueFairly(job.keys[4], prefix .. "bl:vt", jobKey, id, tenant, backlog + i)
-    fairKeys = job.keys
   end
   rcall("ZADD", indexKey, "NX", job.score, id)
   rcall("SADD", openKey, id)
+  -- `rk`: the job's rank, for its turn in its tenant's stream whenever BullMQ adds it back.
   if job.requestHash ~= "" then
-    rcall("HSET", jobKey, "tn", tenant, "rh", job.requestHash)
+    rcall("HSET", jobKey, "tn", tenant, "rk", job.rank, "rh", job.requestHash)
   else
-    rcall("HSET", jobKey, "tn", tenant)
+    rcall("HSET", jobKey, "tn", tenant, "rk", job.rank)
   end
   if parent then
     rcall("HSET", jobKey, "pj", parent.id, "pl", parent.relation, "dp", parent.depth)
@@ -135,7 +135,6 @@ for i = 1, count do
   end
   result[i + 1] = id
 end
--- BullMQ's add took its counter for each job; the jobs it adds back take the head's round instead.
--- Its KEYS[9] is the priority counter.
-if fairKeys then alignAddBackCounter(fairKeys[4], fairKeys[9]) end
+-- The jobs BullMQ adds back wait behind every job queued fairly until a node requeues them.
+keepAddedBackBand(prefix .. "pc")
 return result

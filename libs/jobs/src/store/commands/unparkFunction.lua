@@ -1,9 +1,9 @@
 --[[
   Resumes a tenant's function (ADR 0016) and brings its parked jobs back to the queue, at most
   ARGV[3] of them per step: each is promoted from the delayed set by BullMQ's own promote, and
-  takes its turn at the head of the fair queue (ADR 0017). Deleting a function brings them back
-  too (they then end as their function's runs do). Ids of jobs no longer delayed (cancelled,
-  removed, already taken) are dropped.
+  takes its turn in its tenant's stream of the fair queue (ADR 0017). Deleting a function brings
+  them back too (they then run on the bundle they were submitted with). Only jobs still parked
+  in this set (their `pk`) are promoted; other ids are dropped.
 
     KEYS[1]     paused functions (SET of "<tenant>/<function>")
     KEYS[2]     the function's parked jobs (SET of job ids)
@@ -23,6 +23,12 @@ if ARGV[2] ~= "" then rcall("SREM", KEYS[1], ARGV[2]) end
 local promoteKeys = {KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]}
 local ids = rcall("SPOP", KEYS[2], tonumber(ARGV[3]))
 for _, id in ipairs(ids) do
-  bullmq_promote(promoteKeys, {ARGV[1], id})
+  local jobKey = ARGV[1] .. id
+  if rcall("HGET", jobKey, "pk") == KEYS[2] then
+    rcall("HDEL", jobKey, "pk")
+    -- Promoted among the jobs BullMQ adds back: a node moves them into the tenant's stream of the
+    -- fair queue (ADR 0017), so a large resume does not go ahead of other tenants' jobs.
+    bullmq_promote(promoteKeys, {ARGV[1], id})
+  end
 end
 return rcall("SCARD", KEYS[2])

@@ -14,7 +14,11 @@ local function admitScheduledRun(prefix, tenant, schedulerId, runId, backlogCap,
   local backlog = rcall("SCARD", openKey)
   if uncounted and rcall("SISMEMBER", openKey, uncounted) == 1 then backlog = backlog - 1 end
   local skipped = rcall("SISMEMBER", openKey, runId) == 0 and backlog >= backlogCap
-  rcall("HSET", runKey, "tn", tenant)
+  -- `rk`: the rank of the schedule's jobs, for their turn in the tenant's stream (ADR 0017).
+  local decoded, data = pcall(cjson.decode, rcall("HGET", runKey, "data") or "")
+  local ranks = {max = 0, high = 1, normal = 2, low = 3}
+  local rank = decoded and type(data) == "table" and ranks[data.priority] or 2
+  rcall("HSET", runKey, "tn", tenant, "rk", rank)
   rcall("SADD", openKey, runId)
   rcall("ZADD", prefix .. "bl:index:" .. tenant, now * 1000, runId)
   if skipped then markCancelled(runKey) end

@@ -5,26 +5,36 @@
   the counter `round * 4 + rank`: the tenant's stream of that rank takes its next round. A stream
   with nothing waiting (its last job is no longer queued) takes the head's round, just before the
   head's rank; otherwise one past its last round, but never more than the tenant's backlog past
-  the head. So
-  every tenant's next job lines up beside every other tenant's, whatever the length of their
-  queues; a tenant's priority orders its own jobs, and takes at most one job a round per rank.
-  Jobs BullMQ adds back (retries, delays coming due, stalled and put-back jobs) read priority 1
-  from the job's hash and take BullMQ's counter, INCR of `pc`: `alignAddBackCounter` keeps `pc` at
-  the head's round, so such a job takes its turn as a stream with nothing waiting would, instead
-  of lining up behind every job queued fairly (or ahead of them all).
+  the head. So every tenant's next job lines up beside every other tenant's, whatever the length
+  of their queues; a tenant's priority orders its own jobs, and takes at most one job a round per
+  rank.
+
+  Jobs BullMQ adds back (retries, delays coming due, stalled, put-back and unparked jobs) read
+  priority 1 from the job's hash and take BullMQ's counter, INCR of `pc`, which the store keeps at
+  ADDED_BACK or above: they wait behind every job queued fairly, and worker nodes move them into
+  their tenants' streams every few hundred ms (requeueAddedBack), in the order they came back.
 ]]
 local TWO_32 = 0x100000000
 local FAIR = 1
 local RANKS = 4
+local ADDED_BACK = 0x80000000
+local NORMAL_RANK = 2
 
-local function queueFairly(prioritizedKey, virtualTimesKey, jobKey, jobId, tenant, backlog)
+-- The first job queued fairly (not one BullMQ added back), as {id, score}; empty when none waits.
+local function fairHead(prioritizedKey)
+  local base = FAIR * TWO_32
+  return rcall("ZRANGEBYSCORE", prioritizedKey, base, "(" .. (base + ADDED_BACK), "WITHSCORES", "LIMIT", 0, 1)
+end
+
+-- `rank`: the job's rank; nil to read it from its BullMQ priority (a job the store has just added).
+local function queueFairly(prioritizedKey, virtualTimesKey, jobKey, jobId, tenant, backlog, rank)
   local score = tonumber(rcall("ZSCORE", prioritizedKey, jobId))
   if not score then return end
-  local rank = math.floor(score / TWO_32) - FAIR
+  rank = rank or (math.floor(score / TWO_32) - FAIR)
   if rank < 0 or rank >= RANKS then return end
   local base = FAIR * TWO_32
   rcall("ZREM", prioritizedKey, jobId)
-  local head = rcall("ZRANGEBYSCORE", prioritizedKey, base, "(" .. (base + TWO_32), "WITHSCORES", "LIMIT", 0, 1)
+  local head = fairHead(prioritizedKey)
   local field = rank .. ":" .. tenant
   local round = 1
   local ahead = 0
@@ -46,19 +56,27 @@ local function queueFairly(prioritizedKey, virtualTimesKey, jobKey, jobId, tenan
       round = math.min(last + 1, now + backlog)
     end
   end
-  local counter = math.min(round * RANKS + rank - ahead, TWO_32 - 1)
+  local counter = math.min(round * RANKS + rank - ahead, ADDED_BACK - 1)
   rcall("ZADD", prioritizedKey, base + counter, jobId)
   rcall("HSET", jobKey, "priority", FAIR)
   rcall("HSET", virtualTimesKey, field, round .. ":" .. jobId)
 end
 
--- Sets BullMQ's priority counter to the head's round (normal rank next): the counter BullMQ gives
--- the next job it adds back. The submit step calls it, and worker nodes every few hundred ms, as
--- the head moves on when jobs are taken.
-local function alignAddBackCounter(prioritizedKey, counterKey)
+-- BullMQ's counter never goes below ADDED_BACK, nor backwards.
+local function keepAddedBackBand(counterKey)
+  if (tonumber(rcall("GET", counterKey)) or 0) < ADDED_BACK then rcall("SET", counterKey, ADDED_BACK) end
+end
+
+-- Moves up to `most` jobs BullMQ added back into their tenants' streams, oldest first; returns how many.
+local function requeueAddedBack(prioritizedKey, virtualTimesKey, prefix, most)
   local base = FAIR * TWO_32
-  local head = rcall("ZRANGEBYSCORE", prioritizedKey, base, "(" .. (base + TWO_32), "WITHSCORES", "LIMIT", 0, 1)
-  local round = 1
-  if head[2] then round = math.max(1, math.floor((tonumber(head[2]) - base) / RANKS)) end
-  rcall("SET", counterKey, round * RANKS + 1)
+  local ids = rcall("ZRANGEBYSCORE", prioritizedKey, base + ADDED_BACK, "(" .. (base + TWO_32), "LIMIT", 0, most)
+  for _, id in ipairs(ids) do
+    local jobKey = prefix .. id
+    local fields = rcall("HMGET", jobKey, "tn", "rk")
+    local tenant = fields[1] or ""
+    local backlog = math.max(1, rcall("SCARD", prefix .. "bl:open:" .. tenant))
+    queueFairly(prioritizedKey, virtualTimesKey, jobKey, id, tenant, backlog, tonumber(fields[2]) or NORMAL_RANK)
+  end
+  return #ids
 end
