@@ -182,18 +182,47 @@ describe('fair queuing between tenants (ADR 0017)', () => {
       }
     }
 
-    it('a delayed job come due waits behind the fair queue until a node requeues it, then goes near the head', async () => {
+    it("delayed jobs come due take their tenant's turn: the store promotes them before each fetch", async () => {
+      await store.submitMany(
+        Array.from({ length: 2000 }, () => job()),
+        'a',
+      );
+      const delayed = await store.submit({ ...job(), delayMs: 30 }, 'b');
+      const burst = await store.submitMany(
+        Array.from({ length: 300 }, () => ({ ...job(), delayMs: 30 })),
+        'c',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      const taken = consume(async () => undefined);
+      expect(await takenAt(taken, delayed.job.id)).toBeLessThan(4);
+      // c's 300 come due at once: one a round beside a's, not 300 ahead of a's nor behind all 2,000.
+      expect(await takenAt(taken, burst[99]?.id as string)).toBeLessThan(260);
+      const tenants = await Promise.all(taken.slice(0, 100).map((id) => redis.hget(`${keys.queue}${id}`, 'tn')));
+      expect(tenants.filter((tenant) => tenant === 'a').length).toBeGreaterThanOrEqual(40);
+      expect(tenants.filter((tenant) => tenant === 'c').length).toBeGreaterThanOrEqual(40);
+    });
+
+    it('a job BullMQ adds back itself waits behind the fair queue until a node requeues it, then goes near the head', async () => {
       await store.submitMany(
         Array.from({ length: 2000 }, () => job()),
         'a',
       );
       const delayed = await store.submit({ ...job(), delayMs: 60_000 }, 'b');
-      // Come due: BullMQ's own promotion, as when a worker fetches after its delay.
+      // BullMQ's own promotion (Job.promote), as for a retry without backoff or a stalled job.
       await (await store.queue.getJob(delayed.job.id))?.promote();
       expect((await waitingOrder()).indexOf('b')).toBe(2000);
       expect(await store.requeueAddedBack()).toBe(1);
       expect((await waitingOrder()).indexOf('b')).toBeLessThan(2);
       expect(await store.requeueAddedBack()).toBe(0);
+    });
+
+    it("BullMQ's counter is taken back to the added-back band before it would wrap into the fair range", async () => {
+      await redis.set(store.queue.keys.pc as string, 2 ** 32 - 3);
+      await store.submit(job(), 'b');
+      expect(Number(await redis.get(store.queue.keys.pc as string))).toBe(2 ** 31);
+      await redis.set(store.queue.keys.pc as string, 5);
+      expect(await store.requeueAddedBack()).toBe(0);
+      expect(Number(await redis.get(store.queue.keys.pc as string))).toBe(2 ** 31);
     });
 
     it('a retry takes its turn again soon, not behind the backlog', async () => {
@@ -212,7 +241,7 @@ describe('fair queuing between tenants (ADR 0017)', () => {
       expect((await takenAt(taken, retried.job.id, 2)) - first).toBeLessThan(400);
     });
 
-    it("a burst of one tenant's delayed jobs takes no more than its share beside another tenant's backlog", async () => {
+    it("a burst of jobs BullMQ adds back itself takes no more than its tenant's share once requeued", async () => {
       await store.submitMany(
         Array.from({ length: 300 }, () => job()),
         'b',

@@ -39,7 +39,14 @@ export type RedisClient = Redis | Cluster;
  * defines a script on a connection only when it is not defined yet, so a Queue or Worker given
  * this connection runs ours.
  */
-const OVERRIDES = ['moveToFinished', 'reprocessJob', 'removeJob', 'updateJobScheduler', 'removeJobScheduler'] as const;
+const OVERRIDES = [
+  'moveToActive',
+  'moveToFinished',
+  'reprocessJob',
+  'removeJob',
+  'updateJobScheduler',
+  'removeJobScheduler',
+] as const;
 
 /** Our own steps: command name → script file (the number of keys is given per call). */
 const COMMANDS = {

@@ -12,9 +12,19 @@ local rcall = redis.call
 --- @include cancelMark
 --- @include runningSets
 --- @include jobTree
+--- @bullmq promote
+--- @include fairQueue
+--- @include promoteDueFairly
 
 local owner = rcall("HMGET", KEYS[12], "tn", "pj", "ad")
 local tenant = owner[1]
+-- Fetching the next job, BullMQ would promote the delayed jobs that are due with its own counter:
+-- the store promotes them first, into their tenants' streams (ADR 0017). KEYS: wait, active,
+-- prioritized, events, stalled, limiter, delayed, paused, meta, pc, ..., marker (14).
+if ARGV[6] == "1" then
+  promoteDueFairly({KEYS[7], KEYS[1], KEYS[8], KEYS[9], KEYS[3], KEYS[2], KEYS[10], KEYS[4], KEYS[14]},
+    ARGV[7], tonumber(ARGV[2]), PROMOTE_PER_FETCH)
+end
 local result = bullmq_moveToFinished(KEYS, ARGV)
 if tenant and not (type(result) == "number" and result < 0) then
   local prefix = ARGV[7]

@@ -1,8 +1,7 @@
 --[[
-  Moves the jobs BullMQ added back (retries, delays coming due, stalled, put-back and unparked
-  jobs), which wait behind every job queued fairly, into their tenants' streams of the fair queue
-  (ADR 0017), oldest first; and keeps BullMQ's counter in their band. Worker nodes call it every
-  few hundred ms.
+  Moves the jobs BullMQ added back itself (a retry without backoff, a stalled job), which wait
+  behind every job queued fairly, into their tenants' streams of the fair queue (ADR 0017),
+  oldest first; and keeps BullMQ's counter in their band. Worker nodes call it every few hundred ms.
 
     KEYS[1] the prioritized set
     KEYS[2] BullMQ's priority counter (`pc`)
@@ -16,4 +15,4 @@ local rcall = redis.call
 --- @include fairQueue
 
 keepAddedBackBand(KEYS[2])
-return requeueAddedBack(KEYS[1], ARGV[1] .. "bl:vt", ARGV[1], tonumber(ARGV[2]))
+return requeueAddedBack(KEYS[1], ARGV[1], tonumber(ARGV[2]))

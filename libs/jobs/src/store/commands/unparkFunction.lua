@@ -18,6 +18,7 @@
 local rcall = redis.call
 
 --- @bullmq promote
+--- @include fairQueue
 
 if ARGV[2] ~= "" then rcall("SREM", KEYS[1], ARGV[2]) end
 local promoteKeys = {KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]}
@@ -26,9 +27,8 @@ for _, id in ipairs(ids) do
   local jobKey = ARGV[1] .. id
   if rcall("HGET", jobKey, "pk") == KEYS[2] then
     rcall("HDEL", jobKey, "pk")
-    -- Promoted among the jobs BullMQ adds back: a node moves them into the tenant's stream of the
-    -- fair queue (ADR 0017), so a large resume does not go ahead of other tenants' jobs.
-    bullmq_promote(promoteKeys, {ARGV[1], id})
+    -- Into the tenant's stream of the fair queue (ADR 0017): a large resume takes one place a round.
+    if bullmq_promote(promoteKeys, {ARGV[1], id}) == 0 then queueAddedBackFairly(KEYS[7], ARGV[1], id) end
   end
 end
 return rcall("SCARD", KEYS[2])

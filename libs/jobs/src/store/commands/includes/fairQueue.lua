@@ -9,10 +9,13 @@
   of their queues; a tenant's priority orders its own jobs, and takes at most one job a round per
   rank.
 
-  Jobs BullMQ adds back (retries, delays coming due, stalled, put-back and unparked jobs) read
-  priority 1 from the job's hash and take BullMQ's counter, INCR of `pc`, which the store keeps at
-  ADDED_BACK or above: they wait behind every job queued fairly, and worker nodes move them into
-  their tenants' streams every few hundred ms (requeueAddedBack), in the order they came back.
+  Jobs that come back to the queue take their tenant's turn too: delayed jobs coming due (retries
+  with a backoff, put-backs, schedule runs) are promoted by the store before each fetch
+  (promoteDueFairly), unparked jobs as they are promoted. What BullMQ still adds back itself (a
+  retry without backoff, a stalled job) reads priority 1 from the job's hash and takes BullMQ's
+  counter, INCR of `pc`, which the store keeps at ADDED_BACK or above: such a job waits behind
+  every job queued fairly until a worker node moves it into its tenant's stream (requeueAddedBack,
+  every few hundred ms).
 ]]
 local TWO_32 = 0x100000000
 local FAIR = 1
@@ -62,21 +65,27 @@ local function queueFairly(prioritizedKey, virtualTimesKey, jobKey, jobId, tenan
   rcall("HSET", virtualTimesKey, field, round .. ":" .. jobId)
 end
 
--- BullMQ's counter never goes below ADDED_BACK, nor backwards.
+-- BullMQ's counter stays in the band of added-back jobs: never below ADDED_BACK, and taken back to
+-- it before BullMQ's `% 2^32` would wrap it into the fair range.
 local function keepAddedBackBand(counterKey)
-  if (tonumber(rcall("GET", counterKey)) or 0) < ADDED_BACK then rcall("SET", counterKey, ADDED_BACK) end
+  local counter = tonumber(rcall("GET", counterKey)) or 0
+  if counter < ADDED_BACK or counter >= TWO_32 - 0x1000000 then rcall("SET", counterKey, ADDED_BACK) end
+end
+
+-- Moves one job BullMQ has just added back into its tenant's stream, at the rank recorded on it.
+local function queueAddedBackFairly(prioritizedKey, prefix, jobId)
+  local jobKey = prefix .. jobId
+  local fields = rcall("HMGET", jobKey, "tn", "rk")
+  local tenant = fields[1] or ""
+  local rank = math.min(RANKS - 1, math.max(0, math.floor(tonumber(fields[2]) or NORMAL_RANK)))
+  local backlog = math.max(1, rcall("SCARD", prefix .. "bl:open:" .. tenant))
+  queueFairly(prioritizedKey, prefix .. "bl:vt", jobKey, jobId, tenant, backlog, rank)
 end
 
 -- Moves up to `most` jobs BullMQ added back into their tenants' streams, oldest first; returns how many.
-local function requeueAddedBack(prioritizedKey, virtualTimesKey, prefix, most)
+local function requeueAddedBack(prioritizedKey, prefix, most)
   local base = FAIR * TWO_32
   local ids = rcall("ZRANGEBYSCORE", prioritizedKey, base + ADDED_BACK, "(" .. (base + TWO_32), "LIMIT", 0, most)
-  for _, id in ipairs(ids) do
-    local jobKey = prefix .. id
-    local fields = rcall("HMGET", jobKey, "tn", "rk")
-    local tenant = fields[1] or ""
-    local backlog = math.max(1, rcall("SCARD", prefix .. "bl:open:" .. tenant))
-    queueFairly(prioritizedKey, virtualTimesKey, jobKey, id, tenant, backlog, tonumber(fields[2]) or NORMAL_RANK)
-  end
+  for _, id in ipairs(ids) do queueAddedBackFairly(prioritizedKey, prefix, id) end
   return #ids
 end
