@@ -475,7 +475,7 @@ table(
     waitRow(`beside tenant A's ${fair.backlog.toLocaleString('en')} waiting jobs`, fair.loaded, fair.idle),
     waitRow('delayed jobs, on an idle node', fair.idleDelayed),
     waitRow(
-      `delayed jobs, beside tenant A's backlog (jobs BullMQ adds back: the fair clock)`,
+      `delayed jobs, beside tenant A's backlog (promoted by the store into B's stream)`,
       fair.loadedDelayed,
       fair.idleDelayed,
     ),
