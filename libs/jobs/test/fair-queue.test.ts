@@ -1,6 +1,5 @@
-import { useRedisServer } from '@beamline/testing/vitest';
-import { DelayedError, type Job, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import { DelayedError, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   BUILTIN_TENANT,
@@ -9,12 +8,11 @@ import {
   type JobData,
   type JobSpec,
   JobStore,
-  Keys,
-  QUEUE_NAME,
 } from '../src/index.js';
+import { useStoreHarness } from './store-harness.js';
 
-const redisServer = useRedisServer();
-const keys = new Keys('fair');
+const harness = useStoreHarness('fair');
+const { keys } = harness;
 let redis: Redis;
 let store: JobStore;
 
@@ -28,7 +26,7 @@ async function waitingOrder(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  redis = new Redis(redisServer.server.url, { maxRetriesPerRequest: null });
+  redis = harness.connect();
   const registry = new FunctionRegistry(redis, keys);
   await registry.deploy(BUILTIN_TENANT, 'echo', 'export default async (input) => input;', {}, { builtin: true });
   store = new JobStore(redis, keys, registry, new ControlPublisher(redis, keys), { backlogCap: 100_000 });
@@ -41,7 +39,6 @@ beforeEach(async () => {
 
 afterAll(async () => {
   await store.close();
-  redis.disconnect();
 });
 
 describe('fair queuing between tenants (ADR 0017)', () => {
@@ -121,34 +118,22 @@ describe('fair queuing between tenants (ADR 0017)', () => {
     );
     const small = await store.submit(job(), 'b');
     const taken: string[] = [];
-    const connection = JobStore.connection(new Redis(redisServer.server.url, { maxRetriesPerRequest: null }));
-    const worker = new Worker<JobData>(
-      QUEUE_NAME,
+    harness.worker(
+      'node',
       async (running: Job<JobData>) => {
         taken.push(running.id as string);
       },
-      { connection, prefix: keys.prefix, concurrency: 1 },
+      1,
     );
-    try {
-      const deadline = Date.now() + 20_000;
-      while (!taken.includes(small.job.id) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      expect(taken.indexOf(small.job.id)).toBeGreaterThanOrEqual(0);
-      expect(taken.indexOf(small.job.id)).toBeLessThan(3);
-    } finally {
-      await worker.close(true);
-      connection.disconnect();
-    }
+    const deadline = Date.now() + 20_000;
+    while (!taken.includes(small.job.id) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(taken.indexOf(small.job.id)).toBeGreaterThanOrEqual(0);
+    expect(taken.indexOf(small.job.id)).toBeLessThan(3);
   });
 
   describe("jobs BullMQ adds back take their turn in their tenant's stream", () => {
-    const workers: Worker[] = [];
-    const connections: Redis[] = [];
     let clock: ReturnType<typeof setInterval> | undefined;
-    afterEach(async () => {
-      clearInterval(clock);
-      await Promise.all(workers.splice(0).map((w) => w.close(true)));
-      for (const connection of connections.splice(0)) connection.disconnect();
-    });
+    afterEach(() => clearInterval(clock));
 
     /** What worker nodes do every 250 ms (apps/worker/src/fair-clock.ts), here every `everyMs`. */
     function runFairClock(everyMs: number): void {
@@ -158,17 +143,14 @@ describe('fair queuing between tenants (ADR 0017)', () => {
     /** A one-slot worker: `process` runs each job; the ids in the order they were taken (attempts included). */
     function consume(process: (running: Job<JobData>) => Promise<unknown>): string[] {
       const taken: string[] = [];
-      const connection = new Redis(redisServer.server.url, { maxRetriesPerRequest: null });
-      connections.push(connection);
-      const worker = new Worker<JobData>(
-        QUEUE_NAME,
+      harness.worker(
+        'node',
         async (running) => {
           taken.push(running.id as string);
           return process(running);
         },
-        { connection: JobStore.connection(connection), prefix: keys.prefix, concurrency: 1 },
+        1,
       );
-      workers.push(worker as Worker);
       return taken;
     }
 
@@ -266,19 +248,16 @@ describe('fair queuing between tenants (ADR 0017)', () => {
       );
       // 300 of a's jobs are taken and put back (as a concurrency key at its limit puts them back).
       let putBack = 0;
-      const connection = new Redis(redisServer.server.url, { maxRetriesPerRequest: null });
-      connections.push(connection);
-      const storm = new Worker<JobData>(
-        QUEUE_NAME,
+      const storm = harness.worker(
+        'storm',
         async (running, token) => {
           if (putBack >= 300) return new Promise(() => undefined);
           putBack++;
           await running.moveToDelayed(Date.now(), token);
           throw new DelayedError();
         },
-        { connection: JobStore.connection(connection), prefix: keys.prefix, concurrency: 1 },
+        1,
       );
-      workers.push(storm as Worker);
       while (putBack < 300) await new Promise((resolve) => setTimeout(resolve, 10));
       await storm.close(true);
       const victims = await store.submitMany(

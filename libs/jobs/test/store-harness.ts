@@ -11,7 +11,11 @@ export interface StoreHarness {
   /** A connection to the file's private Redis, closed after the file. */
   connect(): Redis;
   /** A BullMQ Worker on a store connection (as worker nodes run it), named like a node; closed after each test. */
-  worker(name: string, process: (job: Job<JobData>) => Promise<unknown>, concurrency?: number): Worker<JobData>;
+  worker(
+    name: string,
+    process: (job: Job<JobData>, token?: string) => Promise<unknown>,
+    concurrency?: number,
+  ): Worker<JobData>;
 }
 
 /** A store test file's private Redis under `prefix`, its connections and its workers. */
