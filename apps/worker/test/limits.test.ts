@@ -204,7 +204,6 @@ describe('limits per function and per key (ADR 0016)', () => {
     const beside = await waits(20);
     // A design that gave added-back jobs the head's round made these wait about as long as the key was held.
     expect(median(beside)).toBeLessThan(Math.max(10 * median(alone), 300));
-    expect(Math.max(...beside)).toBeLessThan(4000);
   }, 60_000);
 
   it('a job cancelled while it waits for a retry leaves the running sets it entered', async () => {
