@@ -120,7 +120,7 @@ describe('limits per function and per key (ADR 0016)', () => {
     await startWorker(redis.server.url, roomy);
     expect(await registry.setPaused('default', 'held', true)).toBe(true);
     expect(await registry.isPaused('default', 'held')).toBe(true);
-    // Warm the node's copy of the paused set (a pause reaches nodes within about a second).
+    // The node has seen the pause within about a second.
     await allFinished([await t.j.submit({ function: 'free', input: { ms: 1 } })]);
     await new Promise((resolve) => setTimeout(resolve, 1200));
     const held = await Promise.all(
@@ -156,6 +156,36 @@ describe('limits per function and per key (ADR 0016)', () => {
     expect(await t.j.redis.exists(parked)).toBe(0);
     // Built-ins cannot be paused by a tenant: it has no such function of its own.
     expect(await registry.setPaused('default', 'sleep', true)).toBe(false);
+  }, 60_000);
+
+  it("another tenant's 100,000 paused functions cost this tenant's job starts no slow Redis command", async () => {
+    await deploy('mine', {}, 'default', 'export default async () => 1;');
+    const paused = `${t.j.keys.queue}bl:paused`;
+    for (let from = 0; from < 100_000; from += 10_000) {
+      const members = Array.from({ length: 10_000 }, (_, i) => `flooder/fn-${from + i}`);
+      await t.j.redis.sadd(paused, ...members);
+    }
+    expect(await t.j.redis.scard(paused)).toBe(100_000);
+    // The reading of a set this size takes tens of ms (83 ms in the review that found it).
+    const begin = performance.now();
+    await t.j.redis.smembers(paused);
+    const wholeSetMs = performance.now() - begin;
+    const slowUs = Math.max(1000, Math.round((wholeSetMs * 1000) / 4));
+    await startWorker(redis.server.url, roomy);
+    await t.j.redis.config('SET', 'slowlog-log-slower-than', String(slowUs));
+    await t.j.redis.slowlog('RESET');
+    try {
+      // Jobs start over more than a second: the node looks at pauses again as they start.
+      for (let i = 0; i < 4; i++) {
+        await allFinished([await t.j.submit({ function: 'mine' })]);
+        await new Promise((resolve) => setTimeout(resolve, 600));
+      }
+      const slow = (await t.j.redis.slowlog('GET', 100)) as Array<[number, number, number, string[]]>;
+      // Whatever else is slow on a loaded machine, nothing slow touched the paused set.
+      expect(slow.filter((entry) => entry[3].includes(paused))).toEqual([]);
+    } finally {
+      await t.j.redis.config('SET', 'slowlog-log-slower-than', '10000');
+    }
   }, 60_000);
 
   it("a paused function's parked jobs come back when it is deleted, and end as its runs do", async () => {

@@ -17,6 +17,7 @@ import {
   JobSpecError,
   JobStore,
   Keys,
+  pausedMember,
 } from '../src/index.js';
 import { until, useStoreHarness } from './store-harness.js';
 
@@ -227,6 +228,17 @@ describe('JobStore.cancel', () => {
     expect(await store.backlog('cancel')).toBe(0);
     expect(await redis.zscore(keys.tenantIndex('cancel'), job.id)).toBeNull();
     expect(await store.cancel('12345678', 'cancel')).toBe('not_found');
+  });
+
+  it('tells which functions are paused, per tenant, in one read of those functions only', async () => {
+    await registry.deploy('pauser', 'a', 'export default async () => 1;');
+    await registry.deploy('pauser', 'b', 'export default async () => 1;');
+    expect(await registry.setPaused('pauser', 'a', true)).toBe(true);
+    const among = [pausedMember('pauser', 'a'), pausedMember('pauser', 'b'), pausedMember('other', 'a')];
+    expect(await store.pausedAmong(among)).toEqual([true, false, false]);
+    expect(await store.pausedAmong([])).toEqual([]);
+    expect(await registry.setPaused('pauser', 'a', false)).toBe(true);
+    expect(await store.pausedAmong(among)).toEqual([false, false, false]);
   });
 
   it('marks a running job and tells the node that runs it; the mark survives for a node that takes it again', async () => {
