@@ -2,8 +2,12 @@ import { type AdmitVerdict, type JobData, type JobStore, pausedMember } from '@b
 import type { Job } from 'bullmq';
 import { PausedFunctions } from './paused-functions.js';
 
-/** How long a job put back for a concurrency limit waits before it can be taken again (ms; jittered so retakes spread out). */
-const PUT_BACK_DELAY_MS = 250;
+/**
+ * How long a job put back for a concurrency limit waits at most before it is taken again (ms;
+ * jittered so retakes spread out). A run of its function or key that ends brings one back at once
+ * (ADR 0016); this is for slots freed otherwise (a retried run, a node that died).
+ */
+const SLOT_WAIT_MS = 5_000;
 
 export type AdmissionStore = Pick<JobStore, 'admit' | 'pausedAmong'>;
 
@@ -25,7 +29,7 @@ export class Admission {
     const pausable = data.functionTenant === data.tenant;
     const paused = pausable && (await this.paused.isPaused(pausedMember(data.tenant, data.function)));
     if (data.admission === undefined && !paused) return undefined;
-    const delay = PUT_BACK_DELAY_MS + Math.floor(Math.random() * PUT_BACK_DELAY_MS);
+    const delay = SLOT_WAIT_MS + Math.floor((Math.random() * SLOT_WAIT_MS) / 2);
     return this.store.admit(job, token ?? '', pausable, delay);
   }
 }

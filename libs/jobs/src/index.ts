@@ -41,6 +41,7 @@ export {
   parkedJobsKey,
   pausedFunctionsKey,
   pausedMember,
+  slotWaitersKey,
 } from './store/admission.js';
 export {
   ENDED_STATES,

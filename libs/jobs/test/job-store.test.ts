@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { type Job, UnrecoverableError } from 'bullmq';
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -12,12 +12,14 @@ import {
   describeExit,
   encodeExit,
   FunctionRegistry,
+  functionRunningKey,
   idempotentJobId,
   type JobData,
   JobSpecError,
   JobStore,
   Keys,
   pausedMember,
+  slotWaitersKey,
 } from '../src/index.js';
 import { until, useStoreHarness } from './store-harness.js';
 
@@ -146,6 +148,55 @@ describe('JobStore.submit', () => {
 });
 
 describe('JobStore: runs end in one step with their backlog', () => {
+  it('a job waiting for a slot comes back the moment the run holding it ends, not when its wait runs out', async () => {
+    await registry.deploy('slots', 'one', 'export default async () => 1;', { concurrency: 1 });
+    const submitted = await Promise.all([1, 2, 3].map(() => store.submit({ function: 'one' }, 'slots')));
+    const ids = submitted.map((s) => s.job.id);
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const admitted: string[] = [];
+    const waited: string[] = [];
+    const reasons = new Set<string>();
+    worker('node-slots', async (job, token) => {
+      if (job.data.tenant !== 'slots') return 'not this test';
+      // Put back for an hour at most: only a wake-up can bring a waiting job back within the test.
+      const verdict = await store.admit(job, token ?? '', true, 3_600_000);
+      if (!verdict.admitted) {
+        reasons.add(verdict.reason);
+        waited.push(job.id as string);
+        throw new DelayedError();
+      }
+      admitted.push(job.id as string);
+      if (admitted.length === 1) await held;
+      return 'ran';
+    });
+    await until(
+      async () => waited.length,
+      (count) => count === 2,
+    );
+    expect([...reasons]).toEqual(['concurrency']);
+    const [holder] = admitted as [string];
+    const [waiting, cancelled] = ids.filter((id) => id !== holder) as [string, string];
+    const waiters = slotWaitersKey(keys, functionRunningKey(keys, 'slots', 'one'));
+    expect((await redis.smembers(waiters)).sort()).toEqual([waiting, cancelled].sort());
+    expect(await redis.hget(`${keys.queue}${waiting}`, 'pk')).toBe(waiters);
+    // A cancel takes a waiting job out of the waiters.
+    expect(await store.cancel(cancelled, 'slots')).toBe('removed');
+    expect(await redis.smembers(waiters)).toEqual([waiting]);
+    release();
+    const views = await until(
+      () => Promise.all([store.get(holder), store.get(waiting)]),
+      ([a, b]) => a?.state === 'completed' && b?.state === 'completed',
+    );
+    expect(views.map((view) => view?.state)).toEqual(['completed', 'completed']);
+    // Taken once while it waited, then admitted: the ended run woke it.
+    expect(waited.filter((id) => id === waiting)).toHaveLength(1);
+    expect(await redis.exists(waiters)).toBe(0);
+    expect(await redis.hexists(`${keys.queue}${waiting}`, 'pk')).toBe(0);
+  });
+
   it('a completed run leaves the backlog; a failed one that retries stays; its last failure leaves it', async () => {
     const ok = await store.submit({ function: 'echo', input: { n: 1 } }, 'runs');
     const flaky = await store.submit(

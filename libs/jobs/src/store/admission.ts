@@ -39,6 +39,16 @@ export function keyRunningKey(keys: Keys, tenant: string, concurrencyKey: string
   return `${keys.queue}bl:run:key:${tenant}:${concurrencyKey}`;
 }
 
+/**
+ * SET of the ids of jobs waiting, parked, for a slot of a running set (`bl:run:...` →
+ * `bl:slot:...`, the same name after it: the admit and finish scripts derive one from the other).
+ */
+export function slotWaitersKey(keys: Keys, runningSet: string): string {
+  const running = `${keys.queue}bl:run:`;
+  if (!runningSet.startsWith(running)) throw new Error(`${runningSet} is no running set of ${keys.queue}`);
+  return `${keys.queue}bl:slot:${runningSet.slice(running.length)}`;
+}
+
 /** STRING: the earliest time (ms) a tenant's job of one function may start under its rate. */
 export function rateKey(keys: Keys, tenant: string, functionName: string): string {
   return `${keys.queue}bl:rate:${tenant}:${functionName}`;
@@ -77,6 +87,9 @@ export type AdmitVerdict =
       readonly delayMs: number;
     };
 
+/** How many of admitCall's values are keys. */
+export const ADMIT_KEYS = 18;
+
 /** The keys and arguments of the admit script for a job just taken with `token`. */
 export function admitCall(
   keys: Keys,
@@ -106,6 +119,8 @@ export function admitCall(
     keyRunningKey(keys, data.tenant, admission.key ?? ''),
     rateKey(keys, data.tenant, data.function),
     parkedJobsKey(keys, data.tenant, data.function),
+    slotWaitersKey(keys, functionRunningKey(keys, data.tenant, data.function)),
+    slotWaitersKey(keys, keyRunningKey(keys, data.tenant, admission.key ?? '')),
     keys.queue,
     Date.now(),
     jobId,

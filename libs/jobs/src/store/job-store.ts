@@ -16,7 +16,7 @@ import {
   tenantSchema,
   type ValidJobSpec,
 } from '../schemas.js';
-import { type AdmitVerdict, admissionOf, admitCall, pausedFunctionsKey, verdictOf } from './admission.js';
+import { ADMIT_KEYS, type AdmitVerdict, admissionOf, admitCall, pausedFunctionsKey, verdictOf } from './admission.js';
 import { type JobState, jobStateOf } from './job-state.js';
 import { type RedisClient, type StoreCommands, withStoreCommands } from './scripts.js';
 
@@ -485,7 +485,7 @@ export class JobStore {
    */
   async admit(job: Job<JobData>, token: string, pausable: boolean, putBackDelayMs: number): Promise<AdmitVerdict> {
     const call = admitCall(this.keys, job, token, pausable, putBackDelayMs);
-    return verdictOf(await this.redis.beamlineAdmit(16, ...call));
+    return verdictOf(await this.redis.beamlineAdmit(ADMIT_KEYS, ...call));
   }
 
   /**

@@ -15,6 +15,8 @@
     KEYS[14]    the concurrency key's running set (of its tenant)
     KEYS[15]    the function's rate: the earliest time of its next start (ms)
     KEYS[16]    the function's parked jobs (SET of job ids, of its tenant)
+    KEYS[17]    the jobs waiting for a slot of the function's running set (SET of job ids)
+    KEYS[18]    the jobs waiting for a slot of the concurrency key's running set (SET of job ids)
 
     ARGV[1..9]  BullMQ's moveToDelayed arguments (key prefix, timestamp, job id, token, delay
                 (replaced here), skip attempt, fields, fetch next, options)
@@ -22,7 +24,9 @@
     ARGV[11]    function concurrency (0: none)
     ARGV[12]    key concurrency (0: none)
     ARGV[13]    starts per second (0: none)
-    ARGV[14]    how long a job put back for concurrency or a pause waits, ms
+    ARGV[14]    how long a job put back for concurrency waits at most, ms: a run that ends
+                (moveToFinished) brings one waiting job back at once; this is for slots freed
+                otherwise (a retry, a lapsed lock)
     ARGV[15]    a random number in [0, 1): spreads the retakes of jobs put back for the rate
     ARGV[16]    how long a job of a paused function is parked at least, ms (plus up to half as
                 much again, from ARGV[15]); resuming the function brings it back at once
@@ -83,14 +87,25 @@ if ARGV[10] ~= "" and rcall("SISMEMBER", KEYS[12], ARGV[10]) == 1 then
   return parked
 end
 
+-- Waits, delayed, until a run of the set ends and brings it back (or `throttle` passes), instead
+-- of being taken and put back every few hundred ms while the set is full.
+local function waitForSlot(reason, waiters)
+  local waiting = putBack(reason, throttle)
+  if waiting[1] == 0 then
+    rcall("SADD", waiters, jobId)
+    rcall("HSET", jobKey, "pk", waiters)
+  end
+  return waiting
+end
+
 -- An id left from an earlier run of this job is no slot of this one.
 if functionLimit > 0 then
   rcall("SREM", functionSet, jobId)
-  if slotsHeld(functionSet, functionLimit) >= functionLimit then return putBack("concurrency", throttle) end
+  if slotsHeld(functionSet, functionLimit) >= functionLimit then return waitForSlot("concurrency", KEYS[17]) end
 end
 if keyLimit > 0 then
   rcall("SREM", keySet, jobId)
-  if slotsHeld(keySet, keyLimit) >= keyLimit then return putBack("key", throttle) end
+  if slotsHeld(keySet, keyLimit) >= keyLimit then return waitForSlot("key", KEYS[18]) end
 end
 
 if rate > 0 then
@@ -102,6 +117,13 @@ if rate > 0 then
     return putBack("rate", nextStart - now + math.floor(tonumber(ARGV[15]) * interval))
   end
   rcall("SET", KEYS[15], now + interval, "PX", interval + 1000)
+end
+
+-- Admitted: no longer waiting for a slot (a wake-up must not spend itself on this job).
+local waitedIn = rcall("HGET", jobKey, "pk")
+if waitedIn == KEYS[17] or waitedIn == KEYS[18] then
+  rcall("SREM", waitedIn, jobId)
+  rcall("HDEL", jobKey, "pk")
 end
 
 local entered = {}

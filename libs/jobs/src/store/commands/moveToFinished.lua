@@ -3,7 +3,8 @@
   tenant's open set: the one way a run ends, completed or failed for good. For job trees (ADR
   0013): a child's end is recorded for its parent and its parent's node is told; a parent that
   failed (or was cancelled) takes its linked children still open with it. A job admitted under
-  limits (ADR 0016, field `ad`: the running sets it entered) leaves those sets, freeing its slots.
+  limits (ADR 0016, field `ad`: the running sets it entered) leaves those sets, freeing its slots,
+  and one job waiting for a slot of each comes back to the queue.
 ]]
 local rcall = redis.call
 
@@ -15,6 +16,7 @@ local rcall = redis.call
 --- @bullmq promote
 --- @include fairQueue
 --- @include promoteDueFairly
+--- @include slotWaiters
 
 local owner = rcall("HMGET", KEYS[12], "tn", "pj", "ad")
 local tenant = owner[1]
@@ -30,7 +32,11 @@ if tenant and not (type(result) == "number" and result < 0) then
   local prefix = ARGV[7]
   rcall("SREM", prefix .. "bl:open:" .. tenant, ARGV[1])
   if owner[3] then
-    for runningSet in string.gmatch(owner[3], "[^\n]+") do rcall("SREM", runningSet, ARGV[1]) end
+    local promoteKeys = {KEYS[7], KEYS[1], KEYS[8], KEYS[9], KEYS[3], KEYS[2], KEYS[10], KEYS[4], KEYS[14]}
+    for runningSet in string.gmatch(owner[3], "[^\n]+") do
+      rcall("SREM", runningSet, ARGV[1])
+      wakeSlotWaiter(prefix, runningSet, promoteKeys)
+    end
   end
   notifyParent(prefix, ARGV[1], owner[2], tenant)
   if rcall("EXISTS", prefix .. "bl:tree:" .. ARGV[1]) == 1 then
