@@ -484,10 +484,15 @@ table(
       fair.besidePaused,
       fair.idle,
     ),
+    waitRow(
+      `beside tenant A's ${fair.pausedJobs.toLocaleString('en')} jobs at a concurrency key whose one slot is held (waiting for it)`,
+      fair.besideKey,
+      fair.idle,
+    ),
   ],
 );
 lines.push(
-  `Redis commands per second with tenant A's ${fair.pausedJobs.toLocaleString('en')} jobs of a paused function parked: ${fmt(fair.pausedCommandsPerSecond)}, against ${fmt(fair.idleCommandsPerSecond)} on the idle node (before parking, a review counted about 4,000). ${fair.notStarted} of tenant B's jobs had not started ${fair.giveUpMs / 1000} s after they could (counted as ${fair.giveUpMs / 1000} s). Job starts are ms timestamps, so a wait under 1 ms counts as 1 ms in the ratio.`,
+  `Redis commands per second with tenant A's ${fair.pausedJobs.toLocaleString('en')} jobs of a paused function parked: ${fmt(fair.pausedCommandsPerSecond)}, against ${fmt(fair.idleCommandsPerSecond)} on the idle node (before parking, a review counted about 4,000); with as many of A's jobs waiting for a held concurrency key's slot: ${fmt(fair.keyedCommandsPerSecond)}. ${fair.notStarted} of tenant B's jobs had not started ${fair.giveUpMs / 1000} s after they could (counted as ${fair.giveUpMs / 1000} s). Job starts are ms timestamps, so a wait under 1 ms counts as 1 ms in the ratio.`,
   '',
 );
 const header = [

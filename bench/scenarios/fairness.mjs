@@ -1,7 +1,8 @@
 // Fair share between tenants (ADR 0017): how long tenant B's jobs wait to start on an idle node, and beside
 // tenant A's backlog of 10,000 waiting jobs (issue 16's target: at most 2× idle); the same for B's
 // delayed jobs once due (jobs BullMQ adds back: the fair clock); and what tenant A's paused
-// function with 3,000 queued jobs costs Redis and B (ADR 0016: parked jobs). One worker node,
+// function with 3,000 queued jobs costs Redis and B (ADR 0016: parked jobs), and as many of A's jobs
+// waiting for a held concurrency key's slot (ADR 0016: slot waiters). One worker node,
 // WORKER_CONCURRENCY 16 and a per-tenant cap of 12; every job a 20 ms sleep.
 import { ControlPublisher, FunctionRegistry, JobStore, Keys } from '@beamline/jobs';
 import { RedisServer } from '@beamline/testing';
@@ -17,6 +18,8 @@ const JOB = { function: 'sleep', input: { ms: 20 }, attempts: 1 };
 const DELAY_MS = 200;
 const PAUSED_JOBS = quick ? 1000 : 3000;
 const COMMANDS_WINDOW_MS = 3000;
+/** How long A's jobs at a held key may take to be taken once each before Redis is counted. */
+const KEYED_SETTLE_MS = 30_000;
 
 /**
  * Submits PROBES jobs for tenant b, one every PROBE_EVERY_MS, and returns how long each waited to
@@ -95,7 +98,26 @@ export async function fairness() {
     while ((await redis.scard(parked)) < PAUSED_JOBS && Date.now() < parkedBy) await sleep(100);
     const pausedCommands = await commandsPerSecond(redis);
     const besidePaused = await probeWaits(store);
-    const all = [...loaded, ...loadedDelayed, ...besidePaused];
+    await store.queue.drain(true);
+
+    // A's jobs at a concurrency key whose one slot is held: each is taken once and waits for the
+    // slot (its finish would wake one), instead of being taken and put back every few hundred ms.
+    const keyed = { function: 'sleep', attempts: 1, concurrencyKey: 'k', concurrencyLimit: 1 };
+    const holder = (await store.submit({ ...keyed, input: { ms: 10 * 60_000 } }, 'a')).job.id;
+    while ((await store.get(holder))?.state !== 'running') await sleep(20);
+    for (let start = 0; start < PAUSED_JOBS; start += 500) {
+      await store.submitMany(
+        Array.from({ length: Math.min(500, PAUSED_JOBS - start) }, () => ({ ...keyed, input: { ms: 1 } })),
+        'a',
+      );
+    }
+    const waiters = `${keys.queue}bl:slot:key:a:k`;
+    const waitingBy = Date.now() + KEYED_SETTLE_MS;
+    while ((await redis.scard(waiters)) < PAUSED_JOBS && Date.now() < waitingBy) await sleep(100);
+    const keyedCommands = await commandsPerSecond(redis);
+    const besideKey = await probeWaits(store);
+    await store.cancel(holder, 'a');
+    const all = [...loaded, ...loadedDelayed, ...besidePaused, ...besideKey];
     const result = {
       backlog: BACKLOG,
       probes: PROBES,
@@ -109,6 +131,8 @@ export async function fairness() {
       besidePaused: summarize(besidePaused),
       idleCommandsPerSecond: idleCommands,
       pausedCommandsPerSecond: pausedCommands,
+      besideKey: summarize(besideKey),
+      keyedCommandsPerSecond: keyedCommands,
       notStarted: all.filter((ms) => ms >= GIVE_UP_MS).length,
     };
     console.log('fairness:', JSON.stringify(result));

@@ -4,10 +4,11 @@ import { PausedFunctions } from './paused-functions.js';
 
 /**
  * How long a job put back for a concurrency limit waits at most before it is taken again (ms;
- * jittered so retakes spread out). A run of its function or key that ends brings one back at once
- * (ADR 0016); this is for slots freed otherwise (a retried run, a node that died).
+ * jittered so retakes spread out). A run of its function or key that ends or is retried brings
+ * one back at once (ADR 0016); this is for a wake-up that was lost (the job it woke was cancelled
+ * before it ran).
  */
-const SLOT_WAIT_MS = 5_000;
+const SLOT_WAIT_MS = 60_000;
 
 export type AdmissionStore = Pick<JobStore, 'admit' | 'pausedAmong'>;
 

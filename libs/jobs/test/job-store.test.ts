@@ -197,6 +197,53 @@ describe('JobStore: runs end in one step with their backlog', () => {
     expect(await redis.hexists(`${keys.queue}${waiting}`, 'pk')).toBe(0);
   });
 
+  it('a run retried after a backoff frees its slot in the same step: a job waiting for it runs meanwhile', async () => {
+    await registry.deploy('retrier', 'one', 'export default async () => 1;', { concurrency: 1 });
+    const admitted: string[] = [];
+    const waited: string[] = [];
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    worker('node-retrier', async (job, token) => {
+      if (job.data.tenant !== 'retrier') return 'not this test';
+      const verdict = await store.admit(job, token ?? '', true, 3_600_000);
+      if (!verdict.admitted) {
+        waited.push(job.id as string);
+        throw new DelayedError();
+      }
+      admitted.push(job.id as string);
+      if (job.data.input === 'fail') {
+        await held;
+        throw new Error('retried after its backoff');
+      }
+      return 'ran';
+    });
+    const flaky = (
+      await store.submit(
+        { function: 'one', input: 'fail', attempts: 2, backoff: { type: 'fixed', delayMs: 3_600_000 } },
+        'retrier',
+      )
+    ).job.id;
+    await until(
+      async () => admitted.length,
+      (count) => count === 1,
+    );
+    const waiting = (await store.submit({ function: 'one', input: 'ok' }, 'retrier')).job.id;
+    await until(
+      async () => waited.length,
+      (count) => count === 1,
+    );
+    release();
+    const views = await until(
+      () => Promise.all([store.get(flaky), store.get(waiting)]),
+      ([a, b]) => a?.state === 'delayed' && b?.state === 'completed',
+    );
+    expect(views.map((view) => view?.state)).toEqual(['delayed', 'completed']);
+    // Both left the running set: the retried run in its retry step, the other as it finished.
+    expect(await redis.smembers(functionRunningKey(keys, 'retrier', 'one'))).toEqual([]);
+  });
+
   it('a completed run leaves the backlog; a failed one that retries stays; its last failure leaves it', async () => {
     const ok = await store.submit({ function: 'echo', input: { n: 1 } }, 'runs');
     const flaky = await store.submit(

@@ -39,14 +39,16 @@ export type RedisClient = Redis | Cluster;
  * defines a script on a connection only when it is not defined yet, so a Queue or Worker given
  * this connection runs ours.
  */
-const OVERRIDES = [
-  'moveToActive',
-  'moveToFinished',
-  'reprocessJob',
-  'removeJob',
-  'updateJobScheduler',
-  'removeJobScheduler',
-] as const;
+const OVERRIDES = {
+  moveToActive: 'moveToActive',
+  moveToFinished: 'moveToFinished',
+  moveToDelayed: 'moveToDelayed',
+  retryJob: 'retryRun',
+  reprocessJob: 'reprocessJob',
+  removeJob: 'removeJob',
+  updateJobScheduler: 'updateJobScheduler',
+  removeJobScheduler: 'removeJobScheduler',
+} as const;
 
 /** Our own steps: command name → script file (the number of keys is given per call). */
 const COMMANDS = {
@@ -77,12 +79,12 @@ export interface StoreCommands {
 /** Defines our scripts on `client` (once) and returns it typed with them. */
 export function withStoreCommands<T extends RedisClient>(client: T): T & StoreCommands {
   const commands = client as T & Record<string, unknown>;
-  for (const name of OVERRIDES) {
+  for (const [name, file] of Object.entries(OVERRIDES)) {
     const versioned = `${name}:${BULLMQ_VERSION}`;
     if (commands[versioned] === undefined) {
       const keys = bullmqScripts[name]?.keys;
       if (keys === undefined) throw new Error(`BullMQ ${BULLMQ_VERSION} has no script "${name}"`);
-      client.defineCommand(versioned, { numberOfKeys: keys, lua: composedScript(name) });
+      client.defineCommand(versioned, { numberOfKeys: keys, lua: composedScript(file) });
     }
   }
   for (const [name, file] of Object.entries(COMMANDS)) {

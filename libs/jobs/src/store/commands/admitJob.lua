@@ -40,6 +40,9 @@
 local rcall = redis.call
 
 --- @bullmq moveToDelayed
+--- @bullmq promote
+--- @include fairQueue
+--- @include slotWaiters
 
 local prefix = ARGV[1]
 local jobId = ARGV[3]
@@ -99,13 +102,16 @@ local function waitForSlot(reason, waiters)
 end
 
 -- An id left from an earlier run of this job is no slot of this one.
+local functionHeld, keyHeld = 0, 0
 if functionLimit > 0 then
   rcall("SREM", functionSet, jobId)
-  if slotsHeld(functionSet, functionLimit) >= functionLimit then return waitForSlot("concurrency", KEYS[17]) end
+  functionHeld = slotsHeld(functionSet, functionLimit)
+  if functionHeld >= functionLimit then return waitForSlot("concurrency", KEYS[17]) end
 end
 if keyLimit > 0 then
   rcall("SREM", keySet, jobId)
-  if slotsHeld(keySet, keyLimit) >= keyLimit then return waitForSlot("key", KEYS[18]) end
+  keyHeld = slotsHeld(keySet, keyLimit)
+  if keyHeld >= keyLimit then return waitForSlot("key", KEYS[18]) end
 end
 
 if rate > 0 then
@@ -136,4 +142,9 @@ if keyLimit > 0 then
   entered[#entered + 1] = keySet
 end
 if #entered > 0 then rcall("HSET", jobKey, "ad", table.concat(entered, "\n")) end
+-- Room left after this one (a limit raised, slots freed by a lapsed lock): one more waiter comes
+-- back, which does the same when admitted, until the set is full.
+local promoteKeys = {KEYS[4], KEYS[9], prefix .. "paused", KEYS[7], KEYS[3], KEYS[2], KEYS[11], KEYS[6], KEYS[1]}
+if functionLimit > 0 and functionHeld + 1 < functionLimit then wakeSlotWaiter(prefix, functionSet, promoteKeys) end
+if keyLimit > 0 and keyHeld + 1 < keyLimit then wakeSlotWaiter(prefix, keySet, promoteKeys) end
 return {1}

@@ -33,10 +33,7 @@ if tenant and not (type(result) == "number" and result < 0) then
   rcall("SREM", prefix .. "bl:open:" .. tenant, ARGV[1])
   if owner[3] then
     local promoteKeys = {KEYS[7], KEYS[1], KEYS[8], KEYS[9], KEYS[3], KEYS[2], KEYS[10], KEYS[4], KEYS[14]}
-    for runningSet in string.gmatch(owner[3], "[^\n]+") do
-      rcall("SREM", runningSet, ARGV[1])
-      wakeSlotWaiter(prefix, runningSet, promoteKeys)
-    end
+    leaveRunningSetsWaking(prefix, ARGV[1], owner[3], promoteKeys)
   end
   notifyParent(prefix, ARGV[1], owner[2], tenant)
   if rcall("EXISTS", prefix .. "bl:tree:" .. ARGV[1]) == 1 then

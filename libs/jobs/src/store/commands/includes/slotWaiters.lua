@@ -2,8 +2,9 @@
   Jobs waiting for a slot of a running set (ADR 0016): the admit step parks a job whose function
   or concurrency key is at its limit in the delayed set, its id in the set's waiters
   (`bl:slot:...` beside `bl:run:...`) and the waiters' key on the job (`pk`). A run that ends and
-  leaves a running set brings one waiter back at once, into its tenant's stream of the fair queue
-  (ADR 0017). Needs promote and fairQueue included first.
+  leaves a running set (it finished, or it is retried) brings one waiter back at once, into its
+  tenant's stream of the fair queue (ADR 0017); so does a job admitted while its set has room
+  left (a raised limit fills up). Needs promote and fairQueue included first.
 ]]
 local function slotWaitersKey(prefix, runningSet)
   -- "<prefix>bl:run:<rest>" -> "<prefix>bl:slot:<rest>"
@@ -25,5 +26,14 @@ local function wakeSlotWaiter(prefix, runningSet, promoteKeys)
         return
       end
     end
+  end
+end
+
+-- A run that ends or is retried leaves the running sets it entered (`sets`: its `ad`, one per
+-- line), and one job waiting for a slot of each comes back.
+local function leaveRunningSetsWaking(prefix, jobId, sets, promoteKeys)
+  for runningSet in string.gmatch(sets, "[^\n]+") do
+    rcall("SREM", runningSet, jobId)
+    wakeSlotWaiter(prefix, runningSet, promoteKeys)
   end
 end
