@@ -42,6 +42,7 @@ if rcall("ZSCORE", KEYS[3], jobId) or rcall("ZSCORE", KEYS[4], jobId) then retur
 if rcall("EXISTS", jobKey .. ":lock") == 1 then return cancelling() end
 local parent = rcall("HGET", jobKey, "pj")
 leaveRunningSets(jobKey, jobId)
+leaveFairStream(jobKey, jobId)
 -- A job parked while its function is paused (ADR 0016) leaves the parked set.
 local parkedIn = rcall("HGET", jobKey, "pk")
 if parkedIn then rcall("SREM", parkedIn, jobId) end

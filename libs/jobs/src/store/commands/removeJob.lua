@@ -9,7 +9,10 @@ local rcall = redis.call
 
 local jobKey = KEYS[1]
 local tenant = rcall("HGET", jobKey, "tn")
-if rcall("EXISTS", jobKey .. ":lock") == 0 then leaveRunningSets(jobKey, ARGV[1]) end
+if rcall("EXISTS", jobKey .. ":lock") == 0 then
+  leaveRunningSets(jobKey, ARGV[1])
+  leaveFairStream(jobKey, ARGV[1])
+end
 local result = bullmq_removeJob(KEYS, ARGV)
 if tenant and result == 1 then
   rcall("SREM", ARGV[3] .. "bl:open:" .. tenant, ARGV[1])

@@ -43,12 +43,15 @@ local function queueFairly(prioritizedKey, virtualTimesKey, jobKey, jobId, tenan
   local ahead = 0
   if head[2] then
     local now = math.max(1, math.floor((tonumber(head[2]) - base) / RANKS))
-    -- "<round>:<job id>" of the stream's last job; once that job waits no more, neither does the stream.
+    -- "<round>:<job id>" of the stream's last job; once that job has been taken, the stream is
+    -- empty. "<round>:" (no id): its last job was removed out of turn (leaveFairStream), and jobs
+    -- before it may still wait, so its round still counts (capped by the backlog below).
     local last = 0
     local stored = rcall("HGET", virtualTimesKey, field)
     if stored then
       local colon = string.find(stored, ":", 1, true)
-      if rcall("ZSCORE", prioritizedKey, string.sub(stored, colon + 1)) then
+      local lastId = string.sub(stored, colon + 1)
+      if lastId == "" or rcall("ZSCORE", prioritizedKey, lastId) then
         last = tonumber(string.sub(stored, 1, colon - 1))
       end
     end

@@ -4,7 +4,7 @@
   `<queue prefix>bl:tree:<parent id>`, and the ids of its children that ended, in the order they
   ended, the LIST `<queue prefix>bl:ends:<parent id>` (kept while the parent is open: its node
   reads it after a notification, and after a retry). Needs `markCancelled` (cancelMark),
-  `leaveRunningSets` (runningSets) and `bullmq_removeJob` above it.
+  `leaveRunningSets` and `leaveFairStream` (runningSets) and `bullmq_removeJob` above it.
 ]]
 
 -- "{beamline}:jobs:" -> "{beamline}:control:<node>" (Keys.control).
@@ -41,7 +41,10 @@ local function cancelLinkedChildren(prefix, parentId, tenant)
     local childKey = prefix .. child
     if rcall("SISMEMBER", openKey, child) == 1 and rcall("HGET", childKey, "pl") == "link" then
       local notRunning = rcall("EXISTS", childKey .. ":lock") == 0
-      if notRunning then leaveRunningSets(childKey, child) end
+      if notRunning then
+        leaveRunningSets(childKey, child)
+        leaveFairStream(childKey, child)
+      end
       local removed = notRunning and
         bullmq_removeJob({childKey, prefix .. "repeat"}, {child, "1", prefix}) == 1
       if removed then
