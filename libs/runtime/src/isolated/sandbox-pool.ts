@@ -9,7 +9,7 @@ export interface SandboxPoolOptions {
   readonly prestart: number;
   /** An idle sandbox with a function loaded is terminated after this long unused. */
   readonly idleTimeoutMs: number;
-  /** At most this many warm idle sandboxes are kept (pre-started ones aside); beyond it, a released sandbox is terminated. */
+  /** At most this many warm idle sandboxes are kept (pre-started ones aside); beyond it, one of the tenant holding the most is terminated. */
   readonly maxIdle: number;
   readonly defaultMemoryMb: number | undefined;
 }
@@ -96,10 +96,11 @@ export class SandboxPool {
    */
   release(sandbox: Sandbox, readings: { cpuNs?: number | undefined; residentBytes?: number | undefined } = {}): void {
     this.busy.delete(sandbox);
-    if (this.closed || sandbox.dead || sandbox.moduleId === undefined || this.idleTimers.size >= this.options.maxIdle) {
+    if (this.closed || sandbox.dead || sandbox.moduleId === undefined || this.options.maxIdle === 0) {
       void this.discard(sandbox);
       return;
     }
+    if (this.idleTimers.size >= this.options.maxIdle) this.evictFor(sandbox.tenant);
     sandbox.hold(false);
     this.idleSince.set(sandbox, {
       cpuNs: readings.cpuNs ?? sandbox.cpuNs() ?? 0,
@@ -128,6 +129,31 @@ export class SandboxPool {
       if (cpu > IDLE_CPU_NS || grown > IDLE_GROWTH_BYTES) {
         this.busyWhileIdle++;
         void this.discard(sandbox);
+      }
+    }
+  }
+
+  /**
+   * Makes room among the warm sandboxes for one of `tenant`'s: the least recently used of the
+   * tenant that holds the most (the releasing tenant when it holds as many as any), so that every
+   * tenant keeps a fair share of the pool. Without it, one tenant cycling through many functions
+   * kept the pool full and every other tenant's sandboxes were discarded as they were released.
+   */
+  private evictFor(tenant: string | undefined): void {
+    const held = new Map<string | undefined, number>();
+    for (const idle of this.idleTimers.keys()) held.set(idle.tenant, (held.get(idle.tenant) ?? 0) + 1);
+    let heaviest = tenant;
+    let most = held.get(tenant) ?? 0;
+    for (const [other, count] of held) {
+      if (count > most) {
+        heaviest = other;
+        most = count;
+      }
+    }
+    for (const idle of this.idleTimers.keys()) {
+      if (idle.tenant === heaviest) {
+        void this.discard(idle);
+        return;
       }
     }
   }

@@ -46,6 +46,25 @@ describe('warm execution environments', () => {
     expect(scheduler.stats().pool.started).toBe(3);
   });
 
+  it("keeps each tenant's share of the warm pool: one tenant cycling through functions does not push another's out", async () => {
+    const { scheduler } = isolatedNode({ maxIdleThreads: 2 });
+    const counter = (id: string) => functionModule('let calls = 0;\nexport default async () => ++calls;', id);
+    const cycle = async (from: number, to: number) => {
+      for (let i = from; i < to; i++)
+        await scheduler.run(counter(`attacker-fn-${i}`), undefined, { tenant: 'attacker' });
+    };
+    const mine = counter('victim-fn');
+    const asVictim = { tenant: 'victim' };
+    await cycle(0, 3);
+    expect(scheduler.stats().pool.warm).toBe(2);
+    // The pool is full of the attacker's sandboxes when the victim's is released.
+    expect((await scheduler.run(mine, undefined, asVictim)).result).toBe(1);
+    await cycle(3, 7);
+    // Still warm: its module state survived, beside the attacker's releases into a full pool.
+    expect((await scheduler.run(mine, undefined, asVictim)).result).toBe(2);
+    expect(scheduler.stats().pool.warm).toBe(2);
+  });
+
   it('reaps idle threads after the idle timeout', async () => {
     const { scheduler } = isolatedNode({ idleTimeoutMs: 50 });
     await scheduler.run(functions.counter);
