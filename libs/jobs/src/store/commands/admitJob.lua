@@ -24,9 +24,9 @@
     ARGV[11]    function concurrency (0: none)
     ARGV[12]    key concurrency (0: none)
     ARGV[13]    starts per second (0: none)
-    ARGV[14]    how long a job put back for concurrency waits at most, ms: a run that ends
-                (moveToFinished) brings one waiting job back at once; this is for slots freed
-                otherwise (a retry, a lapsed lock)
+    ARGV[14]    how long a job waiting for a slot waits at most, ms: a run that ends or is
+                retried brings one waiting job back at once (slotWaiters); this is for a
+                wake-up that was lost
     ARGV[15]    a random number in [0, 1): spreads the retakes of jobs put back for the rate
     ARGV[16]    how long a job of a paused function is parked at least, ms (plus up to half as
                 much again, from ARGV[15]); resuming the function brings it back at once
@@ -90,8 +90,8 @@ if ARGV[10] ~= "" and rcall("SISMEMBER", KEYS[12], ARGV[10]) == 1 then
   return parked
 end
 
--- Waits, delayed, until a run of the set ends and brings it back (or `throttle` passes), instead
--- of being taken and put back every few hundred ms while the set is full.
+-- Waits, delayed, until a run of the set ends or is retried and brings it back (or `throttle`
+-- passes), instead of being taken and put back every few hundred ms while the set is full.
 local function waitForSlot(reason, waiters)
   local waiting = putBack(reason, throttle)
   if waiting[1] == 0 then
