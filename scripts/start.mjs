@@ -6,7 +6,7 @@
 // stops everything at once. Options and variables: scripts/start/options.mjs, or `--help`.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -214,17 +214,24 @@ function checked(load) {
   }
 }
 
-/** The user and admin keys made on the first start and kept in .beamline/api-keys.json. */
+/**
+ * The user and admin keys made on the first start and kept in .beamline/api-keys.json. The file is
+ * written once, whole (a temporary file renamed into place), so a second `npm start` that runs
+ * at the same moment reads either no file or all of it, never a half-written one.
+ */
 function localKeys() {
   const keyFile = join(state, 'api-keys.json');
-  const keys = existsSync(keyFile)
-    ? JSON.parse(readFileSync(keyFile, 'utf8'))
-    : {
-        user: `bl_${randomBytes(24).toString('base64url')}`,
-        admin: `bl_admin_${randomBytes(24).toString('base64url')}`,
-      };
-  writeFileSync(keyFile, JSON.stringify(keys, null, 2), { mode: 0o600 });
-  return keys;
+  if (!existsSync(keyFile)) {
+    const fresh = {
+      user: `bl_${randomBytes(24).toString('base64url')}`,
+      admin: `bl_admin_${randomBytes(24).toString('base64url')}`,
+    };
+    const partial = `${keyFile}.${process.pid}.tmp`;
+    writeFileSync(partial, JSON.stringify(fresh, null, 2), { mode: 0o600 });
+    if (existsSync(keyFile)) rmSync(partial);
+    else renameSync(partial, keyFile);
+  }
+  return JSON.parse(readFileSync(keyFile, 'utf8'));
 }
 
 /** The ports to listen on, each checked now so that a clash is one line naming the option before anything starts. */
