@@ -62,6 +62,27 @@ describe('fair queuing between tenants (ADR 0017)', () => {
     expect(firstForty.filter((tenant) => tenant === 'a').length).toBeGreaterThanOrEqual(18);
   });
 
+  it('a tenant that cancels its waiting backlog gets its rounds back: its next job is near the head', async () => {
+    await store.submitMany(
+      Array.from({ length: 200 }, () => job()),
+      'a',
+    );
+    // Open jobs count in the cap on how far back a stream may go: b has many, delayed for an hour.
+    await store.submitMany(
+      Array.from({ length: 300 }, () => ({ ...job(), delayMs: 3_600_000 })),
+      'b',
+    );
+    const backlog = await store.submitMany(
+      Array.from({ length: 300 }, () => job()),
+      'b',
+    );
+    for (const view of backlog) expect(await store.cancel(view.id, 'b')).toBe('removed');
+    const next = await store.submit(job(), 'b');
+    const ids = await redis.zrange(store.queue.keys.prioritized as string, 0, -1);
+    // A design that kept the cancelled backlog's last round put it about 300 places back.
+    expect(ids.indexOf(next.job.id)).toBeLessThan(4);
+  });
+
   it("lines each tenant's next job up beside the others', whatever the length of their queues", async () => {
     await store.submitMany(
       Array.from({ length: 200 }, () => job()),

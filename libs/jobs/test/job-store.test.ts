@@ -18,6 +18,7 @@ import {
   JobSpecError,
   JobStore,
   Keys,
+  keyRunningKey,
   pausedMember,
   slotWaitersKey,
 } from '../src/index.js';
@@ -242,6 +243,59 @@ describe('JobStore: runs end in one step with their backlog', () => {
     expect(views.map((view) => view?.state)).toEqual(['delayed', 'completed']);
     // Both left the running set: the retried run in its retry step, the other as it finished.
     expect(await redis.smembers(functionRunningKey(keys, 'retrier', 'one'))).toEqual([]);
+  });
+
+  it('a job woken for a slot it cannot take (another of its limits is full) hands the wake-up on', async () => {
+    await registry.deploy('handon', 'f1', 'export default async () => 1;', { concurrency: 1 });
+    await registry.deploy('handon', 'f2', 'export default async () => 2;');
+    const key = { concurrencyKey: 'K', concurrencyLimit: 1 };
+    const releases = new Map<string, () => void>();
+    const admitted = new Set<string>();
+    worker(
+      'node-handon',
+      async (job, token) => {
+        if (job.data.tenant !== 'handon') return 'not this test';
+        const verdict = await store.admit(job, token ?? '', true, 3_600_000);
+        if (!verdict.admitted) throw new DelayedError();
+        admitted.add(job.id as string);
+        if (job.data.input === 'hold') await new Promise<void>((resolve) => releases.set(job.id as string, resolve));
+        return 'ran';
+      },
+      8,
+    );
+    const submit = async (fn: string, input: string, limits: object = {}) =>
+      (await store.submit({ function: fn, input, ...limits }, 'handon')).job.id;
+    const keyHolder = await submit('f2', 'hold', key);
+    await until(
+      async () => admitted.has(keyHolder),
+      (held) => held,
+    );
+    // Ten of f1's jobs wait for K while f1 has room; then f1's one slot is taken.
+    const f1Waiters = await Promise.all(Array.from({ length: 10 }, () => submit('f1', 'quick', key)));
+    const keyWaiters = slotWaitersKey(keys, keyRunningKey(keys, 'handon', 'K'));
+    await until(
+      () => redis.scard(keyWaiters),
+      (count) => count === 10,
+    );
+    const f1Holder = await submit('f1', 'hold');
+    await until(
+      async () => admitted.has(f1Holder),
+      (held) => held,
+    );
+    const other = await submit('f2', 'quick', key);
+    await until(
+      () => redis.scard(keyWaiters),
+      (count) => count === 11,
+    );
+    // K frees: whichever waiter is woken, f2's job runs while f1's slot stays held.
+    releases.get(keyHolder)?.();
+    const view = await until(
+      () => store.get(other),
+      (job) => job?.state === 'completed',
+    );
+    expect(view?.state).toBe('completed');
+    expect(f1Waiters.filter((id) => admitted.has(id))).toEqual([]);
+    releases.get(f1Holder)?.();
   });
 
   it('a completed run leaves the backlog; a failed one that retries stays; its last failure leaves it', async () => {

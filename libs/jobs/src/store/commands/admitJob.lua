@@ -77,6 +77,42 @@ local function putBack(reason, delay)
 end
 
 local throttle = tonumber(ARGV[14])
+local promoteKeys = {KEYS[4], KEYS[9], prefix .. "paused", KEYS[7], KEYS[3], KEYS[2], KEYS[11], KEYS[6], KEYS[1]}
+-- The slot waiters' set this job was woken from, if any: it leaves it, whatever happens now.
+local wokenFrom = rcall("HGET", jobKey, "pk")
+if wokenFrom == KEYS[17] or wokenFrom == KEYS[18] then
+  rcall("SREM", wokenFrom, jobId)
+  rcall("HDEL", jobKey, "pk")
+end
+
+-- Slots held in each of the job's running sets (-1: not looked at yet; 0 when it has no limit).
+local functionHeld, keyHeld = -1, -1
+local function functionSlots()
+  if functionLimit == 0 then return 0 end
+  if functionHeld < 0 then
+    -- An id left from an earlier run of this job is no slot of this one.
+    rcall("SREM", functionSet, jobId)
+    functionHeld = slotsHeld(functionSet, functionLimit)
+  end
+  return functionHeld
+end
+local function keySlots()
+  if keyLimit == 0 then return 0 end
+  if keyHeld < 0 then
+    rcall("SREM", keySet, jobId)
+    keyHeld = slotsHeld(keySet, keyLimit)
+  end
+  return keyHeld
+end
+
+-- A job refused here may have been woken for a slot it does not take (another of its limits is
+-- full, or its function is paused): one waiter of each of its sets with room takes its place, or
+-- a free slot would wait for the waiters' delay.
+local function handOn()
+  if functionLimit > 0 and functionSlots() < functionLimit then wakeSlotWaiter(prefix, functionSet, promoteKeys) end
+  if keyLimit > 0 and keySlots() < keyLimit then wakeSlotWaiter(prefix, keySet, promoteKeys) end
+end
+
 if ARGV[10] ~= "" and rcall("SISMEMBER", KEYS[12], ARGV[10]) == 1 then
   -- Parked, not put back to be taken again: a paused function's backlog costs the nodes nothing
   -- until it is resumed. Jittered, so jobs parked together do not come back together.
@@ -86,6 +122,7 @@ if ARGV[10] ~= "" and rcall("SISMEMBER", KEYS[12], ARGV[10]) == 1 then
     rcall("SADD", KEYS[16], jobId)
     -- `pk`: the set it is parked in, so a cancel takes it out and a resume brings back only parked jobs.
     rcall("HSET", jobKey, "pk", KEYS[16])
+    handOn()
   end
   return parked
 end
@@ -97,22 +134,13 @@ local function waitForSlot(reason, waiters)
   if waiting[1] == 0 then
     rcall("SADD", waiters, jobId)
     rcall("HSET", jobKey, "pk", waiters)
+    handOn()
   end
   return waiting
 end
 
--- An id left from an earlier run of this job is no slot of this one.
-local functionHeld, keyHeld = 0, 0
-if functionLimit > 0 then
-  rcall("SREM", functionSet, jobId)
-  functionHeld = slotsHeld(functionSet, functionLimit)
-  if functionHeld >= functionLimit then return waitForSlot("concurrency", KEYS[17]) end
-end
-if keyLimit > 0 then
-  rcall("SREM", keySet, jobId)
-  keyHeld = slotsHeld(keySet, keyLimit)
-  if keyHeld >= keyLimit then return waitForSlot("key", KEYS[18]) end
-end
+if functionSlots() >= functionLimit and functionLimit > 0 then return waitForSlot("concurrency", KEYS[17]) end
+if keySlots() >= keyLimit and keyLimit > 0 then return waitForSlot("key", KEYS[18]) end
 
 if rate > 0 then
   local time = rcall("TIME")
@@ -125,13 +153,6 @@ if rate > 0 then
   rcall("SET", KEYS[15], now + interval, "PX", interval + 1000)
 end
 
--- Admitted: no longer waiting for a slot (a wake-up must not spend itself on this job).
-local waitedIn = rcall("HGET", jobKey, "pk")
-if waitedIn == KEYS[17] or waitedIn == KEYS[18] then
-  rcall("SREM", waitedIn, jobId)
-  rcall("HDEL", jobKey, "pk")
-end
-
 local entered = {}
 if functionLimit > 0 then
   rcall("SADD", functionSet, jobId)
@@ -142,9 +163,8 @@ if keyLimit > 0 then
   entered[#entered + 1] = keySet
 end
 if #entered > 0 then rcall("HSET", jobKey, "ad", table.concat(entered, "\n")) end
--- Room left after this one (a limit raised, slots freed by a lapsed lock): one more waiter comes
--- back, which does the same when admitted, until the set is full.
-local promoteKeys = {KEYS[4], KEYS[9], prefix .. "paused", KEYS[7], KEYS[3], KEYS[2], KEYS[11], KEYS[6], KEYS[1]}
+-- Room left after this one (slots freed by a lapsed lock): one more waiter comes back, which
+-- does the same when admitted, until the set is full.
 if functionLimit > 0 and functionHeld + 1 < functionLimit then wakeSlotWaiter(prefix, functionSet, promoteKeys) end
 if keyLimit > 0 and keyHeld + 1 < keyLimit then wakeSlotWaiter(prefix, keySet, promoteKeys) end
 return {1}

@@ -27,6 +27,7 @@ local rcall = redis.call
 --- @bullmq removeJob
 --- @include cancelMark
 --- @include runningSets
+--- @include fairQueue
 --- @include jobTree
 
 local jobKey = KEYS[1]

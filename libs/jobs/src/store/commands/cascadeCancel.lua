@@ -15,6 +15,7 @@ local rcall = redis.call
 --- @bullmq removeJob
 --- @include cancelMark
 --- @include runningSets
+--- @include fairQueue
 --- @include jobTree
 
 local prefix = ARGV[1]

@@ -18,5 +18,7 @@ if sets and not (type(result) == "number" and result < 0) then
   local prefix = ARGV[1]
   local promoteKeys = {KEYS[4], KEYS[9], prefix .. "paused", KEYS[7], KEYS[3], KEYS[2], KEYS[11], KEYS[6], KEYS[1]}
   leaveRunningSetsWaking(prefix, ARGV[3], sets, promoteKeys)
+  -- Left: a later delay of this job (a put-back before it is admitted again) frees nothing.
+  rcall("HDEL", KEYS[5], "ad")
 end
 return result

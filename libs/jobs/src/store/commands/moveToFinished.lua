@@ -10,11 +10,11 @@ local rcall = redis.call
 
 --- @bullmq moveToFinished
 --- @bullmq removeJob
+--- @bullmq promote
 --- @include cancelMark
 --- @include runningSets
---- @include jobTree
---- @bullmq promote
 --- @include fairQueue
+--- @include jobTree
 --- @include promoteDueFairly
 --- @include slotWaiters
 

@@ -6,6 +6,7 @@ local rcall = redis.call
 
 --- @bullmq removeJob
 --- @include runningSets
+--- @include fairQueue
 
 local jobKey = KEYS[1]
 local tenant = rcall("HGET", jobKey, "tn")

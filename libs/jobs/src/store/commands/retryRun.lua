@@ -16,5 +16,7 @@ local result = bullmq_retryJob(KEYS, ARGV)
 if sets and not (type(result) == "number" and result < 0) then
   local promoteKeys = {KEYS[7], KEYS[2], KEYS[3], KEYS[5], KEYS[8], KEYS[1], KEYS[9], KEYS[6], KEYS[10]}
   leaveRunningSetsWaking(ARGV[1], ARGV[4], sets, promoteKeys)
+  -- Left: a later delay of this job (a put-back before it is admitted again) frees nothing.
+  rcall("HDEL", KEYS[4], "ad")
 end
 return result

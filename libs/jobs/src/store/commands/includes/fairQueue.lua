@@ -44,7 +44,7 @@ local function queueFairly(prioritizedKey, virtualTimesKey, jobKey, jobId, tenan
   if head[2] then
     local now = math.max(1, math.floor((tonumber(head[2]) - base) / RANKS))
     -- "<round>:<job id>" of the stream's last job; once that job has been taken, the stream is
-    -- empty. "<round>:" (no id): its last job was removed out of turn (leaveFairStream), and jobs
+    -- empty. "<round>:" (no id): its last job left out of turn (leaveFairStream), and jobs
     -- before it may still wait, so its round still counts (capped by the backlog below).
     local last = 0
     local stored = rcall("HGET", virtualTimesKey, field)
@@ -66,6 +66,30 @@ local function queueFairly(prioritizedKey, virtualTimesKey, jobKey, jobId, tenan
   rcall("ZADD", prioritizedKey, base + counter, jobId)
   rcall("HSET", jobKey, "priority", FAIR)
   rcall("HSET", virtualTimesKey, field, round .. ":" .. jobId)
+end
+
+-- A job queued fairly leaves the queue out of turn (a cancel, a linked child taken with its
+-- parent): its stream's recorded round goes back by one, as if it had never been queued, and the
+-- record names no job when it named this one ("<round>:"). A stream whose last job was taken in
+-- turn is empty; one whose record names no job still waits at that round. So submitting,
+-- cancelling and submitting again takes one round each time, not the head's round (a review put
+-- 1,118 of one tenant's jobs in the head's round that way), and cancelling a backlog gives its
+-- rounds back (a review's tenant that cancelled 1,000 waiting jobs waited 6.5 s for its next).
+local function leaveFairStream(jobKey, jobId)
+  local prefix = string.sub(jobKey, 1, #jobKey - #jobId)
+  local score = tonumber(rcall("ZSCORE", prefix .. "prioritized", jobId))
+  local base = FAIR * TWO_32
+  if not score or score < base or score >= base + ADDED_BACK then return end
+  local tenant = rcall("HGET", jobKey, "tn") or ""
+  local rank = math.floor(score - base + 0.5) % RANKS
+  local virtualTimes = prefix .. "bl:vt"
+  local field = rank .. ":" .. tenant
+  local stored = rcall("HGET", virtualTimes, field)
+  if not stored then return end
+  local colon = string.find(stored, ":", 1, true)
+  local lastId = string.sub(stored, colon + 1)
+  local round = tonumber(string.sub(stored, 1, colon - 1)) - 1
+  rcall("HSET", virtualTimes, field, round .. ":" .. (lastId == jobId and "" or lastId))
 end
 
 -- BullMQ's counter stays in the band of added-back jobs: never below ADDED_BACK, and taken back to

@@ -4,7 +4,7 @@
   `<queue prefix>bl:tree:<parent id>`, and the ids of its children that ended, in the order they
   ended, the LIST `<queue prefix>bl:ends:<parent id>` (kept while the parent is open: its node
   reads it after a notification, and after a retry). Needs `markCancelled` (cancelMark),
-  `leaveRunningSets` and `leaveFairStream` (runningSets) and `bullmq_removeJob` above it.
+  `leaveRunningSets` (runningSets), `leaveFairStream` (fairQueue) and `bullmq_removeJob` above it.
 ]]
 
 -- "{beamline}:jobs:" -> "{beamline}:control:<node>" (Keys.control).
