@@ -69,12 +69,15 @@ local function queueFairly(prioritizedKey, virtualTimesKey, jobKey, jobId, tenan
 end
 
 -- A job queued fairly leaves the queue out of turn (a cancel, a linked child taken with its
--- parent): its stream's recorded round goes back by one, as if it had never been queued, and the
--- record names no job when it named this one ("<round>:"). A stream whose last job was taken in
--- turn is empty; one whose record names no job still waits at that round. So submitting,
--- cancelling and submitting again takes one round each time, not the head's round (a review put
--- 1,118 of one tenant's jobs in the head's round that way), and cancelling a backlog gives its
--- rounds back (a review's tenant that cancelled 1,000 waiting jobs waited 6.5 s for its next).
+-- parent). When it is its stream's last, the record goes back one round and names no job
+-- ("<round>:"): the stream still waits at that round, since jobs before it may. Leaving earlier
+-- in the stream changes nothing: the stream's later jobs keep their rounds, so giving rounds back
+-- for them let a tenant that cancelled the front of its backlog queue new jobs beside the rest (a
+-- review: two places a round). Submitting, cancelling and submitting again takes one round each
+-- time, not the head's round (a review put 1,118 of one tenant's jobs in the head's round that
+-- way). Cancelling a backlog newest first gives all its rounds back; oldest first, only the last
+-- one: the tenant's next jobs then wait behind its cancelled rounds, at most its backlog past the
+-- head (queueFairly).
 local function leaveFairStream(jobKey, jobId)
   local prefix = string.sub(jobKey, 1, #jobKey - #jobId)
   local score = tonumber(rcall("ZSCORE", prefix .. "prioritized", jobId))
@@ -87,9 +90,11 @@ local function leaveFairStream(jobKey, jobId)
   local stored = rcall("HGET", virtualTimes, field)
   if not stored then return end
   local colon = string.find(stored, ":", 1, true)
+  local round = tonumber(string.sub(stored, 1, colon - 1))
   local lastId = string.sub(stored, colon + 1)
-  local round = tonumber(string.sub(stored, 1, colon - 1)) - 1
-  rcall("HSET", virtualTimes, field, round .. ":" .. (lastId == jobId and "" or lastId))
+  -- Its stream's last: named by the record, or, once the record names no job, at its round.
+  local isLast = lastId == jobId or (lastId == "" and math.floor((score - base + 0.5) / RANKS) == round)
+  if isLast then rcall("HSET", virtualTimes, field, (round - 1) .. ":") end
 end
 
 -- BullMQ's counter stays in the band of added-back jobs: never below ADDED_BACK, and taken back to
