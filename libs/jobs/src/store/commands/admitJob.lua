@@ -48,11 +48,16 @@ local prefix = ARGV[1]
 local jobId = ARGV[3]
 local token = ARGV[4]
 local jobKey = KEYS[5]
-local functionSet = KEYS[13]
-local keySet = KEYS[14]
-local functionLimit = tonumber(ARGV[11])
-local keyLimit = tonumber(ARGV[12])
 local rate = tonumber(ARGV[13])
+-- The job's concurrency limits, checked in this order: its function's, then its key's. `held`:
+-- slots held in the running set, once looked at.
+local limits = {}
+for _, limit in ipairs({
+  {reason = "concurrency", set = KEYS[13], most = tonumber(ARGV[11]), waiters = KEYS[17]},
+  {reason = "key", set = KEYS[14], most = tonumber(ARGV[12]), waiters = KEYS[18]},
+}) do
+  if limit.most > 0 then limits[#limits + 1] = limit end
+end
 
 if rcall("GET", jobKey .. ":lock") ~= token then return {-2} end
 
@@ -85,32 +90,22 @@ if wokenFrom == KEYS[17] or wokenFrom == KEYS[18] then
   rcall("HDEL", jobKey, "pk")
 end
 
--- Slots held in each of the job's running sets (-1: not looked at yet; 0 when it has no limit).
-local functionHeld, keyHeld = -1, -1
-local function functionSlots()
-  if functionLimit == 0 then return 0 end
-  if functionHeld < 0 then
+local function slotsOf(limit)
+  if limit.held == nil then
     -- An id left from an earlier run of this job is no slot of this one.
-    rcall("SREM", functionSet, jobId)
-    functionHeld = slotsHeld(functionSet, functionLimit)
+    rcall("SREM", limit.set, jobId)
+    limit.held = slotsHeld(limit.set, limit.most)
   end
-  return functionHeld
-end
-local function keySlots()
-  if keyLimit == 0 then return 0 end
-  if keyHeld < 0 then
-    rcall("SREM", keySet, jobId)
-    keyHeld = slotsHeld(keySet, keyLimit)
-  end
-  return keyHeld
+  return limit.held
 end
 
 -- A job refused here may have been woken for a slot it does not take (another of its limits is
 -- full, or its function is paused): one waiter of each of its sets with room takes its place, or
 -- a free slot would wait for the waiters' delay.
 local function handOn()
-  if functionLimit > 0 and functionSlots() < functionLimit then wakeSlotWaiter(prefix, functionSet, promoteKeys) end
-  if keyLimit > 0 and keySlots() < keyLimit then wakeSlotWaiter(prefix, keySet, promoteKeys) end
+  for _, limit in ipairs(limits) do
+    if slotsOf(limit) < limit.most then wakeSlotWaiter(prefix, limit.set, promoteKeys) end
+  end
 end
 
 if ARGV[10] ~= "" and rcall("SISMEMBER", KEYS[12], ARGV[10]) == 1 then
@@ -139,8 +134,9 @@ local function waitForSlot(reason, waiters)
   return waiting
 end
 
-if functionSlots() >= functionLimit and functionLimit > 0 then return waitForSlot("concurrency", KEYS[17]) end
-if keySlots() >= keyLimit and keyLimit > 0 then return waitForSlot("key", KEYS[18]) end
+for _, limit in ipairs(limits) do
+  if slotsOf(limit) >= limit.most then return waitForSlot(limit.reason, limit.waiters) end
+end
 
 if rate > 0 then
   local time = rcall("TIME")
@@ -154,17 +150,14 @@ if rate > 0 then
 end
 
 local entered = {}
-if functionLimit > 0 then
-  rcall("SADD", functionSet, jobId)
-  entered[#entered + 1] = functionSet
-end
-if keyLimit > 0 then
-  rcall("SADD", keySet, jobId)
-  entered[#entered + 1] = keySet
+for _, limit in ipairs(limits) do
+  rcall("SADD", limit.set, jobId)
+  entered[#entered + 1] = limit.set
 end
 if #entered > 0 then rcall("HSET", jobKey, "ad", table.concat(entered, "\n")) end
 -- Room left after this one (slots freed by a lapsed lock): one more waiter comes back, which
 -- does the same when admitted, until the set is full.
-if functionLimit > 0 and functionHeld + 1 < functionLimit then wakeSlotWaiter(prefix, functionSet, promoteKeys) end
-if keyLimit > 0 and keyHeld + 1 < keyLimit then wakeSlotWaiter(prefix, keySet, promoteKeys) end
+for _, limit in ipairs(limits) do
+  if limit.held + 1 < limit.most then wakeSlotWaiter(prefix, limit.set, promoteKeys) end
+end
 return {1}
