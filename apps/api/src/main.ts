@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { configOrExit, createServiceLogger } from '@beamline/jobs';
+import { configOrExit, createServiceLogger, logRedisInUse } from '@beamline/jobs';
 import { type ApiConfig, loadConfig } from './config.js';
 import { type RunningApi, startApi } from './server.js';
 
@@ -27,6 +27,7 @@ function exitBecauseStartFailed(error: unknown, config?: ApiConfig): never {
 async function main(): Promise<void> {
   const config = configOrExit(loadConfig);
   const logger = createServiceLogger({ level: config.logLevel, base: { service: 'api' } }, config.logFormat);
+  logRedisInUse(logger, process.env, config.redisUrl);
   let api: RunningApi | undefined;
   let stopping = false;
   const stop = (reason: string) => {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { configOrExit, createServiceLogger } from '@beamline/jobs';
+import { configOrExit, createServiceLogger, logRedisInUse } from '@beamline/jobs';
 import { loadConfig, type WorkerConfig } from './config.js';
 import { WorkerNode } from './worker-node.js';
 
@@ -21,6 +21,7 @@ function listenProblem(error: unknown, config: WorkerConfig): string | undefined
 async function main(): Promise<void> {
   const config = configOrExit(loadConfig);
   const logger = createServiceLogger({ level: config.logLevel, base: { node: config.nodeId } }, config.logFormat);
+  logRedisInUse(logger, process.env, config.redisUrl);
   const worker = await WorkerNode.start(config, logger, {
     onFatal: () => {
       logger.flush();

@@ -40,6 +40,26 @@ export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trac
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
 /**
+ * Which Redis a service uses, for its start-up log: REDIS_URL's servers without credentials, and
+ * whether it is the default (REDIS_URL not set), so that a node that fell back to a local Redis
+ * says so instead of writing there silently.
+ */
+export function describeRedis(env: NodeJS.ProcessEnv, url: string): { redis: string; redisFromDefault: boolean } {
+  const servers = url.split(',').map((seed) => {
+    const trimmed = seed.trim();
+    try {
+      const parsed = new URL(trimmed);
+      parsed.username = '';
+      parsed.password = '';
+      return parsed.toString().replace(/\/$/, '');
+    } catch {
+      return trimmed.replace(/\/\/[^@/]*@/, '//');
+    }
+  });
+  return { redis: servers.join(','), redisFromDefault: env.REDIS_URL === undefined };
+}
+
+/**
  * Reads variables from `env`, each checked by its schema, collecting every problem (naming the
  * variable, the expected form and what it got) instead of stopping at the first.
  */

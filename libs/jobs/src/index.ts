@@ -12,6 +12,7 @@ export {
   ConfigError,
   configOrExit,
   DEFAULT_REDIS_URL,
+  describeRedis,
   EnvReader,
   EXIT_CONFIG,
   keyPrefix,
@@ -32,7 +33,7 @@ export {
   sha256Of,
 } from './registry.js';
 export * from './schemas.js';
-export { createServiceLogger, effectiveLogFormat, type LogFormat, logFormat } from './service-logger.js';
+export { createServiceLogger, effectiveLogFormat, type LogFormat, logFormat, logRedisInUse } from './service-logger.js';
 export {
   type AdmitVerdict,
   functionRunningKey,

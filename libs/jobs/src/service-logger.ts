@@ -1,6 +1,7 @@
 import { type Logger, type LoggerOptions, pino } from 'pino';
 import { prettyFactory } from 'pino-pretty';
 import { z } from 'zod';
+import { describeRedis } from './env.js';
 
 /** LOG_FORMAT: JSON lines for machines, or pino-pretty's lines for people. */
 export const logFormat = z.enum(['json', 'pretty'], { message: 'json or pretty' });
@@ -24,4 +25,14 @@ export function createServiceLogger(options: LoggerOptions, format: LogFormat | 
   const ignore = ['pid', 'hostname', ...Object.keys(options.base ?? {})].join(',');
   const prettify = prettyFactory({ singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore });
   return pino(options, { write: (line: string) => stdout.write(prettify(line)) });
+}
+
+/** Logs which Redis the service uses; a warning when it is the default because REDIS_URL is not set. */
+export function logRedisInUse(logger: Logger, env: NodeJS.ProcessEnv, url: string): void {
+  const fields = describeRedis(env, url);
+  if (fields.redisFromDefault) {
+    logger.warn(fields, 'REDIS_URL is not set: using the default, a Redis on this machine');
+  } else {
+    logger.info(fields, 'using Redis');
+  }
 }
