@@ -405,8 +405,13 @@ lines.push(
   `| worker process (scenario 1, 1 process, ${tp1.beamline.runs} runs) | ${spread(tp1.beamline)} | ${spread(tp1.plain)} | ${spread(tp1.threads)} | ${ratio(tp1.beamline.median, tp1.plain.median)} | ${ratio(tp1.beamline.median, tp1.threads.median)} |`,
   `| worker node in the bench process (apps/worker bench, ${worker.rates.beamline.length} runs) | ${spread(workerRate('beamline'))} | ${spread(workerRate('plain'))} | ${spread(workerRate('sandboxed'))} | ${ratio(workerRate('beamline').median, workerRate('plain').median)} | ${ratio(workerRate('beamline').median, workerRate('sandboxed').median)} |`,
   `| the runtime alone: scheduler and sandboxes, 16 in flight, no Redis, no BullMQ (apps/worker bench, same runs) | ${spread(workerRate('runtimeAlone'))} | ${spread(workerRate('plain'))} | ${spread(workerRate('sandboxed'))} | ${ratio(workerRate('runtimeAlone').median, workerRate('plain').median)} | ${ratio(workerRate('runtimeAlone').median, workerRate('sandboxed').median)} |`,
+  ...(worker.rates.bullmqRuntime
+    ? [
+        `| a plain BullMQ Worker whose processor only runs each job through the runtime: BullMQ and the runtime together, no worker layer (apps/worker bench, same runs) | ${spread(workerRate('bullmqRuntime'))} | ${spread(workerRate('plain'))} | ${spread(workerRate('sandboxed'))} | ${ratio(workerRate('bullmqRuntime').median, workerRate('plain').median)} | ${ratio(workerRate('bullmqRuntime').median, workerRate('sandboxed').median)} |`,
+      ]
+    : []),
   '',
-  'The last row bounds the worker: a node cannot take jobs faster than its runtime dispatches no-op processes to sandboxes and back, before any Redis or BullMQ cost.',
+  "The runtime-alone row bounds the worker: a node cannot take jobs faster than its runtime dispatches no-op processes to sandboxes and back, before any Redis or BullMQ cost. The last row is BullMQ and the runtime together: what is left between it and the worker node is the node's own layer (job runner, admission, supervision, output, metrics).",
   '',
 );
 const scale = (key) => summarizeRates(worker.scaling[key]);

@@ -158,6 +158,7 @@ async function main(): Promise<void> {
     plain: [] as number[],
     sandboxed: [] as number[],
     runtimeAlone: [] as number[],
+    bullmqRuntime: [] as number[],
   };
   for (let run = 0; run < RUNS; run++) {
     const fillNormal: Fill = (count, offset) =>
@@ -198,6 +199,7 @@ async function main(): Promise<void> {
       }),
     );
     rates.runtimeAlone.push(await runtimeAlone());
+    rates.bullmqRuntime.push(await measure(queue, fillNormal, async () => bullmqThroughRuntime(connection)));
     console.log(
       `run ${run + 1}/${RUNS}:`,
       Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, Math.round(v.at(-1) ?? 0)])),
@@ -215,6 +217,7 @@ async function main(): Promise<void> {
   const plain = summarize(rates.plain);
   const sandboxed = summarize(rates.sandboxed);
   const runtime = summarize(rates.runtimeAlone);
+  const bullmqRuntime = summarize(rates.bullmqRuntime);
   const p50 = percentile(cancelLatencies, 50);
   const p99 = percentile(cancelLatencies, 99);
   const machine = {
@@ -246,6 +249,9 @@ async function main(): Promise<void> {
     `| the runtime alone (scheduler and sandboxes, no Redis, no BullMQ) | ${fmt(runtime)} | ${(runtime.median / plain.median).toFixed(2)}× plain | — | — |`,
   );
   console.log(
+    `| a plain BullMQ Worker whose processor runs each job through the runtime (no worker layer: no supervisor, admission, limits, output, metrics) | ${fmt(bullmqRuntime)} | ${(bullmqRuntime.median / plain.median).toFixed(2)}× plain; Beamline ${(beamline.median / bullmqRuntime.median).toFixed(2)}× of it | — | — |`,
+  );
+  console.log(
     `| cancel → running job's process gone (${cancelLatencies.length} cancels) | p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms | — | p99 ≤ 100 ms | ${p99 <= 100 ? 'yes' : 'no'} |`,
   );
   console.log(
@@ -268,6 +274,28 @@ async function main(): Promise<void> {
     new URL('../../bench/results.json', import.meta.url),
     `${JSON.stringify({ machine, rates, scaling, cancelLatenciesMs: cancelLatencies }, null, 2)}\n`,
   );
+}
+
+/**
+ * A plain BullMQ Worker whose processor runs each job's input through `scheduler.run` (one
+ * isolated process per job, as on a worker node) and nothing else: what BullMQ and the runtime
+ * cost together, without the worker node's own layer.
+ */
+async function bullmqThroughRuntime(connection: { url: string; maxRetriesPerRequest: null }) {
+  const node = new Node();
+  const scheduler = new Scheduler(node, { maxProcesses: CONCURRENCY, prestart: CONCURRENCY });
+  const echo = functionModule('export default async (input) => input;', 'echo');
+  const worker = new Worker<JobData>(QUEUE_NAME, async (job) => (await scheduler.run(echo, job.data.input)).result, {
+    connection,
+    prefix: QUEUE_PREFIX,
+    concurrency: CONCURRENCY,
+  });
+  return {
+    stop: async () => {
+      await worker.close();
+      await scheduler.close();
+    },
+  };
 }
 
 /** Starts one consumer process (bench/consumer.ts) and resolves once it consumes. */
