@@ -181,11 +181,11 @@ describe('JobStore: runs end in one step with their backlog', () => {
     const [holder] = admitted as [string];
     const [waiting, cancelled] = ids.filter((id) => id !== holder) as [string, string];
     const waiters = slotWaitersKey(keys, functionRunningKey(keys, 'slots', 'one'));
-    expect((await redis.smembers(waiters)).sort()).toEqual([waiting, cancelled].sort());
+    expect((await redis.zrange(waiters, 0, -1)).sort()).toEqual([waiting, cancelled].sort());
     expect(await redis.hget(`${keys.queue}${waiting}`, 'pk')).toBe(waiters);
     // A cancel takes a waiting job out of the waiters.
     expect(await store.cancel(cancelled, 'slots')).toBe('removed');
-    expect(await redis.smembers(waiters)).toEqual([waiting]);
+    expect(await redis.zrange(waiters, 0, -1)).toEqual([waiting]);
     release();
     const views = await until(
       () => Promise.all([store.get(holder), store.get(waiting)]),
@@ -196,6 +196,50 @@ describe('JobStore: runs end in one step with their backlog', () => {
     expect(waited.filter((id) => id === waiting)).toHaveLength(1);
     expect(await redis.exists(waiters)).toBe(0);
     expect(await redis.hexists(`${keys.queue}${waiting}`, 'pk')).toBe(0);
+  });
+
+  it('jobs waiting for a slot come back in the order they first waited, one per ended run', async () => {
+    await registry.deploy('inline', 'one', 'export default async () => 1;', { concurrency: 1 });
+    const ran: string[] = [];
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    worker(
+      'node-inline',
+      async (job, token) => {
+        if (job.data.tenant !== 'inline') return 'not this test';
+        const verdict = await store.admit(job, token ?? '', true, 3_600_000);
+        if (!verdict.admitted) throw new DelayedError();
+        ran.push(job.id as string);
+        if (job.data.input === 'hold') await held;
+        return 'ran';
+      },
+      4,
+    );
+    const holder = (await store.submit({ function: 'one', input: 'hold' }, 'inline')).job.id;
+    await until(
+      async () => ran.length,
+      (count) => count === 1,
+    );
+    const waiters = slotWaitersKey(keys, functionRunningKey(keys, 'inline', 'one'));
+    // One at a time, each waiting before the next is submitted: the order they first waited in.
+    const inLine: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      inLine.push((await store.submit({ function: 'one', input: i }, 'inline')).job.id);
+      await until(
+        () => redis.zcard(waiters),
+        (count) => count === inLine.length,
+      );
+    }
+    release();
+    await until(
+      async () => ran.length,
+      (count) => count === 1 + inLine.length,
+    );
+    // With SPOP (no order) twelve waiters ran in submission order once in 479 million.
+    expect(ran).toEqual([holder, ...inLine]);
+    expect(await redis.exists(waiters)).toBe(0);
   });
 
   it('a run retried after a backoff frees its slot in the same step: a job waiting for it runs meanwhile', async () => {
@@ -274,7 +318,7 @@ describe('JobStore: runs end in one step with their backlog', () => {
     const f1Waiters = await Promise.all(Array.from({ length: 10 }, () => submit('f1', 'quick', key)));
     const keyWaiters = slotWaitersKey(keys, keyRunningKey(keys, 'handon', 'K'));
     await until(
-      () => redis.scard(keyWaiters),
+      () => redis.zcard(keyWaiters),
       (count) => count === 10,
     );
     const f1Holder = await submit('f1', 'hold');
@@ -284,7 +328,7 @@ describe('JobStore: runs end in one step with their backlog', () => {
     );
     const other = await submit('f2', 'quick', key);
     await until(
-      () => redis.scard(keyWaiters),
+      () => redis.zcard(keyWaiters),
       (count) => count === 11,
     );
     // K frees: whichever waiter is woken, f2's job runs while f1's slot stays held.

@@ -40,13 +40,14 @@ export function keyRunningKey(keys: Keys, tenant: string, concurrencyKey: string
 }
 
 /**
- * SET of the ids of jobs waiting, parked, for a slot of a running set (`bl:run:...` →
- * `bl:slot:...`, the same name after it: the admit and finish scripts derive one from the other).
+ * ZSET of the ids of jobs waiting, parked, for a slot of a running set, in the order they first
+ * waited (`bl:run:...` → `bl:slotq:...`, the same name after it: the admit and finish scripts
+ * derive one from the other).
  */
 export function slotWaitersKey(keys: Keys, runningSet: string): string {
   const running = `${keys.queue}bl:run:`;
   if (!runningSet.startsWith(running)) throw new Error(`${runningSet} is no running set of ${keys.queue}`);
-  return `${keys.queue}bl:slot:${runningSet.slice(running.length)}`;
+  return `${keys.queue}bl:slotq:${runningSet.slice(running.length)}`;
 }
 
 /** STRING: the earliest time (ms) a tenant's job of one function may start under its rate. */

@@ -15,8 +15,9 @@
     KEYS[14]    the concurrency key's running set (of its tenant)
     KEYS[15]    the function's rate: the earliest time of its next start (ms)
     KEYS[16]    the function's parked jobs (SET of job ids, of its tenant)
-    KEYS[17]    the jobs waiting for a slot of the function's running set (SET of job ids)
-    KEYS[18]    the jobs waiting for a slot of the concurrency key's running set (SET of job ids)
+    KEYS[17]    the jobs waiting for a slot of the function's running set (ZSET of job ids, by
+                the place each drew when it first waited)
+    KEYS[18]    the jobs waiting for a slot of the concurrency key's running set (ZSET, as KEYS[17])
 
     ARGV[1..9]  BullMQ's moveToDelayed arguments (key prefix, timestamp, job id, token, delay
                 (replaced here), skip attempt, fields, fetch next, options)
@@ -86,7 +87,7 @@ local promoteKeys = {KEYS[4], KEYS[9], prefix .. "paused", KEYS[7], KEYS[3], KEY
 -- The slot waiters' set this job was woken from, if any: it leaves it, whatever happens now.
 local wokenFrom = rcall("HGET", jobKey, "pk")
 if wokenFrom == KEYS[17] or wokenFrom == KEYS[18] then
-  rcall("SREM", wokenFrom, jobId)
+  rcall("ZREM", wokenFrom, jobId)
   rcall("HDEL", jobKey, "pk")
 end
 
@@ -127,8 +128,7 @@ end
 local function waitForSlot(reason, waiters)
   local waiting = putBack(reason, throttle)
   if waiting[1] == 0 then
-    rcall("SADD", waiters, jobId)
-    rcall("HSET", jobKey, "pk", waiters)
+    waitInLine(prefix, waiters, jobKey, jobId)
     handOn()
   end
   return waiting

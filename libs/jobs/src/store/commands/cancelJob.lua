@@ -44,9 +44,12 @@ if rcall("EXISTS", jobKey .. ":lock") == 1 then return cancelling() end
 local parent = rcall("HGET", jobKey, "pj")
 leaveRunningSets(jobKey, jobId)
 leaveFairStream(jobKey, jobId)
--- A job parked while its function is paused (ADR 0016) leaves the parked set.
+-- A job parked while its function is paused, or waiting for a slot (ADR 0016), leaves the set
+-- it waits in: the paused function's parked jobs (a SET) or a running set's waiters (a ZSET).
 local parkedIn = rcall("HGET", jobKey, "pk")
-if parkedIn then rcall("SREM", parkedIn, jobId) end
+if parkedIn then
+  if rcall("TYPE", parkedIn).ok == "zset" then rcall("ZREM", parkedIn, jobId) else rcall("SREM", parkedIn, jobId) end
+end
 if bullmq_removeJob({jobKey, KEYS[2]}, {jobId, "1", ARGV[3]}) == 1 then
   rcall("ZREM", KEYS[5], jobId)
   rcall("SREM", KEYS[6], jobId)

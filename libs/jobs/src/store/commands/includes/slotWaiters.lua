@@ -1,14 +1,28 @@
 --[[
   Jobs waiting for a slot of a running set (ADR 0016): the admit step parks a job whose function
   or concurrency key is at its limit in the delayed set, its id in the set's waiters
-  (`bl:slot:...` beside `bl:run:...`) and the waiters' key on the job (`pk`). A run that ends and
-  leaves a running set (it finished, or it is retried) brings one waiter back at once, into its
-  tenant's stream of the fair queue (ADR 0017); so does a job admitted while its set has room
-  left (a raised limit fills up). Needs promote and fairQueue included first.
+  (`bl:slotq:...` beside `bl:run:...`, a ZSET) and the waiters' key on the job (`pk`). A run that
+  ends or leaves a running set (it finished, or it is retried) brings one waiter back at once,
+  into its tenant's stream of the fair queue (ADR 0017); so does a job admitted while its set has
+  room left (a raised limit fills up). Waiters come back in the order they first waited: each job
+  keeps the number it drew when it first waited (`ws`, from the queue's `bl:slotseq`), so one
+  woken for a slot it could not take waits again at its old place, not behind later jobs. Needs
+  promote and fairQueue included first.
 ]]
 local function slotWaitersKey(prefix, runningSet)
-  -- "<prefix>bl:run:<rest>" -> "<prefix>bl:slot:<rest>"
-  return prefix .. "bl:slot:" .. string.sub(runningSet, #prefix + 8)
+  -- "<prefix>bl:run:<rest>" -> "<prefix>bl:slotq:<rest>"
+  return prefix .. "bl:slotq:" .. string.sub(runningSet, #prefix + 8)
+end
+
+-- The job waits in `waiters`, at the place it drew when it first waited for a slot.
+local function waitInLine(prefix, waiters, jobKey, jobId)
+  local place = rcall("HGET", jobKey, "ws")
+  if not place then
+    place = rcall("INCR", prefix .. "bl:slotseq")
+    rcall("HSET", jobKey, "ws", place)
+  end
+  rcall("ZADD", waiters, place, jobId)
+  rcall("HSET", jobKey, "pk", waiters)
 end
 
 -- promoteKeys: BullMQ's promote keys (delayed, wait, paused, meta, prioritized, active, pc,
@@ -16,7 +30,8 @@ end
 local function wakeSlotWaiter(prefix, runningSet, promoteKeys)
   local waiters = slotWaitersKey(prefix, runningSet)
   for _ = 1, 5 do
-    local id = rcall("SPOP", waiters)
+    local first = rcall("ZPOPMIN", waiters)
+    local id = first[1]
     if not id then return end
     local jobKey = prefix .. id
     if rcall("HGET", jobKey, "pk") == waiters then
