@@ -4,7 +4,7 @@
 // function with 3,000 queued jobs costs Redis and B (ADR 0016: parked jobs), and as many of A's jobs
 // waiting for a held concurrency key's slot (ADR 0016: slot waiters). One worker node,
 // WORKER_CONCURRENCY 16 and a per-tenant cap of 12; every job a 20 ms sleep.
-import { ControlPublisher, FunctionRegistry, JobStore, Keys } from '@beamline/jobs';
+import { ControlPublisher, FunctionRegistry, JobStore, Keys, keyRunningKey, slotWaitersKey } from '@beamline/jobs';
 import { RedisServer } from '@beamline/testing';
 import { Redis } from 'ioredis';
 import { beamlineWorker, builtins, quick, sleep, stop, summarize } from './common.mjs';
@@ -111,9 +111,9 @@ export async function fairness() {
         'a',
       );
     }
-    const waiters = `${keys.queue}bl:slot:key:a:k`;
+    const waiters = slotWaitersKey(keys, keyRunningKey(keys, 'a', 'k'));
     const waitingBy = Date.now() + KEYED_SETTLE_MS;
-    while ((await redis.scard(waiters)) < PAUSED_JOBS && Date.now() < waitingBy) await sleep(100);
+    while ((await redis.zcard(waiters)) < PAUSED_JOBS && Date.now() < waitingBy) await sleep(100);
     const keyedCommands = await commandsPerSecond(redis);
     const besideKey = await probeWaits(store);
     await store.cancel(holder, 'a');
