@@ -114,6 +114,17 @@ export class WorkerMetrics {
         }
       },
     });
+    const costly = new Counter({
+      name: 'beamline_process_message_seconds_total',
+      help: "Main-thread time spent reading sandboxes' messages that cost 1 ms or more (large or intricate values), and the pauses their tenants' sandboxes got for it (at most a tenth of the main thread per tenant)",
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const { handlingMs, pausedMs } = scheduler.stats().costlyMessages;
+        follow(costly, seen, { kind: 'handling' }, handlingMs / 1000);
+        follow(costly, seen, { kind: 'paused' }, pausedMs / 1000);
+      },
+    });
     const spawns = new Counter({
       name: 'beamline_process_spawns_total',
       help: 'Processes spawned, by kind',

@@ -66,6 +66,7 @@ describe('HTTP endpoints', () => {
       ['beamline_processes', { kind: 'green', status: 'waiting' }],
       ['beamline_process_cpu_seconds_total', { priority: 'normal' }],
       ['beamline_process_spawns_total', { kind: 'isolated' }],
+      ['beamline_process_message_seconds_total', { kind: 'paused' }],
       ['beamline_process_exits_total', { reason: 'timeout' }],
       ['beamline_kills_total', { reason: 'timeout' }],
       ['beamline_isolate_pool_threads', { state: 'warm' }],

@@ -13,11 +13,22 @@ import type { TransferredError } from './transfer.js';
  */
 
 /**
- * The largest serialized size of the messages a job sends often: logs and progress are output,
- * not data, and the node reads them on its main thread. Bigger ones are refused in the sandbox
- * (an error to the caller) and, should a sandbox send one anyway, by the node (it is killed).
+ * The largest serialized size of the messages a job can send many of: the node reads each on its
+ * main thread, and reading a value of many small parts costs it up to about 0.3 µs a byte (a
+ * review held the node 8 s with one 16 MiB Map sent by startJob). Logs and progress are output,
+ * not data; messages, spawns and child jobs carry at most what the API accepts in one request (1
+ * MiB). Bigger ones are refused in the sandbox (an error to the caller) and, should a sandbox send
+ * one anyway, by the node (it is killed). A result (`done`) may be up to the node's largest
+ * message: one per run.
  */
-export const OUTPUT_MESSAGE_BYTES: Partial<Record<string, number>> = { log: 64 * 1024, progress: 64 * 1024 };
+export const OUTPUT_MESSAGE_BYTES: Partial<Record<string, number>> = {
+  log: 64 * 1024,
+  progress: 64 * 1024,
+  exit: 64 * 1024,
+  send: 1024 * 1024,
+  spawn: 1024 * 1024,
+  startJob: 1024 * 1024,
+};
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];

@@ -19,7 +19,15 @@ export interface SandboxEvents {
   onMessage(sandbox: Sandbox, message: FromThread): void;
   /** The sandbox died without being asked to, or broke the protocol and was killed. */
   onDeath(sandbox: Sandbox, death: SandboxDeath): void;
+  /**
+   * Reading and acting on what the sandbox just sent took the node's main thread `ms`
+   * (reported from HANDLING_COST_REPORT_MS up): the sender's cost, not the node's.
+   */
+  onHandlingCost(sandbox: Sandbox, ms: number): void;
 }
+
+/** Handling shorter than this is not reported: an ordinary message costs microseconds. */
+export const HANDLING_COST_REPORT_MS = 1;
 
 export interface SandboxSettings {
   readonly entry: URL;
@@ -186,8 +194,34 @@ export class Sandbox {
     }
   }
 
+  /**
+   * Stops reading what the sandbox sends for `ms`: its writes wait in the socket (and then in
+   * its own memory, under its limit) while the node serves others.
+   */
+  pauseReading(ms: number): void {
+    if (this.dead || ms <= 0) return;
+    this.channel.pause();
+    clearTimeout(this.resumeTimer);
+    this.resumeTimer = setTimeout(() => {
+      if (!this.dead) this.channel.resume();
+    }, ms);
+    this.resumeTimer.unref();
+  }
+
+  private resumeTimer: ReturnType<typeof setTimeout> | undefined;
+
   private receive(chunk: Buffer): void {
     if (this.dead) return;
+    const started = performance.now();
+    try {
+      this.handle(chunk);
+    } finally {
+      const ms = performance.now() - started;
+      if (ms >= HANDLING_COST_REPORT_MS) this.events.onHandlingCost(this, ms);
+    }
+  }
+
+  private handle(chunk: Buffer): void {
     let frames: Frame[];
     try {
       frames = this.reader.push(chunk);
@@ -286,6 +320,7 @@ export class Sandbox {
   private markDead(): void {
     this.dead = true;
     clearTimeout(this.readyTimer);
+    clearTimeout(this.resumeTimer);
   }
 }
 

@@ -113,6 +113,12 @@ export interface SchedulerStats {
   readonly dropped: Record<OutputKind, number>;
   /** Messages the node's main thread has read from sandboxes. */
   readonly messagesIn: number;
+  /**
+   * Reading what sandboxes sent in chunks that took the main thread 1 ms or more (a large or
+   * intricate value): the time it took, and the pauses it earned its tenant's sandboxes (see
+   * MESSAGE_SHARE).
+   */
+  readonly costlyMessages: { readonly handlingMs: number; readonly pauses: number; readonly pausedMs: number };
   /** Isolated processes spawned, and their exits by reason. */
   readonly spawns: number;
   readonly exits: Partial<Record<ReasonLabel, number>>;
@@ -140,6 +146,13 @@ function sandboxEntry(): URL {
 }
 
 const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/**
+ * The share of the node's main thread that reading one tenant's messages may take: after a chunk
+ * that took it `ms`, that tenant's sandboxes are not read for `ms * (1 / share - 1)`. Values from
+ * job code can cost the node seconds to read (deserializing and checking millions of small
+ * parts); without this, one tenant's stream of them stalled every tenant's jobs on the node.
+ */
+const MESSAGE_SHARE = 0.1;
 /** Requests one process may have in flight through the node's `fetch`. */
 const MAX_FETCHES_IN_FLIGHT = 16;
 
@@ -167,6 +180,9 @@ export class Scheduler {
   private readonly sandboxOutputRates: SandboxOutputRates;
   private readonly dropped: Record<OutputKind, number> = { log: 0, progress: 0, send: 0, fetch: 0 };
   private messagesIn = 0;
+  private readonly costly = { handlingMs: 0, pauses: 0, pausedMs: 0 };
+  /** Until when (performance.now()) each tenant's sandboxes are not read. */
+  private readonly tenantPauses = new Map<string | undefined, number>();
   private readonly windowMs: number;
   private live = 0;
   private spawns = 0;
@@ -205,6 +221,7 @@ export class Scheduler {
       onReady: (thread) => this.threadReady(thread),
       onMessage: (thread, message) => this.threadMessage(thread, message),
       onDeath: (thread, death) => this.threadDied(thread, death),
+      onHandlingCost: (thread, ms) => this.handlingCost(thread, ms),
     });
     this.sampler = setInterval(() => this.sample(), sampleIntervalMs);
     this.sampler.unref();
@@ -282,6 +299,7 @@ export class Scheduler {
       },
       dropped: { ...this.dropped },
       messagesIn: this.messagesIn,
+      costlyMessages: { ...this.costly },
       spawns: this.spawns,
       exits: Object.fromEntries(this.exits),
       processes: this.node.stats().processes,
@@ -365,6 +383,7 @@ export class Scheduler {
       this.nice.apply(t, process.priority),
     );
     if (thread.ready) this.nice.apply(thread, process.priority);
+    this.pauseIfThrottled(thread);
     this.live++;
     this.owners.set(thread, process);
     process.thread = thread;
@@ -522,6 +541,36 @@ export class Scheduler {
         break;
       }
     }
+  }
+
+  /**
+   * Reading what `thread` sent took the main thread `ms`: charged to its process's CPU time (so
+   * its cpuMs limit counts it), and its tenant's sandboxes are not read for a while, so that the
+   * tenant takes at most MESSAGE_SHARE of the main thread however it shapes its messages.
+   */
+  private handlingCost(thread: Sandbox, ms: number): void {
+    this.costly.handlingMs += ms;
+    const process = this.owners.get(thread);
+    if (process) process.cpuNs += ms * 1e6;
+    const now = performance.now();
+    const pause = ms * (1 / MESSAGE_SHARE - 1);
+    const until = Math.max(now, this.tenantPauses.get(thread.tenant) ?? 0) + pause;
+    this.tenantPauses.set(thread.tenant, until);
+    this.costly.pauses++;
+    this.costly.pausedMs += pause;
+    for (const sandbox of this.owners.keys()) {
+      if (sandbox.tenant === thread.tenant) sandbox.pauseReading(until - now);
+    }
+    if (!this.owners.has(thread)) thread.pauseReading(until - now);
+  }
+
+  /** A sandbox taken for a tenant whose messages are paused is paused as well. */
+  private pauseIfThrottled(thread: Sandbox): void {
+    const until = this.tenantPauses.get(thread.tenant);
+    if (until === undefined) return;
+    const left = until - performance.now();
+    if (left > 0) thread.pauseReading(left);
+    else this.tenantPauses.delete(thread.tenant);
   }
 
   private threadDied(thread: Sandbox, death: SandboxDeath): void {

@@ -123,30 +123,35 @@ export function withinExpansionBudget(value: unknown, budget: number): boolean {
     if (Array.isArray(v)) left -= v.length;
     if (left < 0) return false;
     onPath.add(v);
-    const ok = children(v).every((child) => {
-      if (typeof child === 'string') left -= child.length; // an object key
-      return typeof child === 'string' ? left >= 0 : visit(child.value, depth + 1);
-    });
+    const ok = visitChildren(v, depth + 1);
     onPath.delete(v);
     return ok;
   };
+  // What a walk visits below an object: its keys (charged as strings) and its values, in order,
+  // without copying them first (a review's 2.5 million-entry Map took 3.7 s to copy and walk).
+  const visitKey = (key: string): boolean => {
+    left -= key.length;
+    return left >= 0;
+  };
+  const visitChildren = (v: object, depth: number): boolean => {
+    if (v instanceof Map) {
+      for (const [key, value] of v) if (!visit(key, depth) || !visit(value, depth)) return false;
+      return true;
+    }
+    if (v instanceof Set) {
+      for (const value of v) if (!visit(value, depth)) return false;
+      return true;
+    }
+    if (v instanceof Error) {
+      const { message, stack, cause } = v as Error & { cause?: unknown };
+      if (!visit(message, depth) || !visit(stack, depth) || !visit(cause, depth)) return false;
+    }
+    for (const key of Object.keys(v)) {
+      if (!visitKey(key) || !visit((v as Fields)[key], depth)) return false;
+    }
+    return true;
+  };
   return visit(value, 0);
-}
-
-/** What a walk visits below an object: its keys (as strings) and its values (boxed), in order. */
-function children(v: object): Array<string | { readonly value: unknown }> {
-  if (v instanceof Map) return [...v].flatMap(([key, value]) => [{ value: key }, { value }]);
-  if (v instanceof Set) return [...v].map((value) => ({ value }));
-  if (v instanceof Error) {
-    const { message, stack, cause } = v as Error & { cause?: unknown };
-    return [
-      { value: message },
-      { value: stack },
-      { value: cause },
-      ...Object.keys(v).flatMap((key) => [key, { value: (v as unknown as Fields)[key] }]),
-    ];
-  }
-  return Object.keys(v).flatMap((key) => [key, { value: (v as Fields)[key] }]);
 }
 
 /** The fields of each message type that carry a value job code chose. */

@@ -107,6 +107,7 @@ describe('SandboxPool', () => {
       {
         onReady: () => undefined,
         onMessage: () => undefined,
+        onHandlingCost: () => undefined,
         onDeath: (thread, death) => {
           deaths.push(death.kind);
           pool.forget(thread);

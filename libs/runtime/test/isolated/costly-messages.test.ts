@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { functionModule } from '../../src/index.js';
+import { encodeFrame } from '../../src/isolated/frames.js';
+import { validateFromSandbox } from '../../src/isolated/validate-message.js';
+import { isolatedNode } from './setup.js';
+
+const MiB = 1024 * 1024;
+
+describe("messages that cost the node's main thread", () => {
+  it('refuses a message, spawn or child job over 1 MiB in the sandbox: an error to the job', async () => {
+    const { scheduler } = isolatedNode();
+    const sender = functionModule(
+      `export default async (input, ctx) => {
+         const big = 'x'.repeat(2 * 1024 * 1024);
+         try { ctx.send(ctx.self, big); return 'sent'; } catch (error) { return error.message; }
+       };`,
+      'big-sender',
+    );
+    const { reason, result } = await scheduler.run(sender);
+    expect(reason).toBe('normal');
+    expect(result).toMatch(/a send value takes \d+ bytes; at most 1048576 are allowed/);
+  });
+
+  it('kills a sandbox that sends one anyway (the node checks the size before it acts)', () => {
+    const input = 'y'.repeat(MiB + 1000);
+    const message = { t: 'startJob', serial: 1, id: 1, fn: 'child', input, options: {} };
+    expect(validateFromSandbox(message, encodeFrame(message).length)).toMatch(
+      /a startJob message of \d+ bytes \(at most 1048576\)/,
+    );
+    const send = { t: 'send', serial: 1, to: 'n.1', message: input };
+    expect(validateFromSandbox(send, encodeFrame(send).length)).toMatch(/a send message of \d+ bytes/);
+  });
+
+  it("gives one tenant's costly messages at most about a tenth of the main thread: its sandboxes wait", async () => {
+    const { scheduler } = isolatedNode();
+    // Each message is a Map of 60,000 entries, under 1 MiB on the wire: reading and checking it
+    // costs the node milliseconds, sending it to itself again as much. Without the pauses the
+    // node spent most of the run doing that.
+    const flooder = functionModule(
+      `export default async ({ ms }, ctx) => {
+         const map = new Map();
+         for (let i = 0; i < 60000; i++) map.set(i, i);
+         const until = Date.now() + ms;
+         let sent = 0;
+         while (Date.now() < until) {
+           ctx.send(ctx.self, map);
+           await ctx.receive();
+           sent++;
+         }
+         return sent;
+       };`,
+      'flooder',
+    );
+    const started = performance.now();
+    const { reason, result } = await scheduler.run(flooder, { ms: 2500 }, { tenant: 'flooder' });
+    const wallMs = performance.now() - started;
+    expect(reason).toBe('normal');
+    expect(result).toBeGreaterThan(0);
+    const { handlingMs, pauses, pausedMs } = scheduler.stats().costlyMessages;
+    expect(pauses).toBeGreaterThan(0);
+    expect(pausedMs).toBeGreaterThan(handlingMs);
+    // 10% by design; the rest is the last chunk before a pause and the tests' own load.
+    expect(handlingMs / wallMs).toBeLessThan(0.3);
+  });
+
+  it("does not pause another tenant's sandboxes", async () => {
+    const { scheduler } = isolatedNode();
+    const flooder = functionModule(
+      `export default async ({ ms }, ctx) => {
+         const map = new Map();
+         for (let i = 0; i < 60000; i++) map.set(i, i);
+         const until = Date.now() + ms;
+         while (Date.now() < until) { ctx.send(ctx.self, map); await ctx.receive(); }
+         return 'done';
+       };`,
+      'flooder-2',
+    );
+    const echo = functionModule('export default async (input) => input;', 'echo-2');
+    await scheduler.run(echo, 0, { tenant: 'victim' });
+    const flooding = scheduler.run(flooder, { ms: 2000 }, { tenant: 'flooder' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const latencies: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const started = performance.now();
+      expect((await scheduler.run(echo, i, { tenant: 'victim' })).result).toBe(i);
+      latencies.push(performance.now() - started);
+    }
+    await flooding;
+    expect(scheduler.stats().costlyMessages.pauses).toBeGreaterThan(0);
+    // The victim's runs wait at most for one of the flooder's chunks each, never for its pauses.
+    expect(Math.max(...latencies)).toBeLessThan(1000);
+  });
+});
