@@ -389,7 +389,7 @@ export class JobRunner {
     const startedAt = Date.now();
     if (job.attemptsMade === 0) {
       const runnableSince = job.timestamp + (job.opts.delay ?? 0);
-      deps.metrics.jobWait(data.function, (startedAt - runnableSince) / 1000);
+      deps.metrics.jobWait(data.tenant, data.function, (startedAt - runnableSince) / 1000);
     }
     const module = await deps.functions.get(data.sha256, label);
     const result: { value: unknown } = { value: undefined };
@@ -419,7 +419,7 @@ export class JobRunner {
         this.jobs.set(pid, { jobId, tenant: data.tenant });
       },
       onProgress: (value) => output.progress(value),
-      onUsage: (usage) => deps.metrics.jobCpu(data.function, usage.cpuTimeNs / 1e9),
+      onUsage: (usage) => deps.metrics.jobCpu(data.tenant, data.function, usage.cpuTimeNs / 1e9),
       onLog: (entry) => output.log(entry.level, entry.message),
     };
     let started: Awaited<ReturnType<SupervisorClient['startChild']>>;
@@ -467,11 +467,11 @@ export class JobRunner {
     // The job's log and last progress are written before its outcome is.
     await output.close();
     const seconds = (Date.now() - startedAt) / 1000;
-    deps.metrics.jobRun(data.function, seconds);
+    deps.metrics.jobRun(data.tenant, data.function, seconds);
     const cancelled = cancelRequested && reason !== 'normal';
     const finalReason = cancelled ? 'cancelled' : reason === 'normal' ? resultOrError(result.value) : reason;
     if (finalReason === 'normal') {
-      deps.metrics.jobCompleted(data.function);
+      deps.metrics.jobCompleted(data.tenant, data.function);
       return result.value;
     }
     const exit = ownCancelAsOther(describeExit(finalReason), cancelled);
@@ -483,7 +483,7 @@ export class JobRunner {
     }
     const retried =
       !FINAL.has(exit.reason) && data.restart === 'transient' && job.attemptsMade + 1 < (job.opts.attempts ?? 1);
-    deps.metrics.jobFailed(data.function, exit.reason, retried);
+    deps.metrics.jobFailed(data.tenant, data.function, exit.reason, retried);
     deps.logger.warn({ jobId, pid, function: label, exit: exit.reason, retried }, exit.message);
     // BullMQ writes the error's message (the exit, encoded) and stack in the step that ends or retries the run.
     const message = encodeExit(exit);

@@ -1,6 +1,7 @@
 import type { Node, Report, Scheduler } from '@beamline/runtime';
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { FunctionLabels } from './function-labels.js';
 
 /** Why a control-channel message or signal was not delivered. */
 export type ControlRefusal =
@@ -34,6 +35,8 @@ function follow(
  * scrape time, job metrics recorded as jobs end, and queue depth read from BullMQ.
  */
 export class WorkerMetrics {
+  /** The `function` label of job metrics, bounded per tenant and per node. */
+  private readonly functionLabels = new FunctionLabels();
   readonly registry = new Registry();
   private readonly runSeconds: Histogram<string>;
   private readonly waitSeconds: Histogram<string>;
@@ -304,26 +307,27 @@ export class WorkerMetrics {
     });
   }
 
-  jobWait(fn: string, seconds: number): void {
-    this.waitSeconds.observe({ function: fn }, Math.max(0, seconds));
+  jobWait(tenant: string, fn: string, seconds: number): void {
+    this.waitSeconds.observe({ function: this.functionLabels.of(tenant, fn) }, Math.max(0, seconds));
   }
 
-  jobRun(fn: string, seconds: number): void {
-    this.runSeconds.observe({ function: fn }, seconds);
+  jobRun(tenant: string, fn: string, seconds: number): void {
+    this.runSeconds.observe({ function: this.functionLabels.of(tenant, fn) }, seconds);
   }
 
-  jobCompleted(fn: string): void {
-    this.completed.inc({ function: fn });
+  jobCompleted(tenant: string, fn: string): void {
+    this.completed.inc({ function: this.functionLabels.of(tenant, fn) });
   }
 
-  jobFailed(fn: string, reason: string, retried: boolean): void {
-    this.failed.inc({ function: fn, reason, final: retried ? 'false' : 'true' });
-    if (retried) this.restarts.inc({ function: fn });
+  jobFailed(tenant: string, fn: string, reason: string, retried: boolean): void {
+    const label = this.functionLabels.of(tenant, fn);
+    this.failed.inc({ function: label, reason, final: retried ? 'false' : 'true' });
+    if (retried) this.restarts.inc({ function: label });
     if (KILL_REASONS.has(reason)) this.kills.inc({ reason });
   }
 
-  jobCpu(fn: string, seconds: number): void {
-    this.cpuSeconds.inc({ function: fn }, seconds);
+  jobCpu(tenant: string, fn: string, seconds: number): void {
+    this.cpuSeconds.inc({ function: this.functionLabels.of(tenant, fn) }, seconds);
   }
 
   jobStalled(): void {

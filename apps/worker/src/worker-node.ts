@@ -265,7 +265,7 @@ export class WorkerNode {
         logger,
         {
           onStalled: () => this.metrics.jobStalled(),
-          onFailedForStalling: (job) => this.metrics.jobFailed(job.data.function, 'stalled', false),
+          onFailedForStalling: (job) => this.metrics.jobFailed(job.data.tenant, job.data.function, 'stalled', false),
         },
       ),
     ]);
