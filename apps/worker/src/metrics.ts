@@ -172,6 +172,14 @@ export class WorkerMetrics {
         this.set({ quantile: '1' }, lag.max / 1000);
       },
     });
+    const stalled = new Counter({
+      name: 'beamline_control_plane_stalled_seconds_total',
+      help: "Time the node's main thread was held up (its 100 ms sampler ran more than 50 ms late): a counter, so a stall shows whenever the scrape comes",
+      registers,
+      collect() {
+        follow(stalled, seen, {}, scheduler.stats().mainThread.stalledMs / 1000);
+      },
+    });
     new Gauge({
       name: 'beamline_control_plane_utilization',
       help: "Event-loop utilization of the node's main thread over the window (0–1)",

@@ -72,6 +72,7 @@ describe('HTTP endpoints', () => {
       ['beamline_isolate_pool_threads', { state: 'warm' }],
       ['beamline_control_plane_lag_seconds', { quantile: '0.99' }],
       ['beamline_control_plane_utilization', {}],
+      ['beamline_control_plane_stalled_seconds_total', {}],
       ['beamline_priorities_enforced', {}],
       ['beamline_tenant_cpu_shares_enforced', {}],
       ['beamline_queue_depth', { state: 'prioritized' }],

@@ -16,7 +16,16 @@ export interface MainThreadStats {
   readonly utilization: number;
   /** Event-loop delay over the current window, milliseconds. */
   readonly lagMs: { readonly p50: number; readonly p99: number; readonly max: number };
+  /**
+   * Milliseconds, since the node started, by which the sampler's ticks came late beyond
+   * STALL_MS: time the main thread was held. A counter, so that a stall shows however long after
+   * it a scrape comes (the lag figures cover the current window only).
+   */
+  readonly stalledMs: number;
 }
+
+/** Lateness of a sampler tick beyond which the main thread counts as stalled. */
+const STALL_MS = 50;
 
 /**
  * CPU time of process threads and the main thread's event loop, over a sliding window:
@@ -32,9 +41,13 @@ export class Accounting {
   private readonly delay = monitorEventLoopDelay({ resolution: DELAY_RESOLUTION_MS });
   private delayResetAt = performance.now();
 
+  private stalledMs = 0;
+
   constructor(
     private readonly cores: number,
     private readonly windowMs: number,
+    /** How often tick() is called: a tick later than this by more than STALL_MS was held up. */
+    private readonly tickMs: number,
   ) {
     this.delay.enable();
   }
@@ -49,6 +62,8 @@ export class Accounting {
   /** Closes the current sample; the window keeps the samples of the last `windowMs`. */
   tick(): void {
     const now = performance.now();
+    const late = now - this.lastTick - this.tickMs;
+    if (late > STALL_MS) this.stalledMs += late;
     const elu = performance.eventLoopUtilization(this.lastElu);
     this.lastElu = performance.eventLoopUtilization();
     this.samples.push({
@@ -100,6 +115,7 @@ export class Accounting {
         p99: counted ? toMs(this.delay.percentile(99)) : 0,
         max: counted ? toMs(this.delay.max) : 0,
       },
+      stalledMs: this.stalledMs,
     };
   }
 

@@ -216,7 +216,7 @@ export class Scheduler {
       defaultMemoryMb: this.defaultLimits.memoryMb,
     };
     const sampleIntervalMs = positiveMs(options.sampleIntervalMs ?? 100, 'sampleIntervalMs');
-    this.accounting = new Accounting(this.cores, this.windowMs);
+    this.accounting = new Accounting(this.cores, this.windowMs, sampleIntervalMs);
     this.pool = new SandboxPool(poolOptions, {
       onReady: (thread) => this.threadReady(thread),
       onMessage: (thread, message) => this.threadMessage(thread, message),
