@@ -5,6 +5,8 @@ export interface SandboxPoolOptions {
   readonly entry: URL;
   readonly host: SandboxHost;
   readonly maxMessageBytes: number;
+  /** A sandbox not ready by then is killed (Node can hang at start under a too-small data limit). */
+  readonly startTimeoutMs: number;
   /** Threads kept started with no function loaded, to hide the cold start. */
   readonly prestart: number;
   /** An idle sandbox with a function loaded is terminated after this long unused. */
@@ -244,8 +246,8 @@ export class SandboxPool {
 
   private create(memoryMb: number | undefined): Sandbox {
     this.started++;
-    const { entry, host, maxMessageBytes } = this.options;
-    return new Sandbox({ entry, host, memoryMb, maxMessageBytes }, this.events);
+    const { entry, host, maxMessageBytes, startTimeoutMs } = this.options;
+    return new Sandbox({ entry, host, memoryMb, maxMessageBytes, startTimeoutMs }, this.events);
   }
 
   private scheduleRefill(): void {

@@ -36,11 +36,11 @@ export interface SandboxSettings {
   readonly memoryMb: number | undefined;
   /** The largest message the node accepts from a sandbox. */
   readonly maxMessageBytes: number;
+  /** A sandbox that has not reported ready by then is killed; time its tenant's messages are paused does not count. */
+  readonly startTimeoutMs: number;
 }
 
 const STDERR_TAIL_BYTES = 4096;
-/** A sandbox that has not reported ready by then is killed (Node can hang at start under a too-small data limit). */
-const READY_TIMEOUT_MS = 20_000;
 const OUT_OF_MEMORY =
   /heap out of memory|Reached heap limit|Allocation failed|Fatal JavaScript out of memory|Ineffective mark-compacts/i;
 
@@ -51,6 +51,7 @@ const OUT_OF_MEMORY =
  */
 export class Sandbox {
   readonly memoryMb: number | undefined;
+  private readonly startTimeoutMs: number;
   private readonly child: ChildProcess;
   private readonly channel: Duplex;
   private readonly reader: FrameReader;
@@ -80,7 +81,7 @@ export class Sandbox {
   private isWaiting = false;
   private stderrTail = '';
   private readonly exited: Promise<void>;
-  private readonly readyTimer: ReturnType<typeof setTimeout>;
+  private readyTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     settings: SandboxSettings,
@@ -100,10 +101,8 @@ export class Sandbox {
     this.channel.on('error', () => undefined);
     this.child.on('error', (error) => this.died({ kind: 'error', error }));
     this.child.on('exit', (code, signal) => this.exitedOnItsOwn(code, signal));
-    this.readyTimer = setTimeout(() => {
-      if (!this.ready) this.violation(`the sandbox did not start within ${READY_TIMEOUT_MS / 1000} s`);
-    }, READY_TIMEOUT_MS);
-    this.readyTimer.unref();
+    this.startTimeoutMs = settings.startTimeoutMs;
+    this.armReadyTimer(this.startTimeoutMs);
   }
 
   post(message: ToThread): void {
@@ -200,6 +199,8 @@ export class Sandbox {
    */
   pauseReading(ms: number): void {
     if (this.dead || ms <= 0) return;
+    // Its `ready` waits too: the start timeout counts from the end of the pause.
+    if (!this.ready) this.armReadyTimer(ms + this.startTimeoutMs);
     this.channel.pause();
     clearTimeout(this.resumeTimer);
     this.resumeTimer = setTimeout(() => {
@@ -209,6 +210,14 @@ export class Sandbox {
   }
 
   private resumeTimer: ReturnType<typeof setTimeout> | undefined;
+
+  private armReadyTimer(ms: number): void {
+    clearTimeout(this.readyTimer);
+    this.readyTimer = setTimeout(() => {
+      if (!this.ready) this.violation(`the sandbox did not start within ${this.startTimeoutMs / 1000} s`);
+    }, ms);
+    this.readyTimer.unref();
+  }
 
   private receive(chunk: Buffer): void {
     if (this.dead) return;

@@ -61,6 +61,8 @@ export interface SchedulerOptions {
   readonly memorySampleMs?: number;
   /** The largest message a sandbox may send (a result, a message, a log line). Default 16 MiB. */
   readonly maxMessageBytes?: number;
+  /** A sandbox that has not started (reported ready) within this is killed. Default 20 s. */
+  readonly startTimeoutMs?: number;
   /** Rates of output (logs, progress, messages, fetches) a process may send; beyond them it is dropped and counted. */
   readonly outputRates?: Partial<Record<OutputKind, OutputRate>>;
   /** Refuse to start unless sandboxes get their own kernel namespaces (Linux user namespaces). Default false. */
@@ -210,6 +212,7 @@ export class Scheduler {
       entry: sandboxEntry(),
       host: this.host,
       maxMessageBytes: wholeAtLeast(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, 1024, 'maxMessageBytes'),
+      startTimeoutMs: positiveMs(options.startTimeoutMs ?? 20_000, 'startTimeoutMs'),
       prestart: wholeAtLeast(options.prestart ?? 2, 0, 'prestart'),
       idleTimeoutMs: positiveMs(options.idleTimeoutMs ?? 30_000, 'idleTimeoutMs'),
       maxIdle: wholeAtLeast(options.maxIdleThreads ?? this.maxProcesses, 0, 'maxIdleThreads'),

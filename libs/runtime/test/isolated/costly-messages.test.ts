@@ -106,3 +106,24 @@ describe("the main thread's stalls", () => {
     expect(scheduler.stats().mainThread.stalledMs - before).toBeGreaterThanOrEqual(250);
   });
 });
+
+describe('a tenant paused for its costly messages', () => {
+  it('starts its new sandboxes once the pause is over: the start timeout does not count the pause', async () => {
+    const { scheduler } = isolatedNode({ startTimeoutMs: 2000 });
+    const bigResult = functionModule(
+      'export default async ({ n }) => { const m = new Map(); for (let i = 0; i < n; i++) m.set(i, i); return m; };',
+      'big-result',
+    );
+    const started = performance.now();
+    const { reason } = await scheduler.run(bigResult, { n: 400_000 }, { tenant: 'heavy' });
+    expect(reason).toBe('normal');
+    const { pausedMs } = scheduler.stats().costlyMessages;
+    // Reading the result took the node long enough that the tenant now waits past a start timeout.
+    expect(pausedMs).toBeGreaterThan(2500);
+    const fresh = functionModule('export default async () => "started";', 'fresh-after-pause');
+    const after = await scheduler.run(fresh, null, { tenant: 'heavy' });
+    expect(after).toMatchObject({ reason: 'normal', result: 'started' });
+    // It waited for the pause, not for a timeout and a second sandbox.
+    expect(performance.now() - started).toBeGreaterThan(pausedMs * 0.8);
+  });
+});

@@ -99,6 +99,7 @@ describe('SandboxPool', () => {
         entry: broken,
         host: sandboxHost(),
         maxMessageBytes: 1024 * 1024,
+        startTimeoutMs: 20_000,
         prestart: 2,
         idleTimeoutMs: 1000,
         maxIdle: 4,
