@@ -6,6 +6,27 @@ import { isolatedNode } from './setup.js';
 
 const MiB = 1024 * 1024;
 
+/**
+ * Sends itself, for `ms`, Maps of 60,000 entries: under 1 MiB on the wire, but reading and
+ * checking each costs the node milliseconds, and sending it back as much. Without the pauses
+ * the node spent most of the run doing that. Returns how many it sent.
+ */
+const flooder = functionModule(
+  `export default async ({ ms }, ctx) => {
+     const map = new Map();
+     for (let i = 0; i < 60000; i++) map.set(i, i);
+     const until = Date.now() + ms;
+     let sent = 0;
+     while (Date.now() < until) {
+       ctx.send(ctx.self, map);
+       await ctx.receive();
+       sent++;
+     }
+     return sent;
+   };`,
+  'flooder',
+);
+
 describe("messages that cost the node's main thread", () => {
   it('refuses a message, spawn or child job over 1 MiB in the sandbox: an error to the job', async () => {
     const { scheduler } = isolatedNode();
@@ -33,24 +54,6 @@ describe("messages that cost the node's main thread", () => {
 
   it("gives one tenant's costly messages at most about a tenth of the main thread: its sandboxes wait", async () => {
     const { scheduler } = isolatedNode();
-    // Each message is a Map of 60,000 entries, under 1 MiB on the wire: reading and checking it
-    // costs the node milliseconds, sending it to itself again as much. Without the pauses the
-    // node spent most of the run doing that.
-    const flooder = functionModule(
-      `export default async ({ ms }, ctx) => {
-         const map = new Map();
-         for (let i = 0; i < 60000; i++) map.set(i, i);
-         const until = Date.now() + ms;
-         let sent = 0;
-         while (Date.now() < until) {
-           ctx.send(ctx.self, map);
-           await ctx.receive();
-           sent++;
-         }
-         return sent;
-       };`,
-      'flooder',
-    );
     const started = performance.now();
     const { reason, result } = await scheduler.run(flooder, { ms: 2500 }, { tenant: 'flooder' });
     const wallMs = performance.now() - started;
@@ -65,16 +68,6 @@ describe("messages that cost the node's main thread", () => {
 
   it("does not pause another tenant's sandboxes", async () => {
     const { scheduler } = isolatedNode();
-    const flooder = functionModule(
-      `export default async ({ ms }, ctx) => {
-         const map = new Map();
-         for (let i = 0; i < 60000; i++) map.set(i, i);
-         const until = Date.now() + ms;
-         while (Date.now() < until) { ctx.send(ctx.self, map); await ctx.receive(); }
-         return 'done';
-       };`,
-      'flooder-2',
-    );
     const echo = functionModule('export default async (input) => input;', 'echo-2');
     await scheduler.run(echo, 0, { tenant: 'victim' });
     const flooding = scheduler.run(flooder, { ms: 2000 }, { tenant: 'flooder' });
