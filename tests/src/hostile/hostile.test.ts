@@ -622,7 +622,7 @@ describe('hostile code: tenants', () => {
     const receiver = `export default async (input, ctx) => {
       const got = [];
       for (;;) {
-        const m = await ctx.receive(undefined, 20000);
+        const m = await ctx.receive(undefined, 50000);
         if (typeof m === 'symbol' || (m && m.done)) break;
         got.push(m);
       }
@@ -636,22 +636,28 @@ describe('hostile code: tenants', () => {
     };`;
     expect((await platform.deploy('acme', 'remote-receiver', receiver)).status).toBeLessThan(300);
     expect((await platform.deploy('globex', 'remote-attacker', attacker)).status).toBeLessThan(300);
-    const a = await platform.submit('acme', { function: 'remote-receiver', attempts: 1, timeoutMs: 40_000 });
+    const a = await platform.submit('acme', { function: 'remote-receiver', attempts: 1, timeoutMs: 60_000 });
     const pid: string = (await platform.running('acme', a.body.id)).pid;
     const targetNode = pid.slice(0, pid.lastIndexOf('.'));
     const target = platform.workers.find((w) => w.nodeId === targetNode);
     const refusedBefore = (await target?.metric('beamline_control_refused_total')) ?? 0;
     // Four times as many attackers as a tenant may run on one node at once (4), each running for
-    // 1.5 s: the other node, idle meanwhile, takes some of them.
-    const attackers = await Promise.all(
-      Array.from({ length: 16 }, () =>
-        platform.submit('globex', { function: 'remote-attacker', input: { pid }, attempts: 1, timeoutMs: 20_000 }),
-      ),
-    );
-    const attacks = await Promise.all(attackers.map((s) => platform.ended('globex', s.body.id, 60_000)));
-    const remote = attacks.filter(
-      (attack) => typeof attack.result === 'string' && !attack.result.startsWith(`${targetNode}.`),
-    );
+    // 1.5 s: the other node, idle meanwhile, takes some of them. Which node takes a job is up to
+    // the nodes' fetches (one run saw 1 of 16 on the other node, one 0): up to three rounds, until
+    // one has.
+    const attacks: Array<{ result?: unknown }> = [];
+    let remote: Array<{ result?: unknown }> = [];
+    for (let round = 0; round < 3 && remote.length === 0; round++) {
+      const attackers = await Promise.all(
+        Array.from({ length: 16 }, () =>
+          platform.submit('globex', { function: 'remote-attacker', input: { pid }, attempts: 1, timeoutMs: 20_000 }),
+        ),
+      );
+      attacks.push(...(await Promise.all(attackers.map((s) => platform.ended('globex', s.body.id, 60_000)))));
+      remote = attacks.filter(
+        (attack) => typeof attack.result === 'string' && !attack.result.startsWith(`${targetNode}.`),
+      );
+    }
     report.push(`  remote attackers: ${remote.length} of ${attacks.length} ran on another node than their target`);
     expect(remote.length, 'no attacker ran on the other node').toBeGreaterThan(0);
     expect((await target?.metric('beamline_control_refused_total')) ?? 0).toBeGreaterThan(refusedBefore);

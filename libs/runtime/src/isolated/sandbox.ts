@@ -44,6 +44,23 @@ const STDERR_TAIL_BYTES = 4096;
 const OUT_OF_MEMORY =
   /heap out of memory|Reached heap limit|Allocation failed|Fatal JavaScript out of memory|Ineffective mark-compacts/i;
 
+/** Spawns asked for and not yet run, one per turn of the event loop (Sandbox.spawn). */
+const spawnQueue: Array<() => void> = [];
+
+function spawnSoon(spawnOne: () => void): void {
+  spawnQueue.push(spawnOne);
+  if (spawnQueue.length === 1) setImmediate(spawnNext);
+}
+
+function spawnNext(): void {
+  const spawnOne = spawnQueue.shift();
+  try {
+    spawnOne?.();
+  } finally {
+    if (spawnQueue.length > 0) setImmediate(spawnNext);
+  }
+}
+
 /**
  * A sandbox process on the node's side: one OS process (confined by sandbox-command.ts) that
  * runs one isolated process at a time, reused only for the same function version, heap limit
@@ -52,8 +69,15 @@ const OUT_OF_MEMORY =
 export class Sandbox {
   readonly memoryMb: number | undefined;
   private readonly startTimeoutMs: number;
-  private readonly child: ChildProcess;
-  private readonly channel: Duplex;
+  /** The OS process and its channel, once spawned (spawns are spread over turns of the event loop). */
+  private child: ChildProcess | undefined;
+  private channel: Duplex | undefined;
+  /** Frames posted before the spawn, written once it has happened. */
+  private outbox: Buffer[] = [];
+  private busy = false;
+  /** Until when (performance.now()) reading is paused, for a pause asked before the spawn. */
+  private pausedUntil = 0;
+  private resolveExited: () => void = () => undefined;
   private readonly reader: FrameReader;
   /** The sandbox's Node process in the host's PID namespace, once it has reported ready. */
   private clock: ProcessClock | undefined;
@@ -89,25 +113,57 @@ export class Sandbox {
   ) {
     this.memoryMb = settings.memoryMb;
     this.reader = new FrameReader(settings.maxMessageBytes);
-    const { command, args } = sandboxCommand(settings.host, settings.entry, settings.memoryMb);
-    this.child = spawn(command, args, { env: {}, stdio: ['ignore', 'ignore', 'pipe', 'pipe'], cwd: '/' });
-    this.channel = this.child.stdio[3] as Duplex;
-    this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
-    this.child.stderr?.setEncoding('latin1');
-    this.child.stderr?.on('data', (text: string) => {
-      this.stderrTail = (this.stderrTail + text).slice(-STDERR_TAIL_BYTES);
+    this.exited = new Promise((resolve) => {
+      this.resolveExited = resolve;
     });
-    this.channel.on('data', (chunk: Buffer) => this.receive(chunk));
-    this.channel.on('error', () => undefined);
-    this.child.on('error', (error) => this.died({ kind: 'error', error }));
-    this.child.on('exit', (code, signal) => this.exitedOnItsOwn(code, signal));
     this.startTimeoutMs = settings.startTimeoutMs;
     this.armReadyTimer(this.startTimeoutMs);
+    spawnSoon(() => this.spawn(settings));
+  }
+
+  /**
+   * Starts the OS process. `child_process.spawn` holds the main thread for 9–40 ms here (it forks
+   * the node), so spawns asked for together run one per turn of the event loop, and timers (lock
+   * renewal among them) run between them: eight at once held the loop past a 500 ms lock.
+   */
+  private spawn(settings: SandboxSettings): void {
+    if (this.dead) {
+      this.resolveExited();
+      return;
+    }
+    let child: ChildProcess;
+    try {
+      const { command, args } = sandboxCommand(settings.host, settings.entry, settings.memoryMb);
+      child = spawn(command, args, { env: {}, stdio: ['ignore', 'ignore', 'pipe', 'pipe'], cwd: '/' });
+    } catch (error) {
+      this.resolveExited();
+      this.died({ kind: 'error', error: error instanceof Error ? error : new Error(String(error)) });
+      return;
+    }
+    const channel = child.stdio[3] as Duplex;
+    this.child = child;
+    this.channel = channel;
+    child.once('exit', () => this.resolveExited());
+    child.stderr?.setEncoding('latin1');
+    child.stderr?.on('data', (text: string) => {
+      this.stderrTail = (this.stderrTail + text).slice(-STDERR_TAIL_BYTES);
+    });
+    channel.on('data', (chunk: Buffer) => this.receive(chunk));
+    channel.on('error', () => undefined);
+    child.on('error', (error) => this.died({ kind: 'error', error }));
+    child.on('exit', (code, signal) => this.exitedOnItsOwn(code, signal));
+    for (const frame of this.outbox) channel.write(frame);
+    this.outbox = [];
+    this.hold(this.busy);
+    const pausedFor = this.pausedUntil - performance.now();
+    if (pausedFor > 0) this.pauseReading(pausedFor);
   }
 
   post(message: ToThread): void {
     if (this.dead) return;
-    this.channel.write(encodeFrame(message));
+    const frame = encodeFrame(message);
+    if (this.channel) this.channel.write(frame);
+    else this.outbox.push(frame);
   }
 
   /** The sandbox's OS process id in the host's namespace (undefined before ready). */
@@ -181,6 +237,8 @@ export class Sandbox {
 
   /** Idle sandboxes must not keep the node's OS process alive; busy ones do. */
   hold(busy: boolean): void {
+    this.busy = busy;
+    if (!this.child) return;
     const handles = [
       this.child,
       this.channel as unknown as { ref(): void; unref(): void },
@@ -201,10 +259,13 @@ export class Sandbox {
     if (this.dead || ms <= 0) return;
     // Its `ready` waits too: the start timeout counts from the end of the pause.
     if (!this.ready) this.armReadyTimer(ms + this.startTimeoutMs);
-    this.channel.pause();
+    this.pausedUntil = performance.now() + ms;
+    const channel = this.channel;
+    if (!channel) return;
+    channel.pause();
     clearTimeout(this.resumeTimer);
     this.resumeTimer = setTimeout(() => {
-      if (!this.dead) this.channel.resume();
+      if (!this.dead) channel.resume();
     }, ms);
     this.resumeTimer.unref();
   }
@@ -278,7 +339,7 @@ export class Sandbox {
 
   /** The Node process inside the wrapper commands: the wrapper's only child when namespaces are used. */
   private sandboxPid(): number | undefined {
-    const wrapper = this.child.pid;
+    const wrapper = this.child?.pid;
     if (wrapper === undefined) return undefined;
     const children = childrenOf(wrapper);
     return children.length === 1 ? children[0] : wrapper;
@@ -315,6 +376,11 @@ export class Sandbox {
   }
 
   private kill(): void {
+    if (!this.child) {
+      // Not spawned yet: it never will be.
+      this.resolveExited();
+      return;
+    }
     const pid = this.clock?.pid;
     if (pid !== undefined && pid !== this.child.pid) {
       try {

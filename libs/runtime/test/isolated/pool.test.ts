@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { functionModule, type Pid } from '../../src/index.js';
+import { childrenOf } from '../../src/isolated/os-process.js';
 import { functions, isolatedNode, until } from './setup.js';
 
 describe('warm execution environments', () => {
@@ -123,5 +124,23 @@ describe('the run queue', () => {
     expect(scheduler.stats().runQueue.normal).toBe(1);
     node.send(gate, 'stop');
     expect(await node.waitExit(later)).toBe('normal');
+  });
+});
+
+describe('cold starts', () => {
+  it('spawn sandboxes asked for together one per turn of the event loop: timers run between them', async () => {
+    const { scheduler } = isolatedNode();
+    // A timer counts this process's children as they appear: all spawned in the turn that asked
+    // for them, it would see none and then eight.
+    const counts = new Set<number>();
+    const ticker = setInterval(() => counts.add(childrenOf(process.pid).length), 1);
+    const runs = Array.from({ length: 8 }, (_, i) =>
+      scheduler.run(functionModule(`export default async () => ${i};`, `cold-${i}`)),
+    );
+    expect((await Promise.all(runs)).map((run) => run.result)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    clearInterval(ticker);
+    expect(scheduler.stats().pool.started).toBe(8);
+    const between = [...counts].filter((count) => count > 0 && count < 8);
+    expect(between.length).toBeGreaterThanOrEqual(3);
   });
 });
