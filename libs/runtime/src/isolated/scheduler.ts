@@ -33,7 +33,7 @@ import {
   type ThreadSpawnOptions,
 } from './protocol.js';
 import { RunQueue } from './run-queue.js';
-import type { Sandbox, SandboxDeath } from './sandbox.js';
+import { HANDLING_COST_REPORT_MS, type Sandbox, type SandboxDeath } from './sandbox.js';
 import { type SandboxHost, sandboxHost } from './sandbox-command.js';
 import { type PoolStats, SandboxPool } from './sandbox-pool.js';
 import { fromTransferred, toTransferred } from './transfer.js';
@@ -662,6 +662,9 @@ export class Scheduler {
   ): void {
     const reply = (value: unknown, error?: unknown) => {
       if (process.thread !== thread || thread.serial !== message.serial || process.phase !== 'running') return;
+      // A child's result can be megabytes, and a parent may await it again and again: writing it
+      // to the sandbox is the parent's cost, as reading what it sends is.
+      const started = performance.now();
       thread.post({
         t: 'reply',
         serial: message.serial,
@@ -669,6 +672,8 @@ export class Scheduler {
         value,
         ...(error === undefined ? {} : { error: toTransferred(error) }),
       });
+      const ms = performance.now() - started;
+      if (ms >= HANDLING_COST_REPORT_MS) this.handlingCost(thread, ms);
     };
     const host = this.options.jobs;
     if (!host) {

@@ -102,7 +102,7 @@ function isOutcome(value: unknown): boolean {
  * for a tree of 2^40 nodes; the node would freeze the first time it stringified one. The walk
  * stops as soon as the budget is spent, so it costs at most `budget` steps.
  */
-export function withinExpansionBudget(value: unknown, budget: number): boolean {
+export function withinExpansionBudget(value: unknown, budget: number, asJson = false): boolean {
   let left = budget;
   const onPath = new Set<object>();
   const visit = (v: unknown, depth: number): boolean => {
@@ -111,7 +111,11 @@ export function withinExpansionBudget(value: unknown, budget: number): boolean {
     if (left < 0 || depth > MAX_DEPTH) return false;
     if (typeof v !== 'object' || v === null) return true;
     if (ArrayBuffer.isView(v)) {
-      left -= v.byteLength;
+      // Written out as JSON, a typed array is an object of its elements by index ({"0":0,…}):
+      // a review's 1.3 MB Uint8Array result became 14.5 MB of JSON, seconds of the node's time.
+      const asElements = asJson && !(v instanceof DataView);
+      const { length, BYTES_PER_ELEMENT: width } = v as unknown as { length: number; BYTES_PER_ELEMENT: number };
+      left -= asElements ? length * jsonBytesPerElement(width) : v.byteLength;
       return left >= 0;
     }
     if (v instanceof ArrayBuffer) {
@@ -153,6 +157,15 @@ export function withinExpansionBudget(value: unknown, budget: number): boolean {
   };
   return visit(value, 0);
 }
+
+/**
+ * What one element of a typed array takes, about, written out as JSON: its index in quotes, a
+ * colon, the number and a comma ("104857":255, for a byte; 11 plus 3 a byte of width).
+ */
+const jsonBytesPerElement = (width: number): number => 11 + 3 * width;
+
+/** Message types whose value the node writes out as JSON (a result, progress, a log line, a child job's input, an exit reason). */
+const WRITTEN_AS_JSON = new Set<FromThread['t']>(['done', 'progress', 'log', 'startJob', 'exit', 'fault']);
 
 /** The fields of each message type that carry a value job code chose. */
 const PAYLOADS: Partial<Record<FromThread['t'], (m: Fields) => unknown[]>> = {
@@ -208,8 +221,9 @@ export function validateFromSandbox(value: unknown, frameBytes: number): FromThr
   if (cap !== undefined && frameBytes > cap) return `a ${type} message of ${frameBytes} bytes (at most ${cap})`;
   const payloads = PAYLOADS[type as FromThread['t']]?.(value) ?? [];
   const budget = 2 * frameBytes + EXPANSION_SLACK;
-  if (!payloads.every((payload) => withinExpansionBudget(payload, budget))) {
-    return `a ${type} value that, written out, is far larger than what was sent (objects shared many times over, or nested deeper than ${MAX_DEPTH} levels)`;
+  const asJson = WRITTEN_AS_JSON.has(type as FromThread['t']);
+  if (!payloads.every((payload) => withinExpansionBudget(payload, budget, asJson))) {
+    return `a ${type} value that, written out, is far larger than what was sent (objects shared many times over, typed arrays that JSON writes out element by element, or nested deeper than ${MAX_DEPTH} levels)`;
   }
   return value as FromThread;
 }

@@ -120,3 +120,52 @@ describe('a tenant paused for its costly messages', () => {
     expect(performance.now() - started).toBeGreaterThan(pausedMs * 0.8);
   });
 });
+
+describe('values the node writes out as JSON', () => {
+  it('count a typed array at its size as JSON, element by element: a compact result that would be megabytes is refused', async () => {
+    const result = new Uint8Array(1_300_000);
+    const done = {
+      t: 'done',
+      serial: 1,
+      outcome: { kind: 'return', value: result },
+      reusable: true,
+      dropped: { log: 0, progress: 0 },
+    };
+    expect(validateFromSandbox(done, encodeFrame(done).length)).toMatch(
+      /typed arrays that JSON writes out element by element/,
+    );
+    // Between processes it stays binary: a message of the same bytes is fine.
+    const send = { t: 'send', serial: 1, to: 'n.1', message: new Uint8Array(900_000) };
+    expect(validateFromSandbox(send, encodeFrame(send).length)).toMatchObject({ t: 'send' });
+    const { scheduler } = isolatedNode();
+    const returner = functionModule('export default async ({ n }) => new Uint8Array(n);', 'typed-result');
+    expect((await scheduler.run(returner, { n: 32 })).reason).toBe('normal');
+    const refused = await scheduler.run(returner, { n: 200_000 });
+    expect(refused.reason).toMatchObject({ error: { name: 'ProtocolViolation' } });
+  });
+
+  it("charge writing a child's result to the parent, each time it awaits it, to the parent's tenant", async () => {
+    const big = Array.from({ length: 200_000 }, (_, i) => ({ a: i }));
+    const { scheduler } = isolatedNode({
+      jobs: {
+        startJob: async () => ({ id: '1' }),
+        awaitJob: async () => big,
+      },
+    });
+    const parent = functionModule(
+      `export default async (input, ctx) => {
+         const child = await ctx.startJob('child', null, { monitor: true });
+         let n = 0;
+         for (let i = 0; i < 5; i++) n += (await ctx.awaitJob(child)).length;
+         return n;
+       };`,
+      'awaiting-parent',
+    );
+    const { reason, result } = await scheduler.run(parent, null, { tenant: 'parent' });
+    expect(reason).toBe('normal');
+    expect(result).toBe(5 * 200_000);
+    const { handlingMs, pauses } = scheduler.stats().costlyMessages;
+    expect(pauses).toBeGreaterThanOrEqual(5);
+    expect(handlingMs).toBeGreaterThan(5);
+  });
+});
