@@ -341,8 +341,9 @@ describe('fair queuing between tenants (ADR 0017)', () => {
       await Promise.all(delayedIds.map(async (id) => (await store.queue.getJob(id))?.promote()));
       while ((await store.requeueAddedBack()) > 0);
       const ids = await redis.zrange(store.queue.keys.prioritized as string, 0, -1);
-      // The storm worker holds a's 301st job active.
-      expect(ids).toHaveLength(519);
+      // The storm worker holds a's 301st job active if it fetched it before it closed (a CI run
+      // saw it not fetched: 520 waiting).
+      expect(ids.length + (await store.queue.getActiveCount())).toBe(520);
       // b's 20 jobs one a round beside a's: all among the first 40 (a design that gave put-backs the
       // head's round let 300 of a's go ahead of most of them).
       expect(Math.max(...victims.map((victim) => ids.indexOf(victim.id)))).toBeLessThan(41);
