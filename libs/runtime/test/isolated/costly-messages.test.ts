@@ -79,9 +79,12 @@ describe("messages that cost the node's main thread", () => {
       latencies.push(performance.now() - started);
     }
     await flooding;
-    expect(scheduler.stats().costlyMessages.pauses).toBeGreaterThan(0);
-    // The victim's runs wait at most for one of the flooder's chunks each, never for its pauses.
-    expect(Math.max(...latencies)).toBeLessThan(1000);
+    const { pauses, pausedMs } = scheduler.stats().costlyMessages;
+    expect(pauses).toBeGreaterThan(0);
+    // The victim's runs wait at most for one of the flooder's chunks each (a ninth of a pause),
+    // never for a pause: each is shorter than the flooder's mean pause, measured in this run.
+    const meanPauseMs = pausedMs / pauses;
+    expect(Math.max(...latencies)).toBeLessThan(meanPauseMs);
   });
 });
 
