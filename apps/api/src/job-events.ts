@@ -1,7 +1,10 @@
 import { QueueEvents, type QueueEventsOptions } from 'bullmq';
 
-type Listener = () => void;
 const EVENTS = ['progress', 'completed', 'failed', 'active', 'waiting', 'delayed', 'removed'] as const;
+export type JobEventName = (typeof EVENTS)[number];
+type Listener = (name: JobEventName) => void;
+/** The events after which a job may have ended (a retry is announced as failed too; readers re-check). */
+export const ENDING_EVENTS: readonly JobEventName[] = ['completed', 'failed', 'removed'];
 
 /**
  * BullMQ queue events, read only while someone waits on a job (long polls, SSE streams): an
@@ -28,12 +31,15 @@ export class JobEvents {
 
   /**
    * The next event about job `id` (or `ms` passing), listened for from now on. While the reader
-   * is still connecting, `ms` is capped at 100, so a missed event costs little.
+   * is still connecting, `ms` is capped at 100, so a missed event costs little. `only`: the
+   * events that count (by default every one).
    */
-  next(id: string, ms: number): { happened: Promise<void>; cancel(): void } {
+  next(id: string, ms: number, only?: readonly JobEventName[]): { happened: Promise<void>; cancel(): void } {
     let done: () => void = () => undefined;
     const happened = new Promise<void>((resolve) => {
-      const listener: Listener = () => done();
+      const listener: Listener = (name) => {
+        if (only === undefined || only.includes(name)) done();
+      };
       this.add(id, listener);
       const listening = this.listeningSince !== undefined && Date.now() - this.listeningSince > 100;
       const timer = setTimeout(() => done(), Math.max(0, listening ? ms : Math.min(ms, 100)));
@@ -79,7 +85,7 @@ export class JobEvents {
         () => undefined,
       );
       events.on('error', this.onError);
-      for (const name of EVENTS) events.on(name, (event: { jobId: string }) => this.dispatch(event));
+      for (const name of EVENTS) events.on(name, (event: { jobId: string }) => this.dispatch(name, event));
       this.events = events;
     }
   }
@@ -95,8 +101,8 @@ export class JobEvents {
     this.closeTimer.unref();
   }
 
-  private dispatch(event: { jobId: string }): void {
+  private dispatch(name: JobEventName, event: { jobId: string }): void {
     const ofJob = this.listeners.get(event.jobId);
-    if (ofJob) for (const listener of [...ofJob]) listener();
+    if (ofJob) for (const listener of [...ofJob]) listener(name);
   }
 }

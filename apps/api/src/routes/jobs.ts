@@ -18,6 +18,7 @@ import {
   waitJobRoute,
 } from '../contract/jobs.js';
 import type { ApiDeps } from '../deps.js';
+import { ENDING_EVENTS } from '../job-events.js';
 import { ApiError, backlogFull, invalid, notFound } from '../problem.js';
 import { type ApiJob, ENDED, toApiJob } from '../views.js';
 import { readJson } from './body.js';
@@ -48,15 +49,17 @@ export function jobRoutes(deps: ApiDeps): OpenAPIHono<Env> {
   /**
    * Waits until job `id` ends or `deadline` passes; returns the job as it then stands. Listens
    * before each read, so an end between the read and the wait is not missed, and re-checks at
-   * least every second: an event can be missed while the event reader connects.
+   * least every second: an event can be missed while the event reader connects. Only an event
+   * that may end the job wakes it (not each start or progress), and the running job's pid is
+   * looked up only for the answer.
    */
   const untilEnded = async (tenant: string, id: string, deadline: number): Promise<ApiJob> => {
     for (;;) {
-      const next = deps.events.next(id, Math.min(1000, deadline - Date.now()));
-      const job = await shown(await visible(tenant, id));
-      if (ENDED.has(job.state) || Date.now() >= deadline) {
+      const next = deps.events.next(id, Math.min(1000, deadline - Date.now()), ENDING_EVENTS);
+      const view = await visible(tenant, id);
+      if (ENDED.has(view.state) || Date.now() >= deadline) {
         next.cancel();
-        return job;
+        return shown(view);
       }
       await next.happened;
     }
