@@ -107,6 +107,9 @@ end
 local backlog = rcall("SCARD", openKey)
 if backlog + count > cap then return {"full", backlog} end
 
+-- The jobs BullMQ adds back wait behind every job queued fairly until a node requeues them. Kept
+-- before the adds: BullMQ's counter then puts each job added here outside the fair range too.
+keepAddedBackBand(prefix .. "pc")
 local result = {"ok"}
 for i = 1, count do
   local job = jobs[i]
@@ -116,25 +119,27 @@ for i = 1, count do
   end
   id = tostring(id)
   local jobKey = prefix .. id
+  -- `rk`: the job's rank, for its turn in its tenant's stream whenever BullMQ adds it back.
+  local fields = {"tn", tenant, "rk", job.rank}
+  if job.requestHash ~= "" then
+    table.insert(fields, "rh")
+    table.insert(fields, job.requestHash)
+  end
+  if parent then
+    for _, value in ipairs({"pj", parent.id, "pl", parent.relation, "dp", parent.depth}) do table.insert(fields, value) end
+  end
   if job.adder == "addPrioritizedJob" then
     -- Its KEYS[4] is the prioritized set: the job takes its tenant's turn there.
-    queueFairly(job.keys[4], prefix .. "bl:vt", jobKey, id, tenant, backlog + i)
+    queueFairly(job.keys[4], prefix .. "bl:vt", jobKey, id, tenant, backlog + i, tonumber(job.rank), fields)
+  else
+    rcall("HSET", jobKey, unpack(fields))
   end
   rcall("ZADD", indexKey, "NX", job.score, id)
   rcall("SADD", openKey, id)
-  -- `rk`: the job's rank, for its turn in its tenant's stream whenever BullMQ adds it back.
-  if job.requestHash ~= "" then
-    rcall("HSET", jobKey, "tn", tenant, "rk", job.rank, "rh", job.requestHash)
-  else
-    rcall("HSET", jobKey, "tn", tenant, "rk", job.rank)
-  end
   if parent then
-    rcall("HSET", jobKey, "pj", parent.id, "pl", parent.relation, "dp", parent.depth)
     -- Scored by place among the parent's children: listed in the order they were started.
     rcall("ZADD", parent.tree, "NX", parent.children + i, id)
   end
   result[i + 1] = id
 end
--- The jobs BullMQ adds back wait behind every job queued fairly until a node requeues them.
-keepAddedBackBand(prefix .. "pc")
 return result

@@ -29,14 +29,19 @@ local function fairHead(prioritizedKey)
   return rcall("ZRANGEBYSCORE", prioritizedKey, base, "(" .. (base + ADDED_BACK), "WITHSCORES", "LIMIT", 0, 1)
 end
 
--- `rank`: the job's rank; nil to read it from its BullMQ priority (a job the store has just added).
-local function queueFairly(prioritizedKey, virtualTimesKey, jobKey, jobId, tenant, backlog, rank)
-  local score = tonumber(rcall("ZSCORE", prioritizedKey, jobId))
-  if not score then return end
-  rank = rank or (math.floor(score / TWO_32) - FAIR)
+-- `rank`: the job's rank; nil to read it from its BullMQ priority. `added`: more fields for the
+-- job's hash, written with its priority, for a job BullMQ's add has just put in the prioritized
+-- set at `rank`: it is there, and at priority 1 + rank or more it cannot be the fair head
+-- (its BullMQ counter is ADDED_BACK or more), so it is neither looked up nor taken out first.
+local function queueFairly(prioritizedKey, virtualTimesKey, jobKey, jobId, tenant, backlog, rank, added)
+  if not added then
+    local score = tonumber(rcall("ZSCORE", prioritizedKey, jobId))
+    if not score then return end
+    rank = rank or (math.floor(score / TWO_32) - FAIR)
+  end
   if rank < 0 or rank >= RANKS then return end
   local base = FAIR * TWO_32
-  rcall("ZREM", prioritizedKey, jobId)
+  if not added then rcall("ZREM", prioritizedKey, jobId) end
   local head = fairHead(prioritizedKey)
   local field = rank .. ":" .. tenant
   local round = 1
@@ -64,7 +69,11 @@ local function queueFairly(prioritizedKey, virtualTimesKey, jobKey, jobId, tenan
   end
   local counter = math.min(round * RANKS + rank - ahead, ADDED_BACK - 1)
   rcall("ZADD", prioritizedKey, base + counter, jobId)
-  rcall("HSET", jobKey, "priority", FAIR)
+  if added then
+    rcall("HSET", jobKey, "priority", FAIR, unpack(added))
+  else
+    rcall("HSET", jobKey, "priority", FAIR)
+  end
   rcall("HSET", virtualTimesKey, field, round .. ":" .. jobId)
 end
 
