@@ -410,8 +410,14 @@ lines.push(
         `| a plain BullMQ Worker whose processor only runs each job through the runtime: BullMQ and the runtime together, no worker layer (apps/worker bench, same runs) | ${spread(workerRate('bullmqRuntime'))} | ${spread(workerRate('plain'))} | ${spread(workerRate('sandboxed'))} | ${ratio(workerRate('bullmqRuntime').median, workerRate('plain').median)} | ${ratio(workerRate('bullmqRuntime').median, workerRate('sandboxed').median)} |`,
       ]
     : []),
+  ...(worker.rates.bullmqChildren
+    ? [
+        `| floor of a process per job: a plain BullMQ Worker whose processor writes each job's data as a line to one of 16 child processes, one job each at a time, and reads it back (no runtime, no limits; apps/worker bench, same runs) | ${spread(workerRate('bullmqChildren'))} | ${spread(workerRate('plain'))} | ${spread(workerRate('sandboxed'))} | ${ratio(workerRate('bullmqChildren').median, workerRate('plain').median)} | ${ratio(workerRate('bullmqChildren').median, workerRate('sandboxed').median)} |`,
+        `| the same through ${worker.machine.cores} child processes (one per core), jobs queued to each, so that a child finds its next job already written (apps/worker bench, same runs) | ${spread(workerRate('bullmqChildrenQueued'))} | ${spread(workerRate('plain'))} | ${spread(workerRate('sandboxed'))} | ${ratio(workerRate('bullmqChildrenQueued').median, workerRate('plain').median)} | ${ratio(workerRate('bullmqChildrenQueued').median, workerRate('sandboxed').median)} |`,
+      ]
+    : []),
   '',
-  "The runtime-alone row bounds the worker: a node cannot take jobs faster than its runtime dispatches no-op processes to sandboxes and back, before any Redis or BullMQ cost. The last row is BullMQ and the runtime together: what is left between it and the worker node is the node's own layer (job runner, admission, supervision, output, metrics).",
+  "The runtime-alone row bounds the worker: a node cannot take jobs faster than its runtime dispatches no-op processes to sandboxes and back, before any Redis or BullMQ cost. The BullMQ-and-runtime row is BullMQ and the runtime together: what is left between it and the worker node is the node's own layer (job runner, admission, supervision, output, metrics). The two floor rows hold no Beamline code: with one job at a time per process, as a sandbox runs them, every job wakes a sleeping process, and that alone stays far under the 0.8× target; a process that finds its next job already written is not woken, and that comes near it (apps/worker README).",
   '',
 );
 const scale = (key) => summarizeRates(worker.scaling[key]);

@@ -159,6 +159,8 @@ async function main(): Promise<void> {
     sandboxed: [] as number[],
     runtimeAlone: [] as number[],
     bullmqRuntime: [] as number[],
+    bullmqChildren: [] as number[],
+    bullmqChildrenQueued: [] as number[],
   };
   for (let run = 0; run < RUNS; run++) {
     const fillNormal: Fill = (count, offset) =>
@@ -200,6 +202,12 @@ async function main(): Promise<void> {
     );
     rates.runtimeAlone.push(await runtimeAlone());
     rates.bullmqRuntime.push(await measure(queue, fillNormal, async () => bullmqThroughRuntime(connection)));
+    rates.bullmqChildren.push(
+      await measure(queue, fillNormal, async () => bullmqThroughChildren(connection, CONCURRENCY)),
+    );
+    rates.bullmqChildrenQueued.push(
+      await measure(queue, fillNormal, async () => bullmqThroughChildren(connection, availableParallelism())),
+    );
     console.log(
       `run ${run + 1}/${RUNS}:`,
       Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, Math.round(v.at(-1) ?? 0)])),
@@ -218,6 +226,8 @@ async function main(): Promise<void> {
   const sandboxed = summarize(rates.sandboxed);
   const runtime = summarize(rates.runtimeAlone);
   const bullmqRuntime = summarize(rates.bullmqRuntime);
+  const bullmqChildren = summarize(rates.bullmqChildren);
+  const bullmqChildrenQueued = summarize(rates.bullmqChildrenQueued);
   const p50 = percentile(cancelLatencies, 50);
   const p99 = percentile(cancelLatencies, 99);
   const machine = {
@@ -250,6 +260,12 @@ async function main(): Promise<void> {
   );
   console.log(
     `| a plain BullMQ Worker whose processor runs each job through the runtime (no worker layer: no supervisor, admission, limits, output, metrics) | ${fmt(bullmqRuntime)} | ${(bullmqRuntime.median / plain.median).toFixed(2)}× plain; Beamline ${(beamline.median / bullmqRuntime.median).toFixed(2)}× of it | — | — |`,
+  );
+  console.log(
+    `| a plain BullMQ Worker whose processor echoes each job's data through one of ${CONCURRENCY} child processes, one job each at a time (a line written to a pipe, a line read back: the least a job in a process of its own costs; no runtime, no limits) | ${fmt(bullmqChildren)} | ${(bullmqChildren.median / plain.median).toFixed(2)}× plain; Beamline ${(beamline.median / bullmqChildren.median).toFixed(2)}× of it | — | — |`,
+  );
+  console.log(
+    `| the same through ${availableParallelism()} child processes (one per core), jobs queued to each: a child finds its next job already written | ${fmt(bullmqChildrenQueued)} | ${(bullmqChildrenQueued.median / plain.median).toFixed(2)}× plain | — | — |`,
   );
   console.log(
     `| cancel → running job's process gone (${cancelLatencies.length} cancels) | p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms | — | p99 ≤ 100 ms | ${p99 <= 100 ? 'yes' : 'no'} |`,
@@ -294,6 +310,53 @@ async function bullmqThroughRuntime(connection: { url: string; maxRetriesPerRequ
     stop: async () => {
       await worker.close();
       await scheduler.close();
+    },
+  };
+}
+
+/** A child process (bench/echo-child.js) that answers each line written to it with the same line, in order. */
+function echoChild(script: string) {
+  const child = spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  child.stdout?.setEncoding('utf8');
+  const pending: Array<(line: string) => void> = [];
+  let buffered = '';
+  child.stdout?.on('data', (chunk: string) => {
+    buffered += chunk;
+    for (let newline = buffered.indexOf('\n'); newline >= 0; newline = buffered.indexOf('\n')) {
+      pending.shift()?.(buffered.slice(0, newline));
+      buffered = buffered.slice(newline + 1);
+    }
+  });
+  const ask = (line: string) =>
+    new Promise<string>((resolve) => {
+      pending.push(resolve);
+      child.stdin?.write(`${line}\n`);
+    });
+  return { child, pending, ask };
+}
+
+/**
+ * A plain BullMQ Worker whose processor writes each job's data as a line to a child process
+ * (bench/echo-child.js) and returns the line it reads back: the floor of running every job in a
+ * process of its own, with nothing else. `children`: CONCURRENCY, each holding one job at a time
+ * (as a sandbox does); or fewer, each taking jobs queued one after another (the one with the
+ * fewest waiting), so that a child finds its next job already written when it ends one.
+ */
+async function bullmqThroughChildren(connection: { url: string; maxRetriesPerRequest: null }, children: number) {
+  const script = new URL('../../bench/echo-child.js', import.meta.url).pathname;
+  const all = Array.from({ length: children }, () => echoChild(script));
+  const worker = new Worker<JobData>(
+    QUEUE_NAME,
+    async (job) => {
+      const least = all.reduce((a, b) => (b.pending.length < a.pending.length ? b : a));
+      return (JSON.parse(await least.ask(JSON.stringify(job.data))) as JobData).input;
+    },
+    { connection, prefix: QUEUE_PREFIX, concurrency: CONCURRENCY },
+  );
+  return {
+    stop: async () => {
+      await worker.close();
+      for (const { child } of all) child.kill();
     },
   };
 }
