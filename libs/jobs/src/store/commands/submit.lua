@@ -111,6 +111,7 @@ if backlog + count > cap then return {"full", backlog} end
 -- before the adds: BullMQ's counter then puts each job added here outside the fair range too.
 keepAddedBackBand(prefix .. "pc")
 local result = {"ok"}
+local fair = newFairBatch()
 for i = 1, count do
   local job = jobs[i]
   local id = adders[job.adder](job.keys, job.args)
@@ -130,7 +131,7 @@ for i = 1, count do
   end
   if job.adder == "addPrioritizedJob" then
     -- Its KEYS[4] is the prioritized set: the job takes its tenant's turn there.
-    queueFairly(job.keys[4], prefix .. "bl:vt", jobKey, id, tenant, backlog + i, tonumber(job.rank), fields)
+    queueFairly(job.keys[4], prefix .. "bl:vt", jobKey, id, tenant, backlog + i, tonumber(job.rank), fields, fair)
   else
     rcall("HSET", jobKey, unpack(fields))
   end
@@ -142,4 +143,5 @@ for i = 1, count do
   end
   result[i + 1] = id
 end
+flushFairBatch(prefix .. "bl:vt", fair)
 return result

@@ -33,7 +33,9 @@ end
 -- job's hash, written with its priority, for a job BullMQ's add has just put in the prioritized
 -- set at `rank`: it is there, and at priority 1 + rank or more it cannot be the fair head
 -- (its BullMQ counter is ADDED_BACK or more), so it is neither looked up nor taken out first.
-local function queueFairly(prioritizedKey, virtualTimesKey, jobKey, jobId, tenant, backlog, rank, added)
+-- `batch` (from newFairBatch): what this script has learnt of the fair head and written to the
+-- streams so far, for many jobs queued in one step; their records are written by flushFairBatch.
+local function queueFairly(prioritizedKey, virtualTimesKey, jobKey, jobId, tenant, backlog, rank, added, batch)
   if not added then
     local score = tonumber(rcall("ZSCORE", prioritizedKey, jobId))
     if not score then return end
@@ -42,7 +44,11 @@ local function queueFairly(prioritizedKey, virtualTimesKey, jobKey, jobId, tenan
   if rank < 0 or rank >= RANKS then return end
   local base = FAIR * TWO_32
   if not added then rcall("ZREM", prioritizedKey, jobId) end
-  local head = fairHead(prioritizedKey)
+  local head = batch and batch.head
+  if not head then
+    head = fairHead(prioritizedKey)
+    if batch then batch.head = head end
+  end
   local field = rank .. ":" .. tenant
   local round = 1
   local ahead = 0
@@ -52,12 +58,18 @@ local function queueFairly(prioritizedKey, virtualTimesKey, jobKey, jobId, tenan
     -- empty. "<round>:" (no id): its last job left out of turn (leaveFairStream), and jobs
     -- before it may still wait, so its round still counts (capped by the backlog below).
     local last = 0
-    local stored = rcall("HGET", virtualTimesKey, field)
-    if stored then
-      local colon = string.find(stored, ":", 1, true)
-      local lastId = string.sub(stored, colon + 1)
-      if lastId == "" or rcall("ZSCORE", prioritizedKey, lastId) then
-        last = tonumber(string.sub(stored, 1, colon - 1))
+    local known = batch and batch.streams[field]
+    if known then
+      -- Its last job was queued in this step: it waits still.
+      last = known.round
+    else
+      local stored = rcall("HGET", virtualTimesKey, field)
+      if stored then
+        local colon = string.find(stored, ":", 1, true)
+        local lastId = string.sub(stored, colon + 1)
+        if lastId == "" or rcall("ZSCORE", prioritizedKey, lastId) then
+          last = tonumber(string.sub(stored, 1, colon - 1))
+        end
       end
     end
     if last < now then
@@ -74,7 +86,26 @@ local function queueFairly(prioritizedKey, virtualTimesKey, jobKey, jobId, tenan
   else
     rcall("HSET", jobKey, "priority", FAIR)
   end
-  rcall("HSET", virtualTimesKey, field, round .. ":" .. jobId)
+  if batch then
+    batch.streams[field] = {round = round, id = jobId}
+    if not head[2] or base + counter < tonumber(head[2]) then batch.head = {jobId, base + counter} end
+  else
+    rcall("HSET", virtualTimesKey, field, round .. ":" .. jobId)
+  end
+end
+
+local function newFairBatch()
+  return {head = nil, streams = {}}
+end
+
+-- Writes the streams' records a batch of queueFairly calls kept (one HSET for them all).
+local function flushFairBatch(virtualTimesKey, batch)
+  local fields = {}
+  for field, last in pairs(batch.streams) do
+    table.insert(fields, field)
+    table.insert(fields, last.round .. ":" .. last.id)
+  end
+  if #fields > 0 then rcall("HSET", virtualTimesKey, unpack(fields)) end
 end
 
 -- A job queued fairly leaves the queue out of turn (a cancel, a linked child taken with its
