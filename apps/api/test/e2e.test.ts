@@ -115,6 +115,17 @@ describe('submitting and waiting in one request (Prefer: wait)', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(450);
     expect(['waiting', 'running']).toContain(slow.body.state);
     await p.call('DELETE', `/v1/jobs/${slow.body.id}`);
+
+    // A replay waits as the first request did: 202 while the job has not ended (a review saw 200).
+    const once = { prefer: 'wait=0.3', 'idempotency-key': 'prefer-wait-not-ended' };
+    const body = { function: 'sleep', input: { ms: 30_000 }, attempts: 1 };
+    const first = await p.call('POST', '/v1/jobs', { body, headers: once });
+    const replayed = await p.call('POST', '/v1/jobs', { body, headers: once });
+    expect(first.status).toBe(202);
+    expect(replayed.status).toBe(202);
+    expect(replayed.body.id).toBe(first.body.id);
+    expect(['waiting', 'running']).toContain(replayed.body.state);
+    await p.call('DELETE', `/v1/jobs/${first.body.id}`);
   });
 
   it('waits for the original job on an idempotent replay, and refuses a malformed wait with a clear 400', async () => {

@@ -105,7 +105,8 @@ export function jobRoutes(deps: ApiDeps): OpenAPIHono<Env> {
     if (waitMs !== undefined) {
       c.header('preference-applied', `wait=${waitMs / 1000}`);
       const job = await untilEnded(tenant, submitted.job.id, Date.now() + waitMs);
-      return c.json(job, ENDED.has(job.state) || submitted.replayed ? 200 : 202);
+      // Replayed or not: 200 once it ended, 202 while it has not (the client waits on).
+      return c.json(job, ENDED.has(job.state) ? 200 : 202);
     }
     if (submitted.replayed) return c.json(await shown(submitted.job), 200);
     return c.json(toApiJob(submitted.job), 202);
