@@ -280,6 +280,31 @@ describe('fair queuing between tenants (ADR 0017)', () => {
       expect(Number(await redis.get(store.queue.keys.pc as string))).toBe(2 ** 31);
     });
 
+    it("a retry after BullMQ's fetch dropped its counter still waits in the added-back band, not at the head", async () => {
+      const retried = await store.submit({ ...job(), attempts: 2, backoff: { type: 'fixed', delayMs: 0 } }, 'c');
+      await store.submitMany(
+        Array.from({ length: 2000 }, () => job()),
+        'a',
+      );
+      const pc = store.queue.keys.pc as string;
+      const taken = consume(async (running) => {
+        if (running.id !== retried.job.id || running.attemptsMade > 0) return;
+        // What BullMQ's fetch does when it empties the prioritized set.
+        await redis.del(pc);
+        throw new Error('first attempt fails');
+      });
+      const band = 2 ** 32 + 2 ** 31;
+      const deadline = Date.now() + 20_000;
+      let score: string | null = null;
+      while (score === null && Date.now() < deadline) {
+        if (taken.includes(retried.job.id))
+          score = await redis.zscore(store.queue.keys.prioritized as string, retried.job.id);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      // Without the counter taken back first, it came back at counter 1: ahead of every job.
+      expect(Number(score)).toBeGreaterThanOrEqual(band);
+    });
+
     it('a retry takes its turn again soon, not behind the backlog', async () => {
       await store.submitMany(
         Array.from({ length: 2000 }, () => job()),

@@ -6,9 +6,12 @@ local rcall = redis.call
 
 --- @bullmq reprocessJob
 --- @include cancelMark
+--- @include fairQueue
 
 local jobKey = KEYS[1]
 local tenant = rcall("HGET", jobKey, "tn")
+-- The job added back waits in the added-back band (fairQueue.lua), whatever BullMQ's fetch left.
+keepAddedBackBand(KEYS[9])
 local result = bullmq_reprocessJob(KEYS, ARGV)
 if tenant and result == 1 then
   local prefix = string.sub(jobKey, 1, #jobKey - #ARGV[1])

@@ -20,6 +20,7 @@ local rcall = redis.call
 
 --- @bullmq reprocessJob
 --- @include cancelMark
+--- @include fairQueue
 
 local jobKey = KEYS[1]
 if rcall("HGET", jobKey, "tn") ~= ARGV[7] then return {0} end
@@ -29,6 +30,8 @@ if backlog + 1 > tonumber(ARGV[8]) then return {-1, backlog} end
 
 local bullmqKeys = {KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]}
 local bullmqArgs = {ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]}
+-- The job added back waits in the added-back band (fairQueue.lua), whatever BullMQ's fetch left.
+keepAddedBackBand(KEYS[9])
 if bullmq_reprocessJob(bullmqKeys, bullmqArgs) ~= 1 then return {0} end
 rcall("SADD", KEYS[10], ARGV[1])
 clearCancelMark(jobKey)

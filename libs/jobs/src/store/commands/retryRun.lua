@@ -12,6 +12,9 @@ local rcall = redis.call
 
 -- KEYS: active, wait, paused, job, meta, events, delayed, prioritized, pc, marker, stalled.
 local sets = rcall("HGET", KEYS[4], "ad")
+-- BullMQ's fetch deletes its counter when the prioritized set empties; back in the added-back
+-- band first, the job added back cannot land in the fair range.
+keepAddedBackBand(KEYS[9])
 local result = bullmq_retryJob(KEYS, ARGV)
 if sets and not (type(result) == "number" and result < 0) then
   local promoteKeys = {KEYS[7], KEYS[2], KEYS[3], KEYS[5], KEYS[8], KEYS[1], KEYS[9], KEYS[6], KEYS[10]}
