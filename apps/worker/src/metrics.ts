@@ -119,7 +119,7 @@ export class WorkerMetrics {
     });
     const costly = new Counter({
       name: 'beamline_process_message_seconds_total',
-      help: "Main-thread time spent reading sandboxes' messages that cost 1 ms or more (large or intricate values), and the pauses their tenants' sandboxes got for it (at most a tenth of the main thread per tenant)",
+      help: "Main-thread CPU time spent reading sandboxes' messages that cost 1 ms or more (large or intricate values), and the pauses their tenants' sandboxes got for it (at most a tenth of the main thread per tenant)",
       labelNames: ['kind'],
       registers,
       collect() {

@@ -34,6 +34,7 @@ import {
 } from './protocol.js';
 import { RunQueue } from './run-queue.js';
 import { HANDLING_COST_REPORT_MS, type Sandbox, type SandboxDeath } from './sandbox.js';
+import { threadCpuMs } from './thread-cpu.js';
 import { type SandboxHost, sandboxHost } from './sandbox-command.js';
 import { type PoolStats, SandboxPool } from './sandbox-pool.js';
 import { fromTransferred, toTransferred } from './transfer.js';
@@ -664,7 +665,7 @@ export class Scheduler {
       if (process.thread !== thread || thread.serial !== message.serial || process.phase !== 'running') return;
       // A child's result can be megabytes, and a parent may await it again and again: writing it
       // to the sandbox is the parent's cost, as reading what it sends is.
-      const started = performance.now();
+      const started = threadCpuMs();
       thread.post({
         t: 'reply',
         serial: message.serial,
@@ -672,7 +673,7 @@ export class Scheduler {
         value,
         ...(error === undefined ? {} : { error: toTransferred(error) }),
       });
-      const ms = performance.now() - started;
+      const ms = threadCpuMs() - started;
       if (ms >= HANDLING_COST_REPORT_MS) this.handlingCost(thread, ms);
     };
     const host = this.options.jobs;
