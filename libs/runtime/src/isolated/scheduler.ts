@@ -34,9 +34,9 @@ import {
 } from './protocol.js';
 import { RunQueue } from './run-queue.js';
 import { HANDLING_COST_REPORT_MS, type Sandbox, type SandboxDeath } from './sandbox.js';
-import { threadCpuMs } from './thread-cpu.js';
 import { type SandboxHost, sandboxHost } from './sandbox-command.js';
 import { type PoolStats, SandboxPool } from './sandbox-pool.js';
+import { threadCpuMs } from './thread-cpu.js';
 import { fromTransferred, toTransferred } from './transfer.js';
 
 export type FunctionResolver = (id: string) => FunctionModule | undefined | Promise<FunctionModule | undefined>;
