@@ -417,7 +417,7 @@ lines.push(
       ]
     : []),
   '',
-  "The runtime-alone row bounds the worker: a node cannot take jobs faster than its runtime dispatches no-op processes to sandboxes and back, before any Redis or BullMQ cost. The BullMQ-and-runtime row is BullMQ and the runtime together: what is left between it and the worker node is the node's own layer (job runner, admission, supervision, output, metrics). The two floor rows hold no Beamline code: with one job at a time per process, as a sandbox runs them, every job wakes a sleeping process, and that alone stays far under the 0.8× target; a process that finds its next job already written is not woken, and that comes near it (apps/worker README).",
+  "The runtime-alone row bounds the worker: a node cannot take jobs faster than its runtime dispatches no-op processes to sandboxes and back, before any Redis or BullMQ cost. The BullMQ-and-runtime row is BullMQ and the runtime together: what is left between it and the worker node is the node's own layer (job runner, admission, supervision, output, metrics). The two floor rows hold no Beamline code: with one job at a time per process, as a sandbox runs them, every job wakes a sleeping process, and that alone stays far under the 0.8× target; a process that finds its next job already written is not woken, and the same writes run about twice as fast, still short of it (apps/worker README).",
   '',
 );
 const scale = (key) => summarizeRates(worker.scaling[key]);
