@@ -129,12 +129,11 @@ for i = 1, count do
   if parent then
     for _, value in ipairs({"pj", parent.id, "pl", parent.relation, "dp", parent.depth}) do table.insert(fields, value) end
   end
-  if job.adder == "addPrioritizedJob" then
-    -- Its KEYS[4] is the prioritized set: the job takes its tenant's turn there.
-    queueFairly(job.keys[4], prefix .. "bl:vt", jobKey, id, tenant, backlog + i, tonumber(job.rank), fields, fair)
-  else
-    rcall("HSET", jobKey, unpack(fields))
-  end
+  -- A prioritized job's KEYS[4] is the prioritized set: the job takes its tenant's turn there,
+  -- and its fields are written with its priority; any other job's are written here.
+  local queued = job.adder == "addPrioritizedJob"
+    and queueFairly(job.keys[4], prefix .. "bl:vt", jobKey, id, tenant, backlog + i, tonumber(job.rank), fields, fair)
+  if not queued then rcall("HSET", jobKey, unpack(fields)) end
   rcall("ZADD", indexKey, "NX", job.score, id)
   rcall("SADD", openKey, id)
   if parent then

@@ -35,6 +35,7 @@ end
 -- (its BullMQ counter is ADDED_BACK or more), so it is neither looked up nor taken out first.
 -- `batch` (from newFairBatch): what this script has learnt of the fair head and written to the
 -- streams so far, for many jobs queued in one step; their records are written by flushFairBatch.
+-- Returns true once the job is queued fairly (and `added` written), nil when it is left as it is.
 local function queueFairly(prioritizedKey, virtualTimesKey, jobKey, jobId, tenant, backlog, rank, added, batch)
   if not added then
     local score = tonumber(rcall("ZSCORE", prioritizedKey, jobId))
@@ -92,6 +93,7 @@ local function queueFairly(prioritizedKey, virtualTimesKey, jobKey, jobId, tenan
   else
     rcall("HSET", virtualTimesKey, field, round .. ":" .. jobId)
   end
+  return true
 end
 
 local function newFairBatch()
