@@ -39,11 +39,11 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
   const keys = new Keys(config.prefix);
   // Like the API's own connection, the queue's commands fail at once while Redis is down (503),
   // instead of waiting in an offline queue; only the event reader needs a blocking connection.
-  const queueRedis = connectRedis(config.redis, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    enableAutoPipelining: true,
-  });
+  // No auto-pipelining: it held each submission's script until the end of the tick and sent the
+  // tick's scripts together, so Redis and the handler took turns instead of overlapping, and it
+  // built an ioredis Pipeline (copying every BullMQ script onto it) per tick. Without it the API
+  // accepted 1.7× the submissions (docs/benchmarks.md, 2026-12-01).
+  const queueRedis = connectRedis(config.redis, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
   queueRedis.on('error', () => undefined);
   const registry = new FunctionRegistry(redis, keys);
   const control = new ControlPublisher(redis, keys);
