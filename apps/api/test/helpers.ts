@@ -28,7 +28,10 @@ export interface Platform {
 }
 
 /** A private Redis, one worker node and the API, for the tests of one file. */
-export function usePlatform(env: Record<string, string> = {}): {
+export function usePlatform(
+  env: Record<string, string> = {},
+  workerEnv: Record<string, string> = {},
+): {
   readonly p: Platform;
   readonly redis: ReturnType<typeof useRedisServer>;
 } {
@@ -43,6 +46,7 @@ export function usePlatform(env: Record<string, string> = {}): {
         METRICS_HOST: '127.0.0.1',
         LOG_LEVEL: 'silent',
         PRESTART_THREADS: '1',
+        ...workerEnv,
       }),
       pino({ level: 'silent' }),
     );

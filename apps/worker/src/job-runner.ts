@@ -329,6 +329,14 @@ export class JobRunner {
   async run(job: Job<JobData>, token: string | undefined): Promise<unknown> {
     const jobId = job.id as string;
     const tenant = job.data.tenant;
+    if (job.data.cancelled) {
+      // Cancelled while it ran on a node that then stopped, or a schedule's run skipped because
+      // its tenant's backlog was full: it ends here, before any throttle. Put back while the
+      // tenant had its most jobs running, a skipped run stayed open (in the backlog) for good, and
+      // its schedule went on adding more past the cap.
+      this.earlyCancels.delete(jobId);
+      throw new UnrecoverableError(encodeExit(describeExit('cancelled')));
+    }
     if (!this.draining && this.runningOf(tenant) >= maxRunningOf(tenant, this.deps.policy)) {
       // The tenant has its maximum running here: back to the queue without using an attempt.
       await job.moveToDelayed(Date.now() + THROTTLE_DELAY_MS + Math.floor(Math.random() * THROTTLE_DELAY_MS), token);
@@ -342,11 +350,6 @@ export class JobRunner {
       if (this.draining) {
         await job.moveToWait(token);
         throw new WaitingError();
-      }
-      if (job.data.cancelled) {
-        // Cancelled while it ran on a node that then stopped: it ends here, not run again.
-        this.earlyCancels.delete(jobId);
-        throw new UnrecoverableError(encodeExit(describeExit('cancelled')));
       }
       const verdict = await this.admission.admit(job, token);
       if (verdict !== undefined && !verdict.admitted) {
