@@ -60,6 +60,17 @@ describe('following and reaching running jobs', () => {
     expect((await p.call('POST', '/v1/processes/not-a-pid/messages', { body: { message: 1 } })).status).toBe(404);
   });
 
+  it('a job that does not read its messages is killed once they hold 16 MiB of the node, not the node filled', async () => {
+    const job = await p.call('POST', '/v1/jobs', { body: { function: 'loop', attempts: 1, timeoutMs: 20_000 } });
+    const { pid } = await running(p, job.body.id);
+    const body = { message: 'z'.repeat(900_000) };
+    // A review sent 1,800 of these (1.6 GB) to one busy job; the node held them all. 16 MiB is 18.
+    for (let round = 0; round < 12; round++) {
+      await Promise.all(Array.from({ length: 8 }, () => p.call('POST', `/v1/processes/${pid}/messages`, { body })));
+    }
+    expect(await ended(p, job.body.id)).toMatchObject({ state: 'failed', exit: { reason: 'memory_limit' } });
+  }, 60_000);
+
   it('lists live job processes across the cluster and kills one; another tenant sees none of them', async () => {
     const job = await p.call('POST', '/v1/jobs', { body: { function: 'sleep', input: { ms: 60_000 }, attempts: 1 } });
     const { pid } = await running(p, job.body.id);

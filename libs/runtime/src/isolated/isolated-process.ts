@@ -1,3 +1,4 @@
+import v8 from 'node:v8';
 import type { SpawnOptions } from '../context.js';
 import { BadArgError } from '../errors.js';
 import { isDownMessage, isExitMessage } from '../messages.js';
@@ -36,6 +37,8 @@ export interface IsolatedSpawnOptions extends SpawnOptions, ProcessLimits {
 export interface IsolatedHost {
   halt(process: IsolatedProcess, reason: ExitReason): void | Promise<void>;
   collectCpu(process: IsolatedProcess): void;
+  /** A message now waits for the process in the node's memory (it has not read it). */
+  queuedMessage(process: IsolatedProcess): void;
 }
 
 /**
@@ -50,6 +53,8 @@ export class IsolatedProcess extends Process {
   thread: Sandbox | undefined;
   /** Messages that arrived before the process had a thread, copied at send time. */
   buffered: unknown[] = [];
+  /** Their size as they will be sent to the thread, bytes. */
+  bufferedBytes = 0;
   /** CPU time accounted so far, and the thread's counter when last read. */
   cpuNs = 0;
   lastCpuReading: number | undefined;
@@ -112,7 +117,10 @@ export class IsolatedProcess extends Process {
     if (this.phase === 'finished' || this.phase === 'ended') return;
     const thread = this.thread;
     if (!thread) {
-      this.buffered.push(copyForProcess(message));
+      const copy = copyForProcess(message);
+      this.buffered.push(copy);
+      this.bufferedBytes += v8.serialize(copy).length;
+      this.host.queuedMessage(this);
       return;
     }
     try {
@@ -121,6 +129,12 @@ export class IsolatedProcess extends Process {
       thread.post({ t: 'msg', serial: thread.serial, message: copyForProcess(message) });
     }
     thread.countPosted(1);
+    this.host.queuedMessage(this);
+  }
+
+  /** Bytes of messages sent to the process that wait in the node's memory, not yet read by it. */
+  get unreadBytes(): number {
+    return this.thread ? this.thread.unreadBytes() : this.bufferedBytes;
   }
 
   halt(reason: ExitReason): void | Promise<void> {

@@ -75,6 +75,7 @@ export class Sandbox {
   private channel: Duplex | undefined;
   /** Frames posted before the spawn, written once it has happened. */
   private outbox: Buffer[] = [];
+  private outboxBytes = 0;
   private busy = false;
   /** Until when (performance.now()) reading is paused, for a pause asked before the spawn. */
   private pausedUntil = 0;
@@ -155,6 +156,7 @@ export class Sandbox {
     child.on('exit', (code, signal) => this.exitedOnItsOwn(code, signal));
     for (const frame of this.outbox) channel.write(frame);
     this.outbox = [];
+    this.outboxBytes = 0;
     this.hold(this.busy);
     const pausedFor = this.pausedUntil - performance.now();
     if (pausedFor > 0) this.pauseReading(pausedFor);
@@ -164,7 +166,18 @@ export class Sandbox {
     if (this.dead) return;
     const frame = encodeFrame(message);
     if (this.channel) this.channel.write(frame);
-    else this.outbox.push(frame);
+    else {
+      this.outbox.push(frame);
+      this.outboxBytes += frame.length;
+    }
+  }
+
+  /**
+   * Bytes posted to the sandbox that wait in the node's memory: before the spawn, and once the
+   * socket is full because the sandbox does not read (a busy job does not).
+   */
+  unreadBytes(): number {
+    return this.outboxBytes + (this.channel?.writableLength ?? 0);
   }
 
   /** The sandbox's OS process id in the host's namespace (undefined before ready). */

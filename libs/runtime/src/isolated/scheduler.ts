@@ -64,6 +64,12 @@ export interface SchedulerOptions {
   readonly maxMessageBytes?: number;
   /** A sandbox that has not started (reported ready) within this is killed. Default 20 s. */
   readonly startTimeoutMs?: number;
+  /**
+   * Messages a process has not read wait in the node's memory: beyond this many bytes of them (or
+   * beyond its memoryMb, with its sandbox's memory) it is killed with `memory_limit`, as the BEAM's
+   * max_heap_size counts a process's message queue. Default maxMessageBytes.
+   */
+  readonly maxUnreadBytes?: number;
   /** Rates of output (logs, progress, messages, fetches) a process may send; beyond them it is dropped and counted. */
   readonly outputRates?: Partial<Record<OutputKind, OutputRate>>;
   /** Refuse to start unless sandboxes get their own kernel namespaces (Linux user namespaces). Default false. */
@@ -148,7 +154,8 @@ function sandboxEntry(): URL {
     : new URL('./sandbox-entry.js', here);
 }
 
-const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+const MiB = 1024 * 1024;
+const DEFAULT_MAX_MESSAGE_BYTES = 16 * MiB;
 /**
  * The share of the node's main thread that reading one tenant's messages may take: after a chunk
  * that took it `ms`, that tenant's sandboxes are not read for `ms * (1 / share - 1)`. Values from
@@ -187,6 +194,7 @@ export class Scheduler {
   /** Until when (performance.now()) each tenant's sandboxes are not read. */
   private readonly tenantPauses = new Map<string | undefined, number>();
   private readonly windowMs: number;
+  private readonly maxUnreadBytes: number;
   private live = 0;
   private spawns = 0;
   private readonly exits = new Map<ReasonLabel, number>();
@@ -209,10 +217,12 @@ export class Scheduler {
     }
     this.outputRates = { ...DEFAULT_OUTPUT_RATES, ...options.outputRates };
     this.sandboxOutputRates = { log: this.outputRates.log, progress: this.outputRates.progress };
+    const maxMessageBytes = wholeAtLeast(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, 1024, 'maxMessageBytes');
+    this.maxUnreadBytes = wholeAtLeast(options.maxUnreadBytes ?? maxMessageBytes, 1024, 'maxUnreadBytes');
     const poolOptions = {
       entry: sandboxEntry(),
       host: this.host,
-      maxMessageBytes: wholeAtLeast(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, 1024, 'maxMessageBytes'),
+      maxMessageBytes,
       startTimeoutMs: positiveMs(options.startTimeoutMs ?? 20_000, 'startTimeoutMs'),
       prestart: wholeAtLeast(options.prestart ?? 2, 0, 'prestart'),
       idleTimeoutMs: positiveMs(options.idleTimeoutMs ?? 30_000, 'idleTimeoutMs'),
@@ -356,7 +366,11 @@ export class Scheduler {
     if (options.name !== undefined) this.kernel.assertNameFree(options.name);
     const limits: IsolatedSpawnOptions = { ...this.defaultLimits, ...options };
     const process = new IsolatedProcess(
-      { halt: (p, reason) => this.halt(p, reason), collectCpu: (p) => this.collectCpu(p) },
+      {
+        halt: (p, reason) => this.halt(p, reason),
+        collectCpu: (p) => this.collectCpu(p),
+        queuedMessage: (p) => this.checkUnread(p),
+      },
       this.kernel.nextPid(),
       module,
       copyInput(input),
@@ -836,8 +850,28 @@ export class Scheduler {
       const limitMb = process.options.memoryMb;
       if (limitMb === undefined || process.phase !== 'running') continue;
       const used = thread.jobMemoryBytes();
-      if (used !== undefined && used > limitMb * 1024 * 1024) this.limitReached(process, 'memory_limit');
+      if (used !== undefined && used + thread.unreadBytes() > limitMb * 1024 * 1024) {
+        this.limitReached(process, 'memory_limit');
+      }
     }
+  }
+
+  /**
+   * Kills a process whose unread messages hold more of the node's memory than maxUnreadBytes or
+   * its memoryMb: without it, anyone allowed to message a busy job could fill the node (a
+   * review sent 1.8 GB to one through the REST API). Decided after the send that queued it.
+   */
+  private checkUnread(process: IsolatedProcess): void {
+    const limitMb = process.options.memoryMb;
+    const limit = Math.min(this.maxUnreadBytes, limitMb === undefined ? Number.POSITIVE_INFINITY : limitMb * MiB);
+    if (process.unreadBytes <= limit || process.phase === 'finished' || process.phase === 'ended') return;
+    queueMicrotask(() => {
+      if (process.phase === 'running') this.limitReached(process, 'memory_limit');
+      else if (process.phase === 'queued') {
+        this.crashReport(process, 'memory_limit');
+        this.kernel.terminate(process, 'memory_limit');
+      }
+    });
   }
 
   private crashReport(process: IsolatedProcess, reason: ExitReason): void {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { functionModule } from '../../src/index.js';
 import { encodeFrame } from '../../src/isolated/frames.js';
 import { validateFromSandbox } from '../../src/isolated/validate-message.js';
-import { isolatedNode } from './setup.js';
+import { isolatedNode, until } from './setup.js';
 
 const MiB = 1024 * 1024;
 
@@ -86,6 +86,64 @@ describe("messages that cost the node's main thread", () => {
     const meanPauseMs = pausedMs / pauses;
     expect(Math.max(...latencies)).toBeLessThan(meanPauseMs);
   });
+});
+
+describe('messages a busy process does not read', () => {
+  const busy = functionModule(
+    'export default async () => { const end = Date.now() + 20000; while (Date.now() < end) {} return "done"; };',
+    'busy',
+  );
+  const half = 'z'.repeat(MiB / 2);
+
+  /** Sends `half` to `pid` until it ends (or 400 were sent); how many were sent. */
+  const flood = async (node: ReturnType<typeof isolatedNode>['node'], pid: string): Promise<number> => {
+    let sent = 0;
+    while (node.isAlive(pid) && sent < 400) {
+      node.send(pid, half);
+      sent++;
+      if (sent % 8 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    return sent;
+  };
+
+  it('count against maxUnreadBytes: past it the process is killed with memory_limit, and sends to it stop queueing', async () => {
+    const { node, scheduler } = isolatedNode({ maxUnreadBytes: 8 * MiB });
+    const pid = scheduler.spawn(busy, null, { tenant: 'flooded' });
+    const exit = node.waitExit(pid);
+    await until(() => node.processInfo(pid)?.status === 'running', 20_000);
+    const sent = await flood(node, pid);
+    expect(await exit).toBe('memory_limit');
+    // 8 MiB of unread messages, plus what the socket to the sandbox holds, not 200 MiB.
+    expect(sent).toBeLessThan(40);
+    expect(sent).toBeGreaterThanOrEqual(16);
+  }, 30_000);
+
+  it('count against its memoryMb when that is lower', async () => {
+    const { node, scheduler } = isolatedNode({ maxUnreadBytes: 64 * MiB });
+    const pid = scheduler.spawn(busy, null, { tenant: 'flooded', memoryMb: 32 });
+    const exit = node.waitExit(pid);
+    await until(() => node.processInfo(pid)?.status === 'running', 20_000);
+    const sent = await flood(node, pid);
+    expect(await exit).toBe('memory_limit');
+    // The job's 32 MB, not the node's 64 MiB: at most 64 halves and a few more.
+    expect(sent).toBeLessThan(80);
+  }, 30_000);
+
+  it('are not counted while it reads them', async () => {
+    const { node, scheduler } = isolatedNode({ maxUnreadBytes: 4 * MiB });
+    const reader = functionModule(
+      'export default async (n, ctx) => { for (let i = 0; i < n; i++) await ctx.receive(); return n; };',
+      'reader',
+    );
+    const pid = scheduler.spawn(reader, 64, { tenant: 'reading' });
+    const exit = node.waitExit(pid);
+    await until(() => node.processInfo(pid)?.status === 'waiting', 20_000);
+    for (let i = 0; i < 64; i++) {
+      node.send(pid, half);
+      await until(() => !node.isAlive(pid) || (node.processInfo(pid)?.messageQueueLength ?? 0) === 0, 10_000);
+    }
+    expect(await exit).toBe('normal');
+  }, 60_000);
 });
 
 describe('what a message costs the main thread', () => {
