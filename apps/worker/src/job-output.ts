@@ -17,6 +17,8 @@ export interface OutputLimits {
   readonly maxLineBytes: number;
   /** Log lines kept per run; later lines are dropped. */
   readonly maxLines: number;
+  /** UTF-8 bytes of log kept per run; once a line would go past it, later lines are dropped. */
+  readonly maxLogBytes: number;
   /** How often buffered lines and the latest progress are written (ms). */
   readonly flushMs: number;
   /** A progress value whose JSON is larger than this (bytes) is dropped. */
@@ -28,6 +30,8 @@ export const DEFAULT_OUTPUT_LIMITS: OutputLimits = {
   burst: 200,
   maxLineBytes: 8 * 1024,
   maxLines: 1000,
+  // 1,000 lines of 8 KiB were 8 MiB of Redis a run: a review filled Redis at 19 MB/s with one key.
+  maxLogBytes: 1024 * 1024,
   flushMs: 100,
   maxProgressBytes: 8 * 1024,
 };
@@ -91,6 +95,7 @@ export class JobOutput {
   private tokens: number;
   private refilledAt: number;
   private kept = 0;
+  private keptBytes = 0;
   private droppedLines = 0;
   private droppedLinesReported = 0;
   private droppedProgress = 0;
@@ -116,15 +121,25 @@ export class JobOutput {
 
   /** A `ctx.log` line. O(1) when dropped: nothing is formatted or encoded. */
   log(level: unknown, message: unknown): void {
-    if (this.closed || this.kept >= this.limits.maxLines || !this.take()) {
+    const { maxLines, maxLogBytes, maxLineBytes } = this.limits;
+    if (this.closed || this.kept >= maxLines || this.keptBytes >= maxLogBytes || !this.take()) {
+      this.droppedLines++;
+      this.schedule();
+      return;
+    }
+    const lineLevel = typeof level === 'string' && LEVELS.has(level) ? level : 'info';
+    const line = capLine(textOf(message), maxLineBytes);
+    const entry = `[${lineLevel}] ${line}`;
+    const bytes = Buffer.byteLength(entry);
+    if (this.keptBytes + bytes > maxLogBytes) {
+      this.keptBytes = maxLogBytes;
       this.droppedLines++;
       this.schedule();
       return;
     }
     this.kept++;
-    const lineLevel = typeof level === 'string' && LEVELS.has(level) ? level : 'info';
-    const line = capLine(textOf(message), this.limits.maxLineBytes);
-    this.pending.push(`[${lineLevel}] ${line}`);
+    this.keptBytes += bytes;
+    this.pending.push(entry);
     this.sink.onLine?.(lineLevel, line);
     this.schedule();
   }
@@ -150,9 +165,9 @@ export class JobOutput {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.droppedLines > 0) {
-      const { linesPerSecond, burst, maxLines } = this.limits;
+      const { linesPerSecond, burst, maxLines, maxLogBytes } = this.limits;
       this.pending.push(
-        `[warn] ${this.droppedLines} log lines dropped (limits: ${linesPerSecond} lines/s, bursts of ${burst}, ${maxLines} lines per run)`,
+        `[warn] ${this.droppedLines} log lines dropped (limits: ${linesPerSecond} lines/s, bursts of ${burst}, ${maxLines} lines and ${maxLogBytes} bytes per run)`,
       );
     }
     this.flush();

@@ -33,7 +33,15 @@ describe('job output limits', () => {
   it('admits a burst, then the rate; caps the lines per run; batches writes; ends with one "dropped" line', async () => {
     let now = 0;
     const sink = recorder();
-    const limits = { linesPerSecond: 10, burst: 5, maxLineBytes: 64, maxLines: 8, flushMs: 5, maxProgressBytes: 64 };
+    const limits = {
+      linesPerSecond: 10,
+      burst: 5,
+      maxLineBytes: 64,
+      maxLines: 8,
+      maxLogBytes: 4096,
+      flushMs: 5,
+      maxProgressBytes: 64,
+    };
     const output = new JobOutput(sink, limits, () => now);
     for (let i = 0; i < 20; i++) output.log('info', `a${i}`);
     now += 200; // 2 more tokens
@@ -51,13 +59,36 @@ describe('job output limits', () => {
       '[warn] b0',
       '[warn] b1',
       '[error] c0',
-      '[warn] 52 log lines dropped (limits: 10 lines/s, bursts of 5, 8 lines per run)',
+      '[warn] 52 log lines dropped (limits: 10 lines/s, bursts of 5, 8 lines and 4096 bytes per run)',
     ]);
     expect(sink.logs.length).toBe(1); // one write for all of it
     expect(sink.dropped.log).toBe(52);
     expect(output.dropped).toBe(52);
     output.log('info', 'after close');
     expect(sink.logs.flat()).toHaveLength(9);
+  });
+
+  it('caps the bytes of log kept per run: the first line past it and every later one are dropped and counted', async () => {
+    const sink = recorder();
+    const output = new JobOutput(sink, {
+      linesPerSecond: 1000,
+      burst: 1000,
+      maxLineBytes: 100,
+      maxLines: 1000,
+      maxLogBytes: 250,
+      flushMs: 5,
+      maxProgressBytes: 64,
+    });
+    for (let i = 0; i < 10; i++) output.log('info', `${i}${'y'.repeat(99)}`);
+    output.log('info', 'short');
+    await output.close();
+    const lines = sink.logs.flat();
+    // Two lines of 107 bytes ("[info] " and 100): 214 of 250, and a third would pass it.
+    expect(lines.slice(0, -1).map((line) => line.slice(0, 8))).toEqual(['[info] 0', '[info] 1']);
+    expect(lines.at(-1)).toBe(
+      '[warn] 9 log lines dropped (limits: 1000 lines/s, bursts of 1000, 1000 lines and 250 bytes per run)',
+    );
+    expect(sink.dropped.log).toBe(9);
   });
 
   it('cuts long lines at a character boundary with a marker; non-strings become JSON; control characters are escaped; levels are checked', async () => {
@@ -70,6 +101,7 @@ describe('job output limits', () => {
       burst: 100,
       maxLineBytes: 64,
       maxLines: 10,
+      maxLogBytes: 4096,
       flushMs: 5,
       maxProgressBytes: 64,
     });
@@ -96,6 +128,7 @@ describe('job output limits', () => {
       burst: 1,
       maxLineBytes: 64,
       maxLines: 1,
+      maxLogBytes: 4096,
       flushMs: 20,
       maxProgressBytes: 64,
     });
