@@ -35,6 +35,8 @@ export interface WorkerConfig {
   readonly lockDurationMs: number;
   /** How often BullMQ looks for stalled jobs (those of dead nodes). */
   readonly stalledIntervalMs: number;
+  /** Failed jobs each tenant keeps (KEEP_FAILED_PER_TENANT); as more fail, its oldest are removed. */
+  readonly keepFailedPerTenant: number;
   readonly nodeId: string;
   readonly prefix: string;
   readonly logLevel: string;
@@ -228,6 +230,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     drainDeadlineMs: vars.read('DRAIN_DEADLINE_MS', wholeNumber(0, 86_400_000), '30000'),
     lockDurationMs: vars.read('LOCK_DURATION_MS', wholeNumber(500, 3_600_000), '30000'),
     stalledIntervalMs: vars.read('STALLED_INTERVAL_MS', wholeNumber(500, 3_600_000), '30000'),
+    keepFailedPerTenant: vars.read('KEEP_FAILED_PER_TENANT', wholeNumber(1, 100_000_000), '10000'),
     nodeId: vars.read('NODE_ID', name, undefined) ?? generateNodeId(),
     prefix: vars.read('BEAMLINE_PREFIX', keyPrefix, 'beamline'),
     logLevel: vars.read('LOG_LEVEL', logLevel, 'info'),

@@ -224,6 +224,7 @@ export class WorkerNode {
     const { config, logger } = this;
     const published = await publishBuiltins(new FunctionRegistry(this.redis, this.keys));
     logger.info({ functions: published }, 'built-in functions published');
+    await this.store.keepFailedPerTenant(config.keepFailedPerTenant);
     this.root = await startSupervisor(this.node, { strategy: 'rest_for_one', intensity: 5, periodMs: 30_000 }, [
       {
         id: 'jobs',

@@ -54,6 +54,16 @@ export class Keys {
     return `${this.queue}bl:open:${tenant}`;
   }
 
+  /** ZSET per tenant: id of each of its jobs that failed for good → when; beyond the allowance its oldest are removed. Owned by the job store. */
+  tenantFailed(tenant: string): string {
+    return `${this.queue}bl:failed:${tenant}`;
+  }
+
+  /** HASH of the job store's settings that its scripts read (`failedKeptPerTenant`). Owned by the job store. */
+  get storeConfig(): string {
+    return `${this.queue}bl:config`;
+  }
+
   /** Pub/sub channel of one node's control messages. */
   control(nodeId: string): string {
     return `${this.prefix}:control:${nodeId}`;

@@ -370,6 +370,44 @@ describe('JobStore: runs end in one step with their backlog', () => {
     expect(await store.backlog('runs')).toBe(0);
   });
 
+  it("keeps each tenant's failed jobs to its allowance: its own oldest go, never another tenant's", async () => {
+    const failing = storeWith({ backlogCap: 100_000 });
+    await failing.keepFailedPerTenant(5);
+    try {
+      const other = await failing.submit({ function: 'echo', input: 'fail', attempts: 1 }, 'patient');
+      const ids: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        ids.push((await failing.submit({ function: 'echo', input: 'fail', attempts: 1 }, 'failing')).job.id);
+      }
+      worker(
+        'node-f',
+        async () => {
+          throw new UnrecoverableError(encodeExit(describeExit({ error: new Error('no') })));
+        },
+        1,
+      );
+      const states = () => Promise.all([other.job.id, ...ids].map((id) => failing.get(id)));
+      // Jobs run in the order they were submitted: the last one failed means all did.
+      await until(
+        () => failing.get(ids.at(-1) as string),
+        (view) => view?.state === 'failed',
+      );
+      const views = await states();
+      expect(views[0]?.state).toBe('failed');
+      const kept = ids.filter((_, i) => views[i + 1] !== undefined);
+      expect(kept).toEqual(ids.slice(-5));
+      expect(await redis.exists(`${keys.queue}${ids[0]}`, `${keys.queue}${ids[0]}:logs`)).toBe(0);
+      expect(await redis.zcard(keys.tenantFailed('failing'))).toBe(5);
+      expect((await failing.list('failing', { limit: 100 })).jobs.map((job) => job.id).sort()).toEqual(
+        [...kept].sort(),
+      );
+      expect(await failing.backlog('failing')).toBe(0);
+    } finally {
+      await failing.keepFailedPerTenant(10_000);
+      await failing.close();
+    }
+  });
+
   it('a job that ends as cancelled shows the cancelled state, and retry opens it again (one of racing retries wins)', async () => {
     const { job } = await store.submit({ function: 'echo' }, 'retry');
     worker('node-b', async () => {

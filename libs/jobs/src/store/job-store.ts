@@ -300,6 +300,17 @@ export class JobStore {
   }
 
   /**
+   * How many failed jobs (dead letters, cancelled jobs, skipped schedule runs) each tenant keeps:
+   * as one more fails, its oldest beyond this are removed, never another tenant's. Default 10,000.
+   */
+  async keepFailedPerTenant(count: number): Promise<void> {
+    if (!Number.isInteger(count) || count < 1) {
+      throw new RangeError(`keepFailedPerTenant must be a whole number from 1 up; got ${count}.`);
+    }
+    await this.redis.hset(this.keys.storeConfig, 'failedKeptPerTenant', count);
+  }
+
+  /**
    * Moves up to `most` of the jobs BullMQ added back (retries, delays coming due, stalled,
    * put-back and unparked jobs), which wait behind every job queued fairly, into their tenants'
    * streams of the fair queue (ADR 0017); resolves to how many it moved. Worker nodes call it
