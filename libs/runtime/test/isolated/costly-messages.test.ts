@@ -118,6 +118,22 @@ describe('messages a busy process does not read', () => {
     expect(sent).toBeGreaterThanOrEqual(16);
   }, 30_000);
 
+  it('count what each holds in the node, not only its bytes: tiny ones reach the limit too', async () => {
+    const { node, scheduler } = isolatedNode({ maxUnreadBytes: 8 * MiB });
+    const pid = scheduler.spawn(busy, null, { tenant: 'flooded' });
+    const exit = node.waitExit(pid);
+    await until(() => node.processInfo(pid)?.status === 'running', 20_000);
+    let sent = 0;
+    while (node.isAlive(pid) && sent < 200_000) {
+      for (let i = 0; i < 1000; i++) node.send(pid, 0);
+      sent += 1000;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // A review sent 385,000 of these (14.6 MB counted by their bytes, 414 MB of the node's memory).
+    expect(await exit).toBe('memory_limit');
+    expect(sent).toBeLessThan(50_000);
+  }, 30_000);
+
   it('count against its memoryMb when that is lower', async () => {
     const { node, scheduler } = isolatedNode({ maxUnreadBytes: 64 * MiB });
     const pid = scheduler.spawn(busy, null, { tenant: 'flooded', memoryMb: 32 });
