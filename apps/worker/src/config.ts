@@ -37,6 +37,8 @@ export interface WorkerConfig {
   readonly stalledIntervalMs: number;
   /** Failed jobs each tenant keeps (KEEP_FAILED_PER_TENANT); as more fail, its oldest are removed. */
   readonly keepFailedPerTenant: number;
+  /** Bytes of completed jobs each tenant keeps (KEEP_COMPLETED_BYTES_PER_TENANT); as more complete, its oldest are removed. */
+  readonly keepCompletedBytesPerTenant: number;
   readonly nodeId: string;
   readonly prefix: string;
   readonly logLevel: string;
@@ -231,6 +233,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     lockDurationMs: vars.read('LOCK_DURATION_MS', wholeNumber(500, 3_600_000), '30000'),
     stalledIntervalMs: vars.read('STALLED_INTERVAL_MS', wholeNumber(500, 3_600_000), '30000'),
     keepFailedPerTenant: vars.read('KEEP_FAILED_PER_TENANT', wholeNumber(1, 100_000_000), '10000'),
+    keepCompletedBytesPerTenant: vars.read(
+      'KEEP_COMPLETED_BYTES_PER_TENANT',
+      wholeNumber(1024 * 1024, Number.MAX_SAFE_INTEGER),
+      String(256 * 1024 * 1024),
+    ),
     nodeId: vars.read('NODE_ID', name, undefined) ?? generateNodeId(),
     prefix: vars.read('BEAMLINE_PREFIX', keyPrefix, 'beamline'),
     logLevel: vars.read('LOG_LEVEL', logLevel, 'info'),

@@ -225,6 +225,7 @@ export class WorkerNode {
     const published = await publishBuiltins(new FunctionRegistry(this.redis, this.keys));
     logger.info({ functions: published }, 'built-in functions published');
     await this.store.keepFailedPerTenant(config.keepFailedPerTenant);
+    await this.store.keepCompletedBytesPerTenant(config.keepCompletedBytesPerTenant);
     this.root = await startSupervisor(this.node, { strategy: 'rest_for_one', intensity: 5, periodMs: 30_000 }, [
       {
         id: 'jobs',

@@ -59,7 +59,17 @@ export class Keys {
     return `${this.queue}bl:failed:${tenant}`;
   }
 
-  /** HASH of the job store's settings that its scripts read (`failedKeptPerTenant`). Owned by the job store. */
+  /** ZSET per tenant: id of each of its completed jobs → when; beyond its byte allowance its oldest are removed. Owned by the job store. */
+  tenantCompleted(tenant: string): string {
+    return `${this.queue}bl:done:${tenant}`;
+  }
+
+  /** STRING per tenant: bytes of its completed jobs kept (the sum of `bl:donesize:<tenant>`). Owned by the job store. */
+  tenantCompletedBytes(tenant: string): string {
+    return `${this.queue}bl:donebytes:${tenant}`;
+  }
+
+  /** HASH of the job store's settings that its scripts read (`failedKeptPerTenant`, `completedBytesPerTenant`). Owned by the job store. */
   get storeConfig(): string {
     return `${this.queue}bl:config`;
   }

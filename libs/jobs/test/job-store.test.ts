@@ -408,6 +408,40 @@ describe('JobStore: runs end in one step with their backlog', () => {
     }
   });
 
+  it("keeps each tenant's completed jobs to its bytes: its own oldest go, never another tenant's", async () => {
+    const keeping = storeWith({ backlogCap: 100_000 });
+    await keeping.keepCompletedBytesPerTenant(300_000);
+    try {
+      const other = await keeping.submit({ function: 'echo', input: 'small' }, 'modest');
+      const ids: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        ids.push((await keeping.submit({ function: 'echo', input: 'big' }, 'hoarding')).job.id);
+      }
+      // Each result is 100 kB: about three fit the 300 kB allowance.
+      worker('node-c', async (job) => (job.data.input === 'big' ? 'r'.repeat(100_000) : 'ok'), 1);
+      await until(
+        () => keeping.get(ids.at(-1) as string),
+        (view) => view?.state === 'completed',
+      );
+      const views = await Promise.all(ids.map((id) => keeping.get(id)));
+
+      const kept = ids.filter((_, i) => views[i] !== undefined);
+      expect(kept.length).toBeGreaterThanOrEqual(1);
+      expect(kept.length).toBeLessThanOrEqual(3);
+      expect(kept).toEqual(ids.slice(-kept.length));
+      expect(await redis.exists(`${keys.queue}${ids[0]}`)).toBe(0);
+      expect(Number(await redis.get(keys.tenantCompletedBytes('hoarding')))).toBeLessThanOrEqual(300_000);
+      expect(await redis.zcard(keys.tenantCompleted('hoarding'))).toBe(kept.length);
+      expect((await keeping.list('hoarding', { limit: 100 })).jobs.map((job) => job.id).sort()).toEqual(
+        [...kept].sort(),
+      );
+      expect(await keeping.get(other.job.id)).toMatchObject({ state: 'completed', result: 'ok' });
+    } finally {
+      await keeping.keepCompletedBytesPerTenant(256 * 1024 * 1024);
+      await keeping.close();
+    }
+  });
+
   it('a job that ends as cancelled shows the cancelled state, and retry opens it again (one of racing retries wins)', async () => {
     const { job } = await store.submit({ function: 'echo' }, 'retry');
     worker('node-b', async () => {

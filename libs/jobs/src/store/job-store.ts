@@ -311,6 +311,18 @@ export class JobStore {
   }
 
   /**
+   * How many bytes of completed jobs (their hash, result included, and their log, as Redis counts
+   * them) each tenant keeps: as one more completes, its oldest beyond this are removed, never
+   * another tenant's. Default 256 MiB.
+   */
+  async keepCompletedBytesPerTenant(bytes: number): Promise<void> {
+    if (!Number.isInteger(bytes) || bytes < 1) {
+      throw new RangeError(`keepCompletedBytesPerTenant must be a whole number of bytes from 1 up; got ${bytes}.`);
+    }
+    await this.redis.hset(this.keys.storeConfig, 'completedBytesPerTenant', bytes);
+  }
+
+  /**
    * Moves up to `most` of the jobs BullMQ added back (retries, delays coming due, stalled,
    * put-back and unparked jobs), which wait behind every job queued fairly, into their tenants'
    * streams of the fair queue (ADR 0017); resolves to how many it moved. Worker nodes call it

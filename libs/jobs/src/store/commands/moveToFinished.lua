@@ -5,7 +5,8 @@
   failed (or was cancelled) takes its linked children still open with it. A job admitted under
   limits (ADR 0016, field `ad`: the running sets it entered) leaves those sets, freeing its slots,
   and one job waiting for a slot of each comes back to the queue. A job that failed for good is
-  counted among its tenant's failed jobs, whose oldest go beyond the tenant's allowance.
+  counted among its tenant's failed jobs, one that completed among its completed jobs' bytes; the
+  tenant's oldest go beyond its allowance of each (includes/tenantRetention.lua).
 ]]
 local rcall = redis.call
 
@@ -18,7 +19,7 @@ local rcall = redis.call
 --- @include jobTree
 --- @include promoteDueFairly
 --- @include slotWaiters
---- @include tenantFailed
+--- @include tenantRetention
 
 local owner = rcall("HMGET", KEYS[12], "tn", "pj", "ad")
 local tenant = owner[1]
@@ -37,7 +38,8 @@ if tenant and not (type(result) == "number" and result < 0) then
     local promoteKeys = {KEYS[7], KEYS[1], KEYS[8], KEYS[9], KEYS[3], KEYS[2], KEYS[10], KEYS[4], KEYS[14]}
     leaveRunningSetsWaking(prefix, ARGV[1], owner[3], promoteKeys)
   end
-  if ARGV[5] == "failed" then recordTenantFailure(prefix, KEYS[11], tenant, ARGV[1], tonumber(ARGV[2])) end
+  if ARGV[5] == "failed" then recordTenantFailure(prefix, KEYS[11], tenant, ARGV[1])
+  else recordTenantCompletion(prefix, KEYS[11], tenant, ARGV[1]) end
   notifyParent(prefix, ARGV[1], owner[2], tenant)
   if rcall("EXISTS", prefix .. "bl:tree:" .. ARGV[1]) == 1 then
     if ARGV[5] == "failed" then cancelLinkedChildren(prefix, ARGV[1], tenant) end
