@@ -39,7 +39,7 @@ if tenant and not (type(result) == "number" and result < 0) then
     leaveRunningSetsWaking(prefix, ARGV[1], owner[3], promoteKeys)
   end
   if ARGV[5] == "failed" then recordTenantFailure(prefix, KEYS[11], tenant, ARGV[1])
-  else recordTenantCompletion(prefix, KEYS[11], tenant, ARGV[1]) end
+  else recordTenantCompletion(prefix, KEYS[11], tenant, ARGV[1], ARGV[4]) end
   notifyParent(prefix, ARGV[1], owner[2], tenant)
   if rcall("EXISTS", prefix .. "bl:tree:" .. ARGV[1]) == 1 then
     if ARGV[5] == "failed" then cancelLinkedChildren(prefix, ARGV[1], tenant) end

@@ -12,8 +12,8 @@
 
   Completed jobs: BullMQ keeps them a day (removeOnComplete by age), however large their results
   and logs; a re-review kept 5.5 GB of one tenant's results in 35 s. Each tenant's completed jobs
-  are kept up to a number of bytes (as Redis counts the job's hash and its log); as one more
-  completes, its own oldest go beyond it.
+  are kept up to a number of bytes (its result, its input, its log); as one more completes, its
+  own oldest go beyond it.
     `bl:done:<tenant>`       ZSET job id -> its place in the order its tenant's jobs ended
     `bl:donesize:<tenant>`   HASH job id -> bytes counted for it
     `bl:donebytes:<tenant>`  STRING the sum of those bytes
@@ -51,18 +51,25 @@ local function recordTenantFailure(prefix, failedKey, tenant, jobId)
   end
 end
 
-local function recordTenantCompletion(prefix, completedKey, tenant, jobId)
+local JOB_OVERHEAD_BYTES = 1024
+
+-- `result`: the result as BullMQ just wrote it. The job's other fields are its input and about a
+-- kilobyte of BullMQ's; its log is counted as Redis counts it, every line (SAMPLES 0).
+local function recordTenantCompletion(prefix, completedKey, tenant, jobId, result)
   local jobKey = prefix .. jobId
-  -- Every field and line counted (SAMPLES 0): sampled, a hash's one large result was often missed.
-  local size = (rcall("MEMORY", "USAGE", jobKey, "SAMPLES", 0) or 0)
+  local size = #result + rcall("HSTRLEN", jobKey, "data") + JOB_OVERHEAD_BYTES
     + (rcall("MEMORY", "USAGE", jobKey .. ":logs", "SAMPLES", 0) or 0)
   local done = prefix .. "bl:done:" .. tenant
   local sizes = prefix .. "bl:donesize:" .. tenant
   local total = prefix .. "bl:donebytes:" .. tenant
   local place = endedInOrder(prefix, tenant)
   rcall("ZADD", done, place, jobId)
-  local before = tonumber(rcall("HGET", sizes, jobId) or "0")
-  rcall("HSET", sizes, jobId, size)
+  local before = 0
+  if rcall("HSETNX", sizes, jobId, size) == 0 then
+    -- Completed before (and requeued): its earlier size is replaced, not added to.
+    before = tonumber(rcall("HGET", sizes, jobId) or "0")
+    rcall("HSET", sizes, jobId, size)
+  end
   local bytes = rcall("INCRBY", total, size - before)
   local budget = tonumber(rcall("HGET", prefix .. "bl:config", "completedBytesPerTenant") or "") or COMPLETED_BYTES_DEFAULT
   for _ = 1, COMPLETED_TRIMMED_PER_STEP do
