@@ -1,7 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { FunctionRegistry } from '@beamline/jobs';
 import { describe, expect, it } from 'vitest';
-import { capLine, JobOutput, type OutputSink } from '../src/job-output.js';
+import { capLine, JobOutput, type OutputLimits, type OutputSink } from '../src/job-output.js';
 import { startWorker, useJobs } from './helpers.js';
 
 const t = useJobs();
@@ -29,20 +29,25 @@ function recorder(): OutputSink & {
   return sink;
 }
 
+/** Limits small enough to reach in a test: 100 lines/s (bursts of 100), 10 lines of 64 bytes, 4 KiB, flushed every 5 ms. */
+function smallLimits(overrides: Partial<OutputLimits>): OutputLimits {
+  return {
+    linesPerSecond: 100,
+    burst: 100,
+    maxLineBytes: 64,
+    maxLines: 10,
+    maxLogBytes: 4096,
+    flushMs: 5,
+    maxProgressBytes: 64,
+    ...overrides,
+  };
+}
+
 describe('job output limits', () => {
   it('admits a burst, then the rate; caps the lines per run; batches writes; ends with one "dropped" line', async () => {
     let now = 0;
     const sink = recorder();
-    const limits = {
-      linesPerSecond: 10,
-      burst: 5,
-      maxLineBytes: 64,
-      maxLines: 8,
-      maxLogBytes: 4096,
-      flushMs: 5,
-      maxProgressBytes: 64,
-    };
-    const output = new JobOutput(sink, limits, () => now);
+    const output = new JobOutput(sink, smallLimits({ linesPerSecond: 10, burst: 5, maxLines: 8 }), () => now);
     for (let i = 0; i < 20; i++) output.log('info', `a${i}`);
     now += 200; // 2 more tokens
     for (let i = 0; i < 20; i++) output.log('warn', `b${i}`);
@@ -70,15 +75,10 @@ describe('job output limits', () => {
 
   it('caps the bytes of log kept per run: the first line past it and every later one are dropped and counted', async () => {
     const sink = recorder();
-    const output = new JobOutput(sink, {
-      linesPerSecond: 1000,
-      burst: 1000,
-      maxLineBytes: 100,
-      maxLines: 1000,
-      maxLogBytes: 250,
-      flushMs: 5,
-      maxProgressBytes: 64,
-    });
+    const output = new JobOutput(
+      sink,
+      smallLimits({ linesPerSecond: 1000, burst: 1000, maxLineBytes: 100, maxLines: 1000, maxLogBytes: 250 }),
+    );
     for (let i = 0; i < 10; i++) output.log('info', `${i}${'y'.repeat(99)}`);
     output.log('info', 'short');
     await output.close();
@@ -96,15 +96,7 @@ describe('job output limits', () => {
     const cut = capLine('é'.repeat(100), 16);
     expect(cut).toBe(`${'é'.repeat(8)} …[truncated: line over 16 bytes]`);
     const sink = recorder();
-    const output = new JobOutput(sink, {
-      linesPerSecond: 100,
-      burst: 100,
-      maxLineBytes: 64,
-      maxLines: 10,
-      maxLogBytes: 4096,
-      flushMs: 5,
-      maxProgressBytes: 64,
-    });
+    const output = new JobOutput(sink, smallLimits({}));
     output.log('info', { a: 1 });
     output.log('<script>', '{"level":60,"msg":"forged"}\n{"forged":true}');
     output.log('info', 'x'.repeat(1000));
@@ -123,15 +115,7 @@ describe('job output limits', () => {
 
   it('coalesces progress: the latest value at most once per flush; drops values too large', async () => {
     const sink = recorder();
-    const output = new JobOutput(sink, {
-      linesPerSecond: 1,
-      burst: 1,
-      maxLineBytes: 64,
-      maxLines: 1,
-      maxLogBytes: 4096,
-      flushMs: 20,
-      maxProgressBytes: 64,
-    });
+    const output = new JobOutput(sink, smallLimits({ linesPerSecond: 1, burst: 1, maxLines: 1, flushMs: 20 }));
     for (let i = 1; i <= 100; i++) output.progress(i);
     await new Promise((resolve) => setTimeout(resolve, 60));
     output.progress({ big: 'x'.repeat(1000) });

@@ -132,6 +132,14 @@ export class IsolatedProcess extends Process {
     this.host.queuedMessage(this);
   }
 
+  /** The messages buffered before the process had a thread, handed over (and forgotten) at once. */
+  takeBuffered(): unknown[] {
+    const buffered = this.buffered;
+    this.buffered = [];
+    this.bufferedBytes = 0;
+    return buffered;
+  }
+
   /** Bytes of messages sent to the process that wait in the node's memory, not yet read by it. */
   get unreadBytes(): number {
     return this.thread ? this.thread.unreadBytes() : this.bufferedBytes;

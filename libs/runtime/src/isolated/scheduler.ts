@@ -428,9 +428,7 @@ export class Scheduler {
       this.fail(process, { error });
       return;
     }
-    const buffered = process.buffered;
-    process.buffered = [];
-    for (const message of buffered) process.deliver(message);
+    for (const message of process.takeBuffered()) process.deliver(message);
     if (thread.ready) this.armLimits(process);
   }
 
@@ -795,7 +793,7 @@ export class Scheduler {
     process.phase = 'ended';
     if (phase === 'queued') {
       this.runQueue.remove(process, process.priority);
-      process.buffered = [];
+      process.takeBuffered();
       return;
     }
     const thread = process.thread as Sandbox;

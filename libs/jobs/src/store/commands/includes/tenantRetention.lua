@@ -5,8 +5,9 @@
   schedule runs). BullMQ's removeOnFail trims the one failed set of the queue, across tenants, by
   the options of the job that fails; here each tenant's own oldest failed jobs go once it has more
   than its allowance, never another tenant's.
-    `bl:failed:<tenant>`  ZSET job id -> its place in the order its tenant's jobs ended. An id that is no longer in the failed set
-                          (retried, requeued, removed) is dropped when it is met.
+    `bl:failed:<tenant>`  ZSET job id -> its place in the order its tenant's jobs ended. An id
+                          no longer in the failed set (retried, requeued, removed) is dropped
+                          when it is met.
     `bl:config`           HASH; `failedKeptPerTenant` (default 10,000), `completedBytesPerTenant`
                           (default 256 MiB).
 
